@@ -1,0 +1,98 @@
+"""Domain types shared by perception, pricing and decision: frozen, converted only at the edges."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["minor", "moderate", "severe"]
+SEVERITY_LEVELS: tuple[Severity, ...] = ("minor", "moderate", "severe")
+Segment = Literal["economy", "mid", "premium"]
+Operation = Literal["repair", "replace"]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One damaged part found by the detector, in pixels of the image it was given."""
+
+    box: tuple[float, float, float, float]
+    label: str
+    score: float
+    class_id: int
+
+    @property
+    def area(self) -> float:
+        x1, y1, x2, y2 = self.box
+        return max(0.0, x2 - x1) * max(0.0, y2 - y1)
+
+
+@dataclass(frozen=True)
+class SeverityGrade:
+    """Probabilities for minor / moderate / severe damage (they sum to 1)."""
+
+    probabilities: Mapping[str, float]
+
+    @property
+    def label(self) -> str:
+        return max(self.probabilities, key=lambda k: self.probabilities[k])
+
+    @property
+    def confidence(self) -> float:
+        return max(self.probabilities.values())
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What pricing needs to know about one damage: which part, how bad, how big."""
+
+    part: str
+    severity: Mapping[str, float]
+    area_fraction: float
+    score: float = 1.0
+    photo_id: str | None = None
+    box: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class ClaimContext:
+    """The vehicle and place a claim is priced for."""
+
+    segment: str = "mid"
+    region: str = "CN"
+
+
+@dataclass(frozen=True)
+class LineItem:
+    """One priced part of a quote: a part repaired or replaced, with its labour, paint and materials."""
+
+    part: str
+    operation: Operation
+    parts_cost: float
+    labour_hours: float
+    labour_cost: float
+    refinish_hours: float
+    refinish_cost: float
+    materials_cost: float
+    total: float
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PriceEstimate:
+    """Line items, total and prediction interval for a claim, with what produced them."""
+
+    line_items: tuple[LineItem, ...]
+    total: float
+    low: float
+    high: float
+    level: float
+    currency: str
+    catalogue_version: str
+    pricer: str
+    pricer_version: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def relative_width(self) -> float:
+        return (self.high - self.low) / self.total if self.total > 0 else float("inf")
