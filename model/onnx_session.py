@@ -1,0 +1,35 @@
+"""Opening a shipped ONNX model: verify its manifest, then build one onnxruntime session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from model.errors import ManifestError, ModelError
+from model.manifest import WEIGHTS_DIR, Manifest, load_manifest
+from model.offline import configure_offline
+
+
+def resolve_model_path(path: str | Path | None, default_name: str) -> Path:
+    """The given path, or the shipped file ``model/weights/<default_name>``."""
+    return Path(path) if path is not None else WEIGHTS_DIR / default_name
+
+
+def open_session(path: Path, expected_task: str, threads: int | None = None) -> tuple[Any, Manifest]:
+    """Check the manifest (sha256 included) and open an onnxruntime session on the CPU."""
+    manifest = load_manifest(path)
+    if manifest.task != expected_task:
+        raise ManifestError(f"{path.name} is a {manifest.task!r} model, not {expected_task!r}")
+    configure_offline()
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or int(os.environ.get("AUTOQUOTE_ORT_THREADS", "0"))
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
+        raise ModelError(f"onnxruntime cannot load {path.name}: {exc}") from exc
+    return session, manifest

@@ -1,0 +1,1 @@
+"""Reading the shared datasets, grouping photos by source, and writing the splits the trainers read."""
