@@ -27,6 +27,24 @@ HTTP status codes are chosen only by the service's exception handlers, never her
         ├── ManifestError               missing or invalid manifest
         ├── ChecksumMismatch            the ONNX file is not the one its manifest describes
         └── InferenceError              onnxruntime failed on an input
+
+    Added for the service (subclasses of the branches above, or new branches of AutoquoteError):
+
+    InputError
+    ├── TooManyPhotos                   too_many_photos          (photos per claim)
+    ├── RequestTooLarge                 request_too_large        (bytes per request)
+    ├── NoPhotos                        claim_has_no_photos
+    └── InvalidIdempotencyKey           idempotency_key_invalid
+    AccessError                         who is asking may not do this
+    ├── AuthenticationRequired          auth_required            (no key given)
+    ├── InvalidApiKey                   auth_invalid             (unknown or revoked key)
+    └── PermissionDenied                forbidden                (the key's role may not do this)
+    NotFound                            not_found
+    ├── ClaimNotFound                   claim_not_found          (also another customer's claim)
+    └── ApiKeyNotFound                  api_key_not_found
+    ConflictError                       conflict
+    ├── IdempotencyConflict             idempotency_conflict     (same key, different body)
+    └── ClaimStateConflict              claim_state_conflict     (e.g. photos added to a closed claim)
 """
 
 from __future__ import annotations
@@ -137,3 +155,59 @@ class ChecksumMismatch(ModelError):
 
 class InferenceError(ModelError):
     code = "model_inference_failed"
+
+
+class TooManyPhotos(InputError):
+    code = "too_many_photos"
+
+
+class RequestTooLarge(InputError):
+    code = "request_too_large"
+
+
+class NoPhotos(InputError):
+    code = "claim_has_no_photos"
+
+
+class InvalidIdempotencyKey(InputError):
+    code = "idempotency_key_invalid"
+
+
+class AccessError(AutoquoteError):
+    code = "access_denied"
+
+
+class AuthenticationRequired(AccessError):
+    code = "auth_required"
+
+
+class InvalidApiKey(AccessError):
+    code = "auth_invalid"
+
+
+class PermissionDenied(AccessError):
+    code = "forbidden"
+
+
+class NotFound(AutoquoteError):
+    code = "not_found"
+
+
+class ClaimNotFound(NotFound):
+    code = "claim_not_found"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+
+
+class ConflictError(AutoquoteError):
+    code = "conflict"
+
+
+class IdempotencyConflict(ConflictError):
+    code = "idempotency_conflict"
+
+
+class ClaimStateConflict(ConflictError):
+    code = "claim_state_conflict"

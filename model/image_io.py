@@ -1,0 +1,178 @@
+"""Turning uploaded bytes into an RGB picture safely: type from magic numbers, limits, EXIF, draft decoding.
+
+Large phone photos are decoded with JPEG draft mode (the DCT scales by 1/2, 1/4 or 1/8 while decoding),
+so a 12-MP photo costs a fraction of a full decode and arrives at about the size the models need.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import Literal
+
+from PIL import Image, ImageOps
+
+from model.errors import (
+    EmptyImage,
+    ImageTooLarge,
+    ImageTooManyPixels,
+    UnreadableImage,
+    UnsupportedImageType,
+)
+
+ImageType = Literal["jpeg", "png", "webp"]
+CONTENT_TYPES: dict[ImageType, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+_PIL_FORMATS: dict[ImageType, str] = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a single photo may weigh: bytes on the wire and pixels once decoded."""
+
+    max_bytes: int = 25 * 1024 * 1024
+    max_pixels: int = 50_000_000
+    # Decode to about this many pixels on the long side (the models' input size times a small factor).
+    target_side: int = 960
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An upright RGB picture at working scale, with what was learnt about the original file."""
+
+    image: Image.Image
+    kind: ImageType
+    original_size: tuple[int, int]
+    sha256: str
+    byte_size: int
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.kind]
+
+    @property
+    def scale(self) -> float:
+        """Original pixels per working pixel (>= 1 when the photo was decoded at reduced scale)."""
+        return self.original_size[0] / self.image.width if self.image.width else 1.0
+
+
+def configure_pillow(max_pixels: int) -> None:
+    """Set Pillow's bomb guard to our limit: it refuses twice that on open; our header check the rest."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+def sniff_type(data: bytes) -> ImageType | None:
+    """The image type told by the first bytes, whatever the file is called; None if not one we accept."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _describe(data: bytes) -> str:
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "a GIF"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "a TIFF"
+    if data[:2] == b"BM":
+        return "a BMP"
+    if data[:4] == b"%PDF":
+        return "a PDF"
+    return "not an image we recognise"
+
+
+def decode_image(data: bytes, limits: ImageLimits, target_side: int | None = None) -> DecodedImage:
+    """Validate and decode one uploaded photo into an upright RGB picture near ``target_side`` pixels."""
+    if not data:
+        raise EmptyImage("the photo is empty (0 bytes); choose the photo again and re-upload it")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(
+            f"the photo is {len(data) / 1e6:.1f} MB, over the limit of {limits.max_bytes / 1e6:.1f} MB; "
+            "send a smaller photo (the phone's default camera setting is fine)"
+        )
+    kind = sniff_type(data)
+    if kind is None:
+        raise UnsupportedImageType(
+            f"the file is {_describe(data)}, whatever its name says; send a JPEG, PNG or WebP photo"
+        )
+    side = target_side or limits.target_side
+    try:
+        # Image.open reads the header only; nothing is decoded until load().
+        im = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own guard (see configure_pillow) fired on the header: an error, or a warning turned error.
+        raise _too_many_pixels(None, limits) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableImage(
+            f"the {kind.upper()} photo cannot be read ({exc}); take or export it again"
+        ) from exc
+    width, height = im.size
+    if width * height > limits.max_pixels:
+        raise _too_many_pixels((width, height), limits)
+    if width < 1 or height < 1:
+        raise UnreadableImage("the photo has no pixels; take it again")
+    if getattr(im, "is_animated", False) and getattr(im, "n_frames", 1) > 1:
+        raise UnsupportedImageType("animated images are not accepted; send a single still photo")
+    try:
+        if kind == "jpeg" and max(width, height) > side:
+            # Draft keeps the result at least as large as asked, so boxes stay sharp enough.
+            im.draft("RGB", (side, side))
+        im.load()
+        orientation = int(im.getexif().get(0x0112, 1) or 1)
+        upright = ImageOps.exif_transpose(im)
+        rgb = _to_rgb(upright)
+    except Image.DecompressionBombError as exc:
+        raise _too_many_pixels((width, height), limits) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableImage(
+            f"the {kind.upper()} photo is damaged or truncated ({exc}); take or export it again"
+        ) from exc
+    if max(rgb.size) > side * 2:
+        rgb.thumbnail((side, side), Image.Resampling.BILINEAR)
+    # Orientations 5-8 turn the picture a quarter: the upright original is height x width.
+    original = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return DecodedImage(
+        image=rgb,
+        kind=kind,
+        original_size=original,
+        sha256=hashlib.sha256(data).hexdigest(),
+        byte_size=len(data),
+    )
+
+
+def _too_many_pixels(size: tuple[int, int] | None, limits: ImageLimits) -> ImageTooManyPixels:
+    said = f"{size[0]}×{size[1]} pixels" if size else "more pixels than we can safely decode"
+    return ImageTooManyPixels(
+        f"the photo declares {said}, over the limit of {limits.max_pixels / 1e6:.0f} megapixels; "
+        "send a normal camera photo, not a panorama or a generated file"
+    )
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """RGB whatever the source mode: CMYK JPEGs, 16-bit and palette PNGs, alpha flattened on white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits rather than clip.
+        import numpy as np
+
+        arr = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if im.mode != "I" or arr.max() > 255 else 255.0
+        grey = Image.fromarray((arr / peak * 255.0).clip(0, 255).astype(np.uint8))
+        return grey.convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return im.convert("RGB")
+
+
+def encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    """JPEG bytes of a picture (for fixtures, benchmarks and the CLI)."""
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()

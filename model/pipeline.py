@@ -1,0 +1,396 @@
+"""Photos in, quote out: decode → quality → detect → grade → price → decide. Pure domain, no web, no DB.
+
+The service, the ``autoquote quote`` command and the benchmarks all run this one pipeline. Any failure
+inside a stage becomes a reason (``model_unavailable`` or ``pipeline_error``) that routes the claim to a
+human; it never auto-settles and never escapes as an exception. Only the caller's own mistakes (an
+unknown jurisdiction or region) raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from PIL import Image
+
+from model.decision import (
+    POLICIES_DIR,
+    Decision,
+    DecisionInput,
+    PhotoFlags,
+    Policy,
+    Reason,
+    decide,
+    load_policy,
+)
+from model.errors import AutoquoteError, ModelError, UnknownJurisdiction
+from model.findings import ClaimContext, Detection, Finding, PriceEstimate, SeverityGrade
+from model.image_io import DecodedImage, ImageLimits, decode_image
+from model.quality import QualityReport, QualityThresholds, assess_quality
+
+log = logging.getLogger(__name__)
+
+
+class ManifestLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+
+
+class DetectorLike(Protocol):
+    """The damaged-part detector (``model.load_detector``)."""
+
+    @property
+    def input_size(self) -> int: ...
+    @property
+    def manifest(self) -> ManifestLike: ...
+    def detect(self, image: Image.Image) -> list[Detection]: ...
+
+
+class SeverityLike(Protocol):
+    """The severity grader (``model.load_severity``)."""
+
+    @property
+    def input_size(self) -> int: ...
+    @property
+    def manifest(self) -> ManifestLike: ...
+    def grade(self, image: Image.Image) -> SeverityGrade: ...
+
+
+class CatalogueLike(Protocol):
+    """The pricing catalogue (``model.pricing.load_catalogue``)."""
+
+    @property
+    def version(self) -> str: ...
+    def currency_for(self, region: str) -> str: ...
+
+
+class PricerLike(Protocol):
+    """The cost model (``model.pricing.load_pricer``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    def price(self, findings: Sequence[Finding], context: ClaimContext) -> PriceEstimate: ...
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Limits and thresholds for one deployment."""
+
+    limits: ImageLimits = field(default_factory=ImageLimits)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+    decode_factor: float = 2.0  # decode photos to about detector input size times this
+    crop_margin: float = 0.2  # severity crops: the box grown by this fraction on each side
+    policies_dir: Path = POLICIES_DIR
+
+
+@dataclass(frozen=True)
+class PhotoInput:
+    """One decoded photo of a claim, with what intake knows about it."""
+
+    photo_id: str
+    image: DecodedImage
+    duplicate_of_claim: str | None = None
+
+
+@dataclass(frozen=True)
+class PhotoFinding:
+    """One damage on one photo; the box is in pixels of the upright original photo."""
+
+    part: str
+    box: tuple[float, float, float, float]
+    score: float
+    severity: Mapping[str, float]
+    area_fraction: float
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """What the pipeline saw on one photo."""
+
+    photo_id: str
+    sha256: str
+    size: tuple[int, int]
+    quality: QualityReport
+    findings: tuple[PhotoFinding, ...]
+    duplicate_of_claim: str | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Findings per photo, the price, the decision and the versions of everything that produced them."""
+
+    photos: tuple[PhotoResult, ...]
+    estimate: PriceEstimate | None
+    decision: Decision
+    versions: Mapping[str, str]
+    context: ClaimContext
+    jurisdiction: str
+    currency: str
+    failed_stages: tuple[str, ...] = ()
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+def _label(manifest: ManifestLike) -> str:
+    return f"{manifest.name}@{manifest.version}"
+
+
+def expand_box(
+    box: tuple[float, float, float, float], size: tuple[int, int], margin: float
+) -> tuple[int, int, int, int]:
+    """The box grown by ``margin`` of its size on each side, clamped to the picture, in whole pixels."""
+    x1, y1, x2, y2 = box
+    dx, dy = (x2 - x1) * margin, (y2 - y1) * margin
+    w, h = size
+    left, top = max(0, int(x1 - dx)), max(0, int(y1 - dy))
+    right, bottom = min(w, int(round(x2 + dx))), min(h, int(round(y2 + dy)))
+    return left, top, max(right, left + 1), max(bottom, top + 1)
+
+
+class Pipeline:
+    """The loaded models, catalogue and policies; what failed to load is listed in ``problems``."""
+
+    def __init__(
+        self,
+        detector: DetectorLike | None,
+        severity: SeverityLike | None,
+        pricer: PricerLike | None,
+        catalogue: CatalogueLike | None,
+        config: PipelineConfig | None = None,
+        problems: Sequence[str] = (),
+    ) -> None:
+        self.detector = detector
+        self.severity = severity
+        self.pricer = pricer
+        self.catalogue = catalogue
+        self.config = config or PipelineConfig()
+        self.problems = tuple(problems)
+        self._policies: dict[str, Policy] = {}
+
+    @property
+    def ready(self) -> bool:
+        """True when every model and the catalogue loaded."""
+        return None not in (self.detector, self.severity, self.pricer, self.catalogue)
+
+    def versions(self) -> dict[str, str]:
+        """Name@version of each model and the catalogue in service ("unavailable" where loading failed)."""
+        return {
+            "detector": _label(self.detector.manifest) if self.detector else "unavailable",
+            "severity": _label(self.severity.manifest) if self.severity else "unavailable",
+            "pricer": f"{self.pricer.name}@{self.pricer.version}" if self.pricer else "unavailable",
+            "catalogue": self.catalogue.version if self.catalogue else "unavailable",
+        }
+
+    def policy(self, jurisdiction: str) -> Policy:
+        """The decision policy for a jurisdiction, read once."""
+        if jurisdiction not in self._policies:
+            self._policies[jurisdiction] = load_policy(jurisdiction, self.config.policies_dir)
+        return self._policies[jurisdiction]
+
+    def check_context(self, context: ClaimContext, jurisdiction: str | None) -> Policy:
+        """Refuse an unknown jurisdiction, or one whose policy is for another region."""
+        policy = self.policy(jurisdiction or context.region)
+        if policy.region != context.region:
+            raise UnknownJurisdiction(
+                f"the {policy.jurisdiction} policy applies to region {policy.region}, not {context.region}; "
+                "choose a jurisdiction of the claim's region"
+            )
+        return policy
+
+    def decode(self, data: bytes) -> DecodedImage:
+        """Validate and decode one photo at about the scale the detector needs."""
+        base = self.detector.input_size if self.detector else self.config.limits.target_side // 2
+        return decode_image(data, self.config.limits, target_side=int(base * self.config.decode_factor))
+
+    def quote(
+        self, photos: Sequence[PhotoInput], context: ClaimContext, jurisdiction: str | None = None
+    ) -> Quote:
+        """Run every stage on the photos of one claim; stage failures become reasons, never exceptions."""
+        policy = self.check_context(context, jurisdiction)
+        timings: dict[str, float] = {}
+        failures: list[Reason] = []
+        failed: list[str] = []
+        results: list[PhotoResult] = []
+        findings: list[Finding] = []
+        for photo in photos:
+            result, found = self._photo(photo, timings, failures, failed)
+            results.append(result)
+            findings.extend(found)
+        estimate = self._price(findings, context, timings, failures, failed)
+        flags = tuple(PhotoFlags(r.photo_id, r.quality.issues, r.duplicate_of_claim) for r in results)
+        try:
+            decision = decide(DecisionInput(tuple(findings), estimate, flags, tuple(failures)), policy)
+        except Exception as exc:  # a bug here must still reach a human, not auto-settle
+            log.exception("decision failed")
+            failed.append("decision")
+            decision = Decision(
+                "human_review", (Reason("pipeline_error", f"the decision step failed ({exc})"),), policy.label
+            )
+        currency = estimate.currency if estimate else self._currency(context.region)
+        versions = {**self.versions(), "policy": policy.label}
+        if estimate is not None:
+            versions["catalogue"] = estimate.catalogue_version
+        return Quote(
+            photos=tuple(results),
+            estimate=estimate,
+            decision=decision,
+            versions=versions,
+            context=context,
+            jurisdiction=policy.jurisdiction,
+            currency=currency,
+            failed_stages=tuple(dict.fromkeys(failed)),
+            timings_ms=timings,
+        )
+
+    def _currency(self, region: str) -> str:
+        try:
+            return self.catalogue.currency_for(region) if self.catalogue else ""
+        except AutoquoteError:
+            return ""
+
+    def _fail(
+        self, stage: str, exc: Exception | None, failures: list[Reason], failed: list[str], photo: str | None
+    ) -> None:
+        failed.append(stage)
+        if exc is None or isinstance(exc, ModelError):
+            why = f" ({exc})" if exc else " (it did not load)"
+            message = f"the {stage} could not run{why}; an adjuster will assess the claim"
+            failures.append(Reason("model_unavailable", message, photo))
+        else:
+            log.error("%s failed on photo %s", stage, photo, exc_info=exc)
+            message = f"the {stage} failed ({type(exc).__name__}); an adjuster will assess the claim"
+            failures.append(Reason("pipeline_error", message, photo))
+
+    def _photo(
+        self, photo: PhotoInput, timings: dict[str, float], failures: list[Reason], failed: list[str]
+    ) -> tuple[PhotoResult, list[Finding]]:
+        image = photo.image.image
+        t0 = time.perf_counter()
+        quality = assess_quality(image, photo.image.original_size, self.config.quality)
+        timings["quality"] = timings.get("quality", 0.0) + (time.perf_counter() - t0) * 1e3
+        scale = photo.image.original_size[0] / image.width if image.width else 1.0
+        detected: list[PhotoFinding] = []
+        found: list[Finding] = []
+        if quality.ok:
+            detections = self._detect(photo, timings, failures, failed)
+            for det in detections:
+                grade = self._grade(photo, det, timings, failures, failed)
+                if grade is None:
+                    continue
+                area = det.area / float(image.width * image.height)
+                x1, y1, x2, y2 = (round(v * scale, 1) for v in det.box)
+                box = (x1, y1, x2, y2)
+                pf = PhotoFinding(det.label, box, det.score, dict(grade.probabilities), area)
+                detected.append(pf)
+                found.append(
+                    Finding(det.label, pf.severity, area, score=det.score, photo_id=photo.photo_id, box=box)
+                )
+        result = PhotoResult(
+            photo_id=photo.photo_id,
+            sha256=photo.image.sha256,
+            size=photo.image.original_size,
+            quality=quality,
+            findings=tuple(detected),
+            duplicate_of_claim=photo.duplicate_of_claim,
+        )
+        return result, found
+
+    def _detect(
+        self, photo: PhotoInput, timings: dict[str, float], failures: list[Reason], failed: list[str]
+    ) -> list[Detection]:
+        if self.detector is None:
+            self._fail("detector", None, failures, failed, photo.photo_id)
+            return []
+        t0 = time.perf_counter()
+        try:
+            return self.detector.detect(photo.image.image)
+        except Exception as exc:
+            self._fail("detector", exc, failures, failed, photo.photo_id)
+            return []
+        finally:
+            timings["detect"] = timings.get("detect", 0.0) + (time.perf_counter() - t0) * 1e3
+
+    def _grade(
+        self,
+        photo: PhotoInput,
+        det: Detection,
+        timings: dict[str, float],
+        failures: list[Reason],
+        failed: list[str],
+    ) -> SeverityGrade | None:
+        if self.severity is None:
+            self._fail("severity model", None, failures, failed, photo.photo_id)
+            return None
+        image = photo.image.image
+        t0 = time.perf_counter()
+        try:
+            crop = image.crop(expand_box(det.box, image.size, self.config.crop_margin))
+            return self.severity.grade(crop)
+        except Exception as exc:
+            self._fail("severity model", exc, failures, failed, photo.photo_id)
+            return None
+        finally:
+            timings["grade"] = timings.get("grade", 0.0) + (time.perf_counter() - t0) * 1e3
+
+    def _price(
+        self,
+        findings: list[Finding],
+        context: ClaimContext,
+        timings: dict[str, float],
+        failures: list[Reason],
+        failed: list[str],
+    ) -> PriceEstimate | None:
+        if not findings:
+            return None
+        if self.pricer is None:
+            self._fail("pricer", None, failures, failed, None)
+            return None
+        t0 = time.perf_counter()
+        try:
+            return self.pricer.price(findings, context)
+        except Exception as exc:
+            self._fail("pricer", exc, failures, failed, None)
+            return None
+        finally:
+            timings["price"] = (time.perf_counter() - t0) * 1e3
+
+
+def build_pipeline(
+    config: PipelineConfig | None = None,
+    detector_path: Path | None = None,
+    severity_path: Path | None = None,
+    threads: int | None = None,
+) -> Pipeline:
+    """Load the shipped (or given) models and catalogue; what fails is recorded, never raised."""
+    import model
+
+    problems: list[str] = []
+    detector: DetectorLike | None = None
+    severity: SeverityLike | None = None
+    pricer: PricerLike | None = None
+    catalogue: CatalogueLike | None = None
+    try:
+        detector = model.load_detector(detector_path, threads=threads)
+    except (ModelError, ImportError, OSError) as exc:
+        problems.append(f"detector: {exc}")
+    try:
+        severity = model.load_severity(severity_path, threads=threads)
+    except (ModelError, ImportError, OSError) as exc:
+        problems.append(f"severity: {exc}")
+    try:
+        from model.pricing import load_catalogue, load_pricer
+
+        catalogue = load_catalogue()
+        pricer = load_pricer(catalogue)
+    except (AutoquoteError, ImportError, OSError) as exc:
+        problems.append(f"pricing: {exc}")
+    for problem in problems:
+        log.warning("not in service: %s", problem)
+    return Pipeline(detector, severity, pricer, catalogue, config, problems)
