@@ -85,3 +85,16 @@ def save_resolved(config: BaseModel, run_dir: Path) -> Path:
     out = run_dir / "config.yaml"
     out.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
     return out
+
+
+def portable_config(config: BaseModel) -> dict[str, Any]:
+    """The resolved config with paths made relative to the repository (no machine paths in artifacts)."""
+    data = config.model_dump(mode="json")
+    for key, value in data.items():
+        if isinstance(getattr(config, key, None), Path):
+            path = Path(value)
+            try:
+                data[key] = str(path.resolve().relative_to(REPO_ROOT))
+            except ValueError:
+                data[key] = path.name
+    return data

@@ -1,0 +1,221 @@
+"""autoquote-train: prepare data, train, export and evaluate the detector, severity model and cost head.
+
+Typical use, from a fresh clone with the shared datasets beside it::
+
+    autoquote-train prepare                                  # group, split, write work/prepared
+    autoquote-train train-detector --config detector.yaml    # GPU recipe; detector-cpu.yaml on a CPU
+    autoquote-train train-severity --config severity.yaml
+    autoquote-train export detector --run work/runs/detector --ship
+    autoquote-train evaluate detector                        # the shipped model on the test split
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from model.errors import AutoquoteError
+from model.manifest import WEIGHTS_DIR
+from model.offline import configure_offline
+from training.config import default_work_dir, load_config
+
+COMMAND_FILE = "command.txt"
+
+
+def _command_line() -> str:
+    return "autoquote-train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _add_config(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--config", default=default,
+                   help=f"YAML recipe, a path or a name in training/configs (default: {default})")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config field, e.g. --set epochs=5 --set imgsz=320 (repeatable)")
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    from training.data.prepare import PrepareConfig, format_report, prepare
+
+    overrides = list(args.overrides)
+    if args.data_root:
+        overrides.append(f"data_root={args.data_root}")
+    if args.out:
+        overrides.append(f"out={args.out}")
+    cfg = load_config(PrepareConfig, args.config, overrides)
+    report = prepare(cfg)
+    print(format_report(report, report["classes"]))  # type: ignore[arg-type]
+    print(f"\nwritten to {cfg.out}")
+
+
+def _train(args: argparse.Namespace, kind: str) -> None:
+    overrides = list(args.overrides)
+    if args.prepared:
+        overrides.append(f"prepared={args.prepared}")
+    if kind == "detector":
+        from training.detector import DetectorConfig, train_detector
+
+        run = train_detector(load_config(DetectorConfig, args.config, overrides))
+    else:
+        from training.severity import SeverityConfig, train_severity
+
+        run = train_severity(load_config(SeverityConfig, args.config, overrides))
+    (run / COMMAND_FILE).write_text(_command_line() + "\n")
+    print(f"run folder: {run}\nnext: autoquote-train export {kind} --run {run}")
+
+
+def _run_config(kind: str, run: Path) -> Any:
+    from training.detector import DetectorConfig
+    from training.severity import SeverityConfig
+
+    model = DetectorConfig if kind == "detector" else SeverityConfig
+    return model.model_validate(yaml.safe_load((run / "config.yaml").read_text()))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from training import plots
+    from training.evaluate import evaluate_detector, evaluate_severity, severity_images, split_images
+    from training.export import (
+        build_manifest,
+        export_onnx,
+        finalise,
+        parity_detector,
+        parity_severity,
+        ship,
+    )
+
+    run = Path(args.run)
+    cfg = _run_config(args.kind, run)
+    prepared = Path(args.prepared) if args.prepared else cfg.prepared
+    report = json.loads((prepared / "report.json").read_text())
+    weights = run / "weights" / "best.pt"
+    onnx_path = export_onnx(weights, cfg.imgsz, args.opset)
+    command_file = run / COMMAND_FILE
+    train_cmd = command_file.read_text().strip() if command_file.is_file() else f"(config {run}/config.yaml)"
+    command = f"autoquote-train prepare && {train_cmd} && {_command_line()}"
+    version = args.version or datetime.now(UTC).strftime("%Y.%m.%d-%H%M")
+    out_dir = run / "eval"
+    if args.kind == "detector":
+        classes = report["classes"]
+        draft = build_manifest("detector", onnx_path, classes, cfg.imgsz, version, cfg, command,
+                               report["sha256"]["detect"], {}, args.opset, [])
+        finalise(onnx_path, draft)
+        from model.detector import Detector
+
+        metrics = evaluate_detector(Detector.load(onnx_path), prepared, args.split, out_dir)
+        metrics.pop("per_image")
+        parity = parity_detector(weights, onnx_path, split_images(prepared, args.split)[:8], cfg.imgsz)
+        plots.training_curves(run / "results.csv", out_dir / "detector_training_curves.png",
+                              ["train/box_loss", "train/cls_loss", "val/box_loss", "metrics/mAP50(B)",
+                               "metrics/mAP50-95(B)"])
+        hashes = report["sha256"]["detect"]
+    else:
+        classes = ["minor", "moderate", "severe"]
+        draft = build_manifest("severity", onnx_path, classes, cfg.imgsz, version, cfg, command,
+                               report["sha256"]["severity"], {}, args.opset, [])
+        finalise(onnx_path, draft)
+        from model.severity import SeverityModel
+
+        metrics = evaluate_severity(SeverityModel.load(onnx_path), prepared, args.split, out_dir)
+        parity = parity_severity(weights, onnx_path, [p for p, _ in severity_images(prepared, args.split)[:8]],
+                                 cfg.imgsz)
+        plots.training_curves(run / "results.csv", out_dir / "severity_training_curves.png",
+                              ["train/loss", "val/loss", "metrics/accuracy_top1"])
+        hashes = report["sha256"]["severity"]
+    metrics["parity_torch_vs_onnxruntime"] = parity
+    notes = ["metrics computed by `autoquote-train evaluate` through model/ (onnxruntime), not ultralytics"]
+    manifest = build_manifest(args.kind, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes,
+                              {"split": args.split, **metrics}, args.opset, notes)
+    finalise(onnx_path, manifest)
+    print(json.dumps({k: metrics[k] for k in metrics if k in ("map50", "map50_95", "macro_f1", "accuracy",
+                                                              "latency_ms", "parity_torch_vs_onnxruntime")},
+                     indent=2))
+    print(f"exported {onnx_path} with manifest; plots in {out_dir}")
+    if args.ship:
+        print(f"shipped as {ship(onnx_path, WEIGHTS_DIR, args.kind)}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from training.evaluate import evaluate_detector, evaluate_severity
+
+    prepared = Path(args.prepared) if args.prepared else default_work_dir() / "prepared"
+    out_dir = Path(args.out) if args.out else default_work_dir() / "eval"
+    if args.kind == "detector":
+        from model.detector import Detector
+
+        report = evaluate_detector(Detector.load(args.model), prepared, args.split, out_dir)
+        report.pop("per_image")
+        keys = ("map50", "map50_95", "per_class", "latency_ms")
+    else:
+        from model.severity import SeverityModel
+
+        report = evaluate_severity(SeverityModel.load(args.model), prepared, args.split, out_dir)
+        keys = ("macro_f1", "accuracy", "per_class", "latency_ms")
+    print(json.dumps({k: report[k] for k in keys}, indent=2))
+    print(f"report and plots in {out_dir}")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autoquote-train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("prepare", help="group the shared datasets by source photo and split them")
+    _add_config(p, "prepare.yaml")
+    p.add_argument("--data-root", help="folder holding damaged-parts/ and severity/ (default ../shared/datasets)")
+    p.add_argument("--out", help="where to write the prepared splits (default work/prepared)")
+    p.set_defaults(func=cmd_prepare)
+
+    for kind, default in (("detector", "detector.yaml"), ("severity", "severity.yaml")):
+        p = sub.add_parser(f"train-{kind}", help=f"train the {kind} from scratch (ultralytics)")
+        _add_config(p, default)
+        p.add_argument("--prepared", help="prepared data folder (default work/prepared)")
+        p.set_defaults(func=lambda a, k=kind: _train(a, k))
+
+    p = sub.add_parser("export", help="export a run to ONNX, check parity, evaluate, write the manifest")
+    p.add_argument("kind", choices=["detector", "severity"])
+    p.add_argument("--run", required=True, help="run folder written by train-detector / train-severity")
+    p.add_argument("--split", default="test", help="held-out split to report (default test)")
+    p.add_argument("--prepared", help="prepared data folder (default: the one the run used)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--version", help="model version (default: UTC date and time)")
+    p.add_argument("--ship", action="store_true", help="copy the ONNX and manifest into model/weights/")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("evaluate", help="evaluate an ONNX model through the runtime on a held-out split")
+    p.add_argument("kind", choices=["detector", "severity"])
+    p.add_argument("--model", help="ONNX file with its manifest beside it (default: the shipped one)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--prepared", help="prepared data folder (default work/prepared)")
+    p.add_argument("--out", help="folder for the JSON report and plots (default work/eval)")
+    p.set_defaults(func=cmd_evaluate)
+
+    try:
+        from training.cost.commands import register as register_cost
+    except ImportError:
+        pass
+    else:
+        register_cost(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_offline()
+    args = get_args_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except AutoquoteError as exc:
+        print(f"error [{exc.code}]: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

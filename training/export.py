@@ -1,0 +1,155 @@
+"""Export a trained run to ONNX, check it, measure it on held-out data, and write its manifest."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from model.detector import Detector, decode
+from model.manifest import DatasetRef, Manifest, Preprocess, TrainedWith, sha256_file, write_manifest
+from model.preprocess import letterbox, resize_center_crop
+from model.severity import SeverityModel
+from training.config import config_sha256, portable_config
+
+Kind = Literal["detector", "severity"]
+LICENCE = "AGPL-3.0-or-later (network built and trained with ultralytics, AGPL-3.0)"
+DATA_NOTE = {
+    "detector": "damaged-parts: Roboflow car-damage-detection-t0g92 v2, CC BY 4.0",
+    "severity": "severity: VDS-2.5k (MIT)",
+}
+
+
+def export_onnx(weights: Path, imgsz: int, opset: int = 17) -> Path:
+    """ultralytics ONNX export of ``weights`` (static shape, batch 1), then ``onnx.checker``."""
+    from training.ultralytics_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    import onnx
+    from ultralytics import YOLO
+
+    path = Path(YOLO(str(weights)).export(format="onnx", imgsz=imgsz, opset=opset, simplify=True,
+                                          dynamic=False, batch=1, verbose=False))
+    onnx.checker.check_model(onnx.load(str(path)))
+    return path
+
+
+def embed_metadata(path: Path, manifest: Manifest) -> None:
+    """Write the manifest's keys (all but the file's own hash) into the ONNX ``metadata_props``."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    meta = {k: v for k, v in manifest.to_metadata().items() if k != "sha256"}
+    meta["description"] = f"{manifest.name} {manifest.version}: {', '.join(manifest.classes)}"
+    # ultralytics records its training arguments, absolute paths included: the manifest holds the recipe
+    kept = [p for p in proto.metadata_props if p.key != "args"]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    existing = {p.key: p for p in proto.metadata_props}
+    for key, value in meta.items():
+        if key in existing:
+            existing[key].value = value
+        else:
+            proto.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+
+
+def parity_detector(weights: Path, onnx_path: Path, images: list[Path], imgsz: int,
+                    conf: float = 0.05) -> dict[str, float]:
+    """Same letterboxed tensor through ultralytics (PyTorch) and onnxruntime: each ONNX box against the
+    nearest PyTorch box of its class; the largest coordinate and score gaps, and detection-count gap."""
+    import torch
+    from ultralytics import YOLO
+
+    yolo = YOLO(str(weights))
+    detector = Detector.load(onnx_path)
+    spec = detector.manifest.preprocess
+    box_gap, score_gap, count_gap = 0.0, 0.0, 0
+    for path in images:
+        with Image.open(path) as im:
+            tensor, _ = letterbox(im, imgsz, spec)
+        res = yolo.predict(torch.from_numpy(tensor), imgsz=imgsz, conf=conf, iou=0.7, max_det=300, verbose=False)[0]
+        tb = res.boxes.xyxy.cpu().numpy()
+        ts = res.boxes.conf.cpu().numpy()
+        tc = res.boxes.cls.cpu().numpy().astype(np.int64)
+        ob, os_, oc = decode(detector.run(tensor), len(detector.classes), conf, 0.7, 300)
+        count_gap = max(count_gap, abs(len(tb) - len(ob)))
+        for box, score, cls in zip(ob, os_, oc, strict=True):
+            same = tc == cls
+            if not same.any():
+                box_gap = float("inf")
+                continue
+            diffs = np.abs(tb[same] - box).max(axis=1)
+            j = int(diffs.argmin())
+            box_gap = max(box_gap, float(diffs[j]))
+            score_gap = max(score_gap, float(abs(ts[same][j] - score)))
+    return {"max_box_px": box_gap, "max_score": score_gap, "max_count_difference": float(count_gap)}
+
+
+def parity_severity(weights: Path, onnx_path: Path, images: list[Path], imgsz: int) -> dict[str, float]:
+    """Same preprocessed tensor through ultralytics (PyTorch) and onnxruntime: largest probability gap."""
+    import torch
+    from ultralytics import YOLO
+
+    yolo = YOLO(str(weights))
+    model = SeverityModel.load(onnx_path)
+    gap = 0.0
+    for path in images:
+        with Image.open(path) as im:
+            tensor = resize_center_crop(im, imgsz, model.manifest.preprocess)
+        res = yolo.predict(torch.from_numpy(tensor), imgsz=imgsz, verbose=False)[0]
+        torch_probs = res.probs.data.cpu().numpy()
+        onnx_probs = model.probabilities(tensor)
+        gap = max(gap, float(np.abs(torch_probs - onnx_probs).max()))
+    return {"max_probability": gap}
+
+
+def build_manifest(kind: Kind, onnx_path: Path, classes: list[str], imgsz: int, version: str,
+                   run_config: Any, command: str, dataset_hashes: dict[str, str], metrics: dict[str, Any],
+                   opset: int, notes: list[str]) -> Manifest:
+    """A manifest with everything but the final sha256 (filled in after metadata is embedded)."""
+    preprocess = Preprocess(kind="letterbox") if kind == "detector" else Preprocess(kind="resize_center_crop")
+    return Manifest(
+        name=f"autoquote-{kind}",
+        version=version,
+        task="detect" if kind == "detector" else "classify",
+        classes=classes,
+        input_size=imgsz,
+        preprocess=preprocess,
+        opset=opset,
+        sha256="",
+        file=onnx_path.name,
+        dataset=DatasetRef(source=DATA_NOTE[kind], split="train (grouped by source photo), metrics on test",
+                           sha256=dataset_hashes["all"], splits=dataset_hashes),
+        metrics=metrics,
+        trained_with=TrainedWith(command=command, config=portable_config(run_config),
+                                 config_sha256=config_sha256(run_config)),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        licence=LICENCE,
+        notes=notes,
+    )
+
+
+def finalise(onnx_path: Path, manifest: Manifest) -> Manifest:
+    """Embed metadata, hash the file, write the manifest beside it."""
+    embed_metadata(onnx_path, manifest)
+    final = manifest.model_copy(update={"sha256": sha256_file(onnx_path)})
+    write_manifest(onnx_path, final)
+    return final
+
+
+def ship(onnx_path: Path, weights_dir: Path, name: str) -> Path:
+    """Copy an exported model and its manifest into ``weights_dir`` as ``name``.onnx/.json."""
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    target = weights_dir / f"{name}.onnx"
+    shutil.copyfile(onnx_path, target)
+    manifest = json.loads(onnx_path.with_suffix(".json").read_text())
+    manifest["file"] = target.name
+    target.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return target

@@ -1,0 +1,125 @@
+"""Detection and classification metrics in numpy: COCO-style AP per class, precision/recall/F1, confusion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix between x1y1x2y2 boxes ``a`` (n, 4) and ``b`` (m, 4)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = (rb - lt).clip(0).prod(axis=2)
+    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(axis=1)
+    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(axis=1)
+    return np.asarray(inter / (area_a[:, None] + area_b[None, :] - inter + 1e-9))
+
+
+def match_predictions(
+    pred_boxes: np.ndarray, pred_cls: np.ndarray, true_boxes: np.ndarray, true_cls: np.ndarray
+) -> np.ndarray:
+    """For each prediction and IoU threshold, whether it is a true positive (greedy by IoU, same class)."""
+    correct = np.zeros((len(pred_boxes), len(IOU_THRESHOLDS)), dtype=bool)
+    if len(pred_boxes) == 0 or len(true_boxes) == 0:
+        return correct
+    iou = box_iou(true_boxes, pred_boxes) * (true_cls[:, None] == pred_cls[None, :])
+    for k, threshold in enumerate(IOU_THRESHOLDS):
+        ti, pi = np.nonzero(iou >= threshold)
+        if not len(ti):
+            continue
+        order = np.argsort(-iou[ti, pi], kind="stable")
+        ti, pi = ti[order], pi[order]
+        used_t: set[int] = set()
+        used_p: set[int] = set()
+        for t, p in zip(ti, pi, strict=True):
+            if t in used_t or p in used_p:
+                continue
+            used_t.add(int(t))
+            used_p.add(int(p))
+            correct[p, k] = True
+    return correct
+
+
+def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
+    """Area under the precision envelope, sampled at 101 recall points (COCO)."""
+    mrec = np.concatenate(([0.0], recall, [1.0]))
+    mpre = np.concatenate(([1.0], precision, [0.0]))
+    mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
+    x = np.linspace(0, 1, 101)
+    return float(np.trapezoid(np.interp(x, mrec, mpre), x))
+
+
+@dataclass
+class DetectionStats:
+    """Accumulates predictions over a test split, then reports AP per class."""
+
+    num_classes: int
+    correct: list[np.ndarray] = field(default_factory=list)
+    scores: list[np.ndarray] = field(default_factory=list)
+    pred_cls: list[np.ndarray] = field(default_factory=list)
+    true_cls: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, pred_boxes: np.ndarray, scores: np.ndarray, pred_cls: np.ndarray,
+            true_boxes: np.ndarray, true_cls: np.ndarray) -> None:
+        self.correct.append(match_predictions(pred_boxes, pred_cls, true_boxes, true_cls))
+        self.scores.append(scores)
+        self.pred_cls.append(pred_cls)
+        self.true_cls.append(true_cls)
+
+    def per_class(self) -> dict[str, np.ndarray]:
+        """AP at each IoU threshold per class, plus PR curves at IoU 0.5 for plotting."""
+        correct = np.concatenate(self.correct) if self.correct else np.zeros((0, len(IOU_THRESHOLDS)), bool)
+        scores = np.concatenate(self.scores) if self.scores else np.zeros(0)
+        pred_cls = np.concatenate(self.pred_cls) if self.pred_cls else np.zeros(0, int)
+        true_cls = np.concatenate(self.true_cls) if self.true_cls else np.zeros(0, int)
+        order = np.argsort(-scores, kind="stable")
+        correct, scores, pred_cls = correct[order], scores[order], pred_cls[order]
+        ap = np.zeros((self.num_classes, len(IOU_THRESHOLDS)))
+        support = np.array([(true_cls == c).sum() for c in range(self.num_classes)])
+        curves = np.zeros((self.num_classes, 2, 101))
+        for c in range(self.num_classes):
+            mask = pred_cls == c
+            n_true = support[c]
+            if n_true == 0 or not mask.any():
+                continue
+            tp = np.cumsum(correct[mask], axis=0)
+            fp = np.cumsum(~correct[mask], axis=0)
+            recall = tp / n_true
+            precision = tp / (tp + fp)
+            for k in range(len(IOU_THRESHOLDS)):
+                ap[c, k] = average_precision(recall[:, k], precision[:, k])
+            grid = np.linspace(0, 1, 101)
+            env = np.flip(np.maximum.accumulate(np.flip(precision[:, 0])))
+            curves[c] = (grid, np.interp(grid, recall[:, 0], env, right=0.0))
+        return {"ap": ap, "support": support, "pr_curves": curves}
+
+
+def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, object]:
+    """Precision, recall, F1 per class, macro-F1, accuracy and the confusion matrix (rows = truth)."""
+    n = len(classes)
+    cm = np.zeros((n, n), dtype=int)
+    for t, p in zip(y_true, y_pred, strict=True):
+        cm[t, p] += 1
+    per_class: dict[str, dict[str, float]] = {}
+    f1s = []
+    for i, name in enumerate(classes):
+        tp = cm[i, i]
+        precision = tp / cm[:, i].sum() if cm[:, i].sum() else 0.0
+        recall = tp / cm[i, :].sum() if cm[i, :].sum() else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        f1s.append(f1)
+        per_class[name] = {"precision": float(precision), "recall": float(recall), "f1": float(f1),
+                           "support": int(cm[i, :].sum())}
+    return {
+        "per_class": per_class,
+        "macro_f1": float(np.mean(f1s)),
+        "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
+        "confusion_matrix": cm.tolist(),
+        "classes": classes,
+    }
