@@ -1,0 +1,85 @@
+"""The FastAPI application: ``create_app(settings)``; resources are made in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from model.image_io import configure_pillow
+from model.offline import configure_offline
+from model.pipeline import Pipeline, build_pipeline
+from serve.db.session import make_engine, make_sessionmaker, run_migrations
+from serve.errors import install_error_handlers
+from serve.limits import BodyLimitMiddleware
+from serve.metrics import LatencyMiddleware, make_metrics
+from serve.routes import claims, quotes, system
+from serve.settings import Settings, get_settings
+from serve.storage import LocalPhotoStore, PhotoStore
+
+log = logging.getLogger(__name__)
+PipelineFactory = Callable[[Settings], Pipeline]
+
+
+def load_pipeline(settings: Settings) -> Pipeline:
+    """The shipped (or configured) models, catalogue and policies."""
+    return build_pipeline(
+        settings.pipeline_config(), settings.detector_path, settings.severity_path, settings.ort_threads
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    pipeline_factory: PipelineFactory = load_pipeline,
+    store_factory: Callable[[Settings], PhotoStore] | None = None,
+) -> FastAPI:
+    """The service, configured by ``settings``; tests may pass fake models or a fake photo store."""
+    metrics = make_metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_offline()
+        configure_pillow(settings.max_pixels)
+        if settings.migrate_on_start:
+            try:
+                await run_in_threadpool(run_migrations, settings.db_url)
+            except Exception:
+                # Stay up: /readyz says the database is not ready, requests that need it fail cleanly.
+                log.exception("database migrations failed")
+        engine = make_engine(settings.db_url)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.store = store_factory(settings) if store_factory else LocalPhotoStore(settings.photos_dir)
+        pipeline = await run_in_threadpool(pipeline_factory, settings)
+        app.state.pipeline = pipeline
+        metrics.models_ready.set(1 if pipeline.ready else 0)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="autoquote",
+        version="1",
+        summary="Photos of a damaged car in, a repair quote and a settle-or-review decision out.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app, metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(LatencyMiddleware, metrics=metrics)  # outermost: times refusals too
+    app.include_router(system.router)
+    app.include_router(claims.router)
+    app.include_router(quotes.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory serve.app:create_app_from_env`` (each worker reads the environment)."""
+    configure_offline()
+    return create_app(get_settings())

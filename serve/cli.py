@@ -1,0 +1,208 @@
+"""``autoquote``: serve, migrate, manage API keys, and quote photos from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model.pipeline import Quote
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    """The command line of ``autoquote``."""
+    parser = argparse.ArgumentParser(prog="autoquote", description=__doc__)
+    parser.add_argument(
+        "--data-dir", type=Path, help="service data folder (AUTOQUOTE_DATA_DIR, default ./data)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info")
+
+    sub.add_parser("migrate", help="bring the database to the latest schema")
+
+    keys = sub.add_parser("keys", help="create, revoke and list API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=("customer", "adjuster", "admin"))
+    create.add_argument("--name", required=True)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+
+    quote = sub.add_parser("quote", help="quote photos in-process and print the quote")
+    quote.add_argument("photos", nargs="+", type=Path)
+    quote.add_argument("--region", default="CN")
+    quote.add_argument("--segment", default="mid", choices=("economy", "mid", "premium"))
+    quote.add_argument("--jurisdiction", default=None, help="decision policy (default: the region)")
+    quote.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``autoquote`` command."""
+    from model.offline import configure_offline
+
+    configure_offline()
+    args = get_args_parser().parse_args(argv)
+    if args.data_dir is not None:
+        os.environ["AUTOQUOTE_DATA_DIR"] = str(args.data_dir)
+    from model.errors import AutoquoteError
+
+    try:
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "migrate":
+            return cmd_migrate()
+        if args.command == "keys":
+            return cmd_keys(args)
+        return cmd_quote(args)
+    except AutoquoteError as exc:
+        print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def cmd_migrate() -> int:
+    """Migrate the configured database."""
+    from serve.db.session import run_migrations
+    from serve.settings import get_settings
+
+    settings = get_settings()
+    run_migrations(settings.db_url)
+    print(f"database at {_redact(settings.db_url)} is up to date")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Migrate, say how to get a key if there is none, then run uvicorn."""
+    import uvicorn
+
+    from serve.db.keys import count_active
+    from serve.db.session import make_engine, make_sessionmaker, run_migrations
+    from serve.settings import get_settings
+
+    settings = get_settings()
+    run_migrations(settings.db_url)
+    engine = make_engine(settings.db_url)
+    with make_sessionmaker(engine)() as session:
+        active = count_active(session)
+    engine.dispose()
+    if active == 0:
+        exe = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "autoquote"
+        print(
+            "no API keys yet: create one in another terminal with\n"
+            f"    {exe if exe == 'autoquote' else sys.argv[0]} keys create --role admin --name me\n"
+            "(it is printed once; send it as 'Authorization: Bearer <key>')",
+            flush=True,
+        )
+    os.environ["AUTOQUOTE_MIGRATE_ON_START"] = "false"  # done above, once, not per worker
+    print(f"autoquote serving on http://{args.host}:{args.port} (API docs at /docs)", flush=True)
+    uvicorn.run(
+        "serve.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Create, revoke or list API keys."""
+    from serve.db import keys
+    from serve.db.session import make_engine, make_sessionmaker, run_migrations
+    from serve.settings import get_settings
+
+    settings = get_settings()
+    run_migrations(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            if args.keys_command == "create":
+                row, key = keys.create_key(session, args.name, args.role)
+                session.commit()
+                print(f"created {row.role} key {row.id} for {row.name}; it is shown only now:\n{key}")
+            elif args.keys_command == "revoke":
+                row = keys.revoke_key(session, args.key_id)
+                session.commit()
+                print(f"revoked key {row.id} ({row.name})")
+            else:
+                for row in keys.list_keys(session):
+                    state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+                    print(f"{row.id}  {row.role:<9} {row.prefix}…  {state:<18} {row.name}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_quote(args: argparse.Namespace) -> int:
+    """Quote photos with the same pipeline the service runs, and print the result."""
+    from model.findings import ClaimContext
+    from model.image_io import configure_pillow
+    from model.pipeline import PhotoInput
+    from serve.app import load_pipeline
+    from serve.settings import get_settings
+
+    settings = get_settings()
+    configure_pillow(settings.max_pixels)
+    pipeline = load_pipeline(settings)
+    inputs = [PhotoInput(path.name, pipeline.decode(path.read_bytes())) for path in args.photos]
+    quote = pipeline.quote(
+        inputs, ClaimContext(segment=args.segment, region=args.region.upper()), args.jurisdiction
+    )
+    if args.json:
+        from serve.schemas import quote_out_from_domain
+
+        print(quote_out_from_domain(quote).model_dump_json(indent=2))
+        return 0
+    print(format_quote(quote))
+    return 0
+
+
+def format_quote(quote: Quote) -> str:
+    """A quote as text for a terminal."""
+    lines = [f"decision: {quote.decision.outcome}  (policy {quote.decision.policy})"]
+    for reason in quote.decision.reasons:
+        where = f" [{reason.photo_id}]" if reason.photo_id else ""
+        lines.append(f"  - {reason.code}{where}: {reason.message}")
+    for photo in quote.photos:
+        lines.append(
+            f"photo {photo.photo_id}: {photo.size[0]}x{photo.size[1]}, {len(photo.findings)} finding(s)"
+        )
+        for issue in photo.quality.issues:
+            lines.append(f"  ! {issue.code}: {issue.message}")
+        for f in photo.findings:
+            sev = " ".join(f"{k}={v:.2f}" for k, v in f.severity.items())
+            box = ",".join(f"{v:.0f}" for v in f.box)
+            lines.append(f"  {f.part:<11} score={f.score:.2f}  box=({box})  {sev}")
+    est = quote.estimate
+    if est is not None:
+        lines.append("line items:")
+        for item in est.line_items:
+            total = f"{item.total:>10,.2f} {est.currency}"
+            lines.append(f"  {item.part:<11} {item.operation:<8} {total}  {item.description}")
+        lines.append(
+            f"total: {est.total:,.2f} {est.currency}  "
+            f"({est.level:.0%} interval {est.low:,.2f} - {est.high:,.2f})"
+        )
+    lines.append("versions: " + ", ".join(f"{k}={v}" for k, v in quote.versions.items()))
+    return "\n".join(lines)
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""Database rows: keys, claims, photos, quotes with their findings and line items, and the audit log.
+
+A claim's quotes are never updated in place: an adjuster's edit is a new quote row (``source="adjuster"``,
+``supersedes_id`` pointing at the one it replaces), so every quote keeps the versions that produced it and
+the learning loop can compare the model's quote with the approved one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+CLAIM_STATUSES = ("submitted", "retake_requested", "assessed", "in_review", "approved", "rejected")
+CLOSED_STATUSES = ("approved", "rejected")
+ROLES = ("customer", "adjuster", "admin")
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A random identifier for a row that callers see."""
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ClaimRow(Base):
+    __tablename__ = "claims"
+    __table_args__ = (
+        UniqueConstraint("owner_key_id", "idempotency_key", name="uq_claims_owner_idempotency"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    status: Mapped[str] = mapped_column(String(24), default="submitted", index=True)
+    region: Mapped[str] = mapped_column(String(16))
+    jurisdiction: Mapped[str] = mapped_column(String(64))
+    segment: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    photos: Mapped[list[PhotoRow]] = relationship(back_populates="claim", order_by="PhotoRow.position")
+    quotes: Mapped[list[QuoteRow]] = relationship(back_populates="claim", order_by="QuoteRow.created_at")
+
+
+class PhotoRow(Base):
+    __tablename__ = "photos"
+    __table_args__ = (UniqueConstraint("claim_id", "sha256", name="uq_photos_claim_sha256"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    byte_size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    duplicate_of_claim_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    uploaded_by: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    claim: Mapped[ClaimRow] = relationship(back_populates="photos")
+
+
+class QuoteRow(Base):
+    __tablename__ = "quotes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="model")  # model | adjuster
+    supersedes_id: Mapped[str | None] = mapped_column(ForeignKey("quotes.id"), default=None)
+    author_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), default=None)
+    decision: Mapped[str] = mapped_column(String(24), index=True)
+    total: Mapped[float | None] = mapped_column(Float, default=None)
+    low: Mapped[float | None] = mapped_column(Float, default=None)
+    high: Mapped[float | None] = mapped_column(Float, default=None)
+    level: Mapped[float | None] = mapped_column(Float, default=None)
+    currency: Mapped[str] = mapped_column(String(8), default="")
+    region: Mapped[str] = mapped_column(String(16))
+    segment: Mapped[str] = mapped_column(String(16))
+    jurisdiction: Mapped[str] = mapped_column(String(64))
+    detector_version: Mapped[str] = mapped_column(String(120))
+    severity_version: Mapped[str] = mapped_column(String(120))
+    pricer_version: Mapped[str] = mapped_column(String(120))
+    catalogue_version: Mapped[str] = mapped_column(String(120))
+    policy_version: Mapped[str] = mapped_column(String(120))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    photo_checks: Mapped[list[Any]] = mapped_column(default=list)
+    notes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    claim: Mapped[ClaimRow] = relationship(back_populates="quotes")
+    findings: Mapped[list[FindingRow]] = relationship(order_by="FindingRow.position", cascade="all")
+    line_items: Mapped[list[LineItemRow]] = relationship(order_by="LineItemRow.position", cascade="all")
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id"), index=True)
+    photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    part: Mapped[str] = mapped_column(String(64))
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+    x2: Mapped[float] = mapped_column(Float)
+    y2: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    severity: Mapped[dict[str, Any]] = mapped_column()
+    area_fraction: Mapped[float] = mapped_column(Float)
+
+
+class LineItemRow(Base):
+    __tablename__ = "line_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    part: Mapped[str] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(16))
+    parts_cost: Mapped[float] = mapped_column(Float)
+    labour_hours: Mapped[float] = mapped_column(Float)
+    labour_cost: Mapped[float] = mapped_column(Float)
+    refinish_hours: Mapped[float] = mapped_column(Float)
+    refinish_cost: Mapped[float] = mapped_column(Float)
+    materials_cost: Mapped[float] = mapped_column(Float)
+    total: Mapped[float] = mapped_column(Float)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEventRow(Base):
+    """Append-only: a database trigger refuses UPDATE and DELETE (see the first migration)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    claim_id: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

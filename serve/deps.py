@@ -1,0 +1,74 @@
+"""Typed dependencies: the resources the lifespan put on ``app.state``, and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from model.errors import InvalidApiKey
+from model.pipeline import Pipeline
+from serve.auth import Principal, key_from_headers
+from serve.db.keys import principal_for
+from serve.metrics import Metrics
+from serve.settings import Settings
+from serve.storage import PhotoStore
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <API key>")
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_pipeline(request: Request) -> Pipeline:
+    """The loaded pipeline (models, catalogue, policies)."""
+    pipeline: Pipeline = request.app.state.pipeline
+    return pipeline
+
+
+def get_store(request: Request) -> PhotoStore:
+    """The photo store."""
+    store: PhotoStore = request.app.state.store
+    return store
+
+
+def get_metrics(request: Request) -> Metrics:
+    """The app's Prometheus collectors."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One database session per request, closed (and rolled back if uncommitted) afterwards."""
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+StoreDep = Annotated[PhotoStore, Depends(get_store)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+    api_key: Annotated[str | None, Security(_api_key)] = None,
+) -> Principal:
+    """The caller behind the request's API key; 401 without a valid one."""
+    key = key_from_headers(f"Bearer {bearer.credentials}" if bearer else None, api_key)
+    principal = principal_for(session, key)
+    if principal is None:
+        raise InvalidApiKey("this API key is unknown or revoked; ask an admin for a new one")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -1,0 +1,198 @@
+"""/v1/claims: open a claim, add photos, assess it, read it, list them, read its audit trail.
+
+Handlers that decode photos or run onnxruntime are plain ``def``: FastAPI runs them in its threadpool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile, status
+from sqlalchemy.exc import IntegrityError
+
+from model.errors import ImageTooLarge, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
+from model.findings import ClaimContext
+from model.image_io import DecodedImage
+from model.pipeline import PhotoInput, Pipeline
+from serve.auth import require_role
+from serve.db import audit
+from serve.db import claims as repo
+from serve.deps import MetricsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
+from serve.schemas import (
+    AuditEventOut,
+    ClaimCreate,
+    ClaimOut,
+    ClaimPage,
+    ErrorOut,
+    audit_out,
+    claim_out,
+    claim_summary,
+)
+
+router = APIRouter(prefix="/v1/claims", tags=["claims"])
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 415, 422)
+}
+
+
+def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
+    """The bytes of one uploaded file, refusing it as soon as it passes ``max_bytes``."""
+    data = upload.file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageTooLarge(
+            f"{upload.filename or 'a photo'} is over the limit of {max_bytes / 1e6:.1f} MB per photo; "
+            "send a smaller photo"
+        )
+    return data
+
+
+def decode_uploads(
+    files: list[UploadFile], pipeline: Pipeline, max_bytes: int
+) -> list[tuple[bytes, DecodedImage, str]]:
+    """Read and validate every upload before anything is stored: one bad photo refuses the request."""
+    out = []
+    for upload in files:
+        data = read_upload(upload, max_bytes)
+        out.append((data, pipeline.decode(data), upload.filename or ""))
+    return out
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS)
+def create_claim(
+    body: ClaimCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> ClaimOut:
+    """Open a claim. With an Idempotency-Key, the same key and body return the same claim (200)."""
+    region = body.region.upper()
+    jurisdiction = body.jurisdiction or region
+    pipeline.check_context(ClaimContext(segment=body.segment, region=region), jurisdiction)
+    request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+    if idempotency_key is not None:
+        if not _IDEMPOTENCY_KEY.match(idempotency_key):
+            raise InvalidIdempotencyKey(
+                "Idempotency-Key must be 1-200 printable ASCII characters, e.g. a UUID"
+            )
+        existing = repo.find_idempotent(session, principal, idempotency_key, request_hash)
+        if existing is not None:
+            response.status_code = status.HTTP_200_OK
+            return claim_out(repo.get_claim(session, principal, existing.id))
+    new = repo.NewClaim(
+        region=region, jurisdiction=jurisdiction, segment=body.segment, description=body.description
+    )
+    try:
+        row = repo.create_claim(session, principal, new, idempotency_key, request_hash)
+        session.commit()
+    except IntegrityError:
+        # Two requests with one key raced; the other one won, answer with its claim.
+        session.rollback()
+        if idempotency_key is None:
+            raise
+        existing = repo.find_idempotent(session, principal, idempotency_key, request_hash)
+        if existing is None:
+            raise
+        response.status_code = status.HTTP_200_OK
+        row = existing
+    return claim_out(repo.get_claim(session, principal, row.id))
+
+
+@router.post(
+    "/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS
+)
+def add_photos(
+    claim_id: str,
+    files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG or WebP photos")],
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> ClaimOut:
+    """Add photos to a claim; each is validated, then stored durably before the claim records it."""
+    claim = repo.get_claim(session, principal, claim_id)
+    repo.ensure_open(claim)
+    if len(claim.photos) + len(files) > settings.max_photos_per_claim:
+        raise TooManyPhotos(
+            f"a claim holds at most {settings.max_photos_per_claim} photos and this one has "
+            f"{len(claim.photos)}; send fewer photos"
+        )
+    decoded = decode_uploads(files, pipeline, settings.max_photo_bytes)
+    stored = []
+    for data, image, filename in decoded:
+        sha256 = store.put(data)  # durable (fsync + rename) before the commit below acknowledges it
+        stored.append(
+            repo.StoredPhoto(
+                sha256=sha256,
+                content_type=image.content_type,
+                byte_size=image.byte_size,
+                width=image.original_size[0],
+                height=image.original_size[1],
+                filename=filename,
+            )
+        )
+    repo.add_photos(session, principal, claim, stored, settings.max_photos_per_claim)
+    session.commit()
+    return claim_out(repo.get_claim(session, principal, claim_id))
+
+
+@router.post("/{claim_id}/assess", response_model=ClaimOut, responses=ERRORS)
+def assess_claim(
+    claim_id: str,
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    store: StoreDep,
+    metrics: MetricsDep,
+) -> ClaimOut:
+    """Run the pipeline on the claim's photos, record the quote and decision, and return the claim."""
+    claim = repo.get_claim(session, principal, claim_id)
+    repo.ensure_open(claim)
+    if not claim.photos:
+        raise NoPhotos(f"claim {claim_id} has no photos yet; add some with POST /v1/claims/{claim_id}/photos")
+    inputs = [
+        PhotoInput(photo.id, pipeline.decode(store.get(photo.sha256)), photo.duplicate_of_claim_id)
+        for photo in claim.photos
+    ]
+    quote = pipeline.quote(
+        inputs, ClaimContext(segment=claim.segment, region=claim.region), claim.jurisdiction
+    )
+    repo.save_quote(session, principal, claim, quote)
+    session.commit()
+    metrics.decisions.labels(quote.decision.outcome, "claim").inc()
+    for stage in quote.failed_stages:
+        metrics.model_errors.labels(stage).inc()
+    return claim_out(repo.get_claim(session, principal, claim_id))
+
+
+@router.get("/{claim_id}", response_model=ClaimOut, responses=ERRORS)
+def read_claim(claim_id: str, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+    """A claim with its photos and latest quote."""
+    return claim_out(repo.get_claim(session, principal, claim_id))
+
+
+@router.get("", response_model=ClaimPage, responses=ERRORS)
+def list_claims(
+    principal: PrincipalDep,
+    session: SessionDep,
+    claim_status: Annotated[str | None, Query(alias="status", max_length=24)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ClaimPage:
+    """The caller's claims, newest first (adjusters and admins see every claim)."""
+    rows = repo.list_claims(session, principal, claim_status, limit, offset)
+    return ClaimPage(items=[claim_summary(r) for r in rows], limit=limit, offset=offset)
+
+
+@router.get("/{claim_id}/audit", response_model=list[AuditEventOut], responses=ERRORS)
+def claim_audit(claim_id: str, principal: PrincipalDep, session: SessionDep) -> list[AuditEventOut]:
+    """Every recorded change and decision of a claim, oldest first (adjusters and admins)."""
+    require_role(principal, "adjuster", "admin")
+    repo.get_claim(session, principal, claim_id)
+    return [audit_out(e) for e in audit.events_for_claim(session, claim_id)]

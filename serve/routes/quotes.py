@@ -1,0 +1,49 @@
+"""/v1/quote: photos in, quote out, in one request; nothing is stored (quick in-app estimates)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from model.errors import TooManyPhotos
+from model.findings import ClaimContext
+from model.pipeline import PhotoInput
+from serve.db.claims import duplicate_of
+from serve.deps import MetricsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep
+from serve.routes.claims import ERRORS, decode_uploads
+from serve.schemas import QuoteOut, quote_out_from_domain
+
+router = APIRouter(prefix="/v1", tags=["quote"])
+
+
+@router.post("/quote", response_model=QuoteOut, responses=ERRORS)
+def quote_photos(
+    files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG or WebP photos")],
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    region: Annotated[str, Form(pattern=r"^[A-Za-z]{2,8}$")] = "CN",
+    segment: Annotated[Literal["economy", "mid", "premium"], Form()] = "mid",
+    jurisdiction: Annotated[str | None, Form(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")] = None,
+) -> QuoteOut:
+    """Quote photos at once; photos already seen in a claim are flagged. Photo ids are 1, 2, ... in order."""
+    if len(files) > settings.max_photos_per_quote:
+        raise TooManyPhotos(
+            f"a one-shot quote takes at most {settings.max_photos_per_quote} photos; "
+            "open a claim for more (POST /v1/claims)"
+        )
+    context = ClaimContext(segment=segment, region=region.upper())
+    pipeline.check_context(context, jurisdiction)
+    decoded = decode_uploads(files, pipeline, settings.max_photo_bytes)
+    inputs = [
+        PhotoInput(str(i), image, duplicate_of(session, image.sha256, None))
+        for i, (_data, image, _name) in enumerate(decoded, start=1)
+    ]
+    quote = pipeline.quote(inputs, context, jurisdiction)
+    metrics.decisions.labels(quote.decision.outcome, "one_shot").inc()
+    for stage in quote.failed_stages:
+        metrics.model_errors.labels(stage).inc()
+    return quote_out_from_domain(quote)

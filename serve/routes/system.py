@@ -1,0 +1,64 @@
+"""Health, readiness, metrics and what is in service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from model.decision import available_policies
+from model.errors import AutoquoteError
+from serve.db.session import ping
+from serve.deps import MetricsDep, PipelineDep
+from serve.schemas import HealthOut, ModelsOut, PolicyOut, ReadyOut
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", response_model=HealthOut)
+async def healthz() -> HealthOut:
+    """The process is up."""
+    return HealthOut(status="ok")
+
+
+@router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+def readyz(request: Request, pipeline: PipelineDep, response: Response) -> ReadyOut:
+    """Models loaded and database reachable; 503 otherwise (with what is missing)."""
+    database = ping(request.app.state.engine)
+    checks = {"models": pipeline.ready, "database": database}
+    problems = list(pipeline.problems) + ([] if database else ["database: not reachable"])
+    ready = all(checks.values())
+    if not ready:
+        response.status_code = 503
+    return ReadyOut(ready=ready, checks=checks, problems=problems)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics_endpoint(metrics: MetricsDep) -> Response:
+    """Prometheus metrics of this worker."""
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/models", response_model=ModelsOut)
+def models(pipeline: PipelineDep) -> ModelsOut:
+    """The versions of the models, catalogue and decision policies in service."""
+    policies = []
+    for name in available_policies(pipeline.config.policies_dir):
+        try:
+            p = pipeline.policy(name)
+        except AutoquoteError:
+            continue
+        policies.append(
+            PolicyOut(
+                jurisdiction=p.jurisdiction,
+                version=p.version,
+                region=p.region,
+                currency=p.currency,
+                small_claim_limit=p.small_claim_limit,
+            )
+        )
+    return ModelsOut(
+        ready=pipeline.ready,
+        versions=pipeline.versions(),
+        problems=list(pipeline.problems),
+        policies=policies,
+    )

@@ -1,0 +1,312 @@
+"""API schemas (requests and responses) and their conversion from rows and domain types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from model.pipeline import Quote
+from serve.db.rows import AuditEventRow, ClaimRow, PhotoRow, QuoteRow
+
+Decision = Literal["auto_settle", "human_review", "retake_photos"]
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable, machine-readable error code")
+    message: str = Field(description="what went wrong and what to do")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class ClaimCreate(BaseModel):
+    """Open a claim; photos are added to it afterwards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: str = Field(default="CN", pattern=r"^[A-Za-z]{2,8}$", description="pricing region, e.g. CN or US")
+    jurisdiction: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        description="decision policy, e.g. CN or CN-single-vehicle; defaults to the region",
+    )
+    segment: Literal["economy", "mid", "premium"] = "mid"
+    description: str = Field(default="", max_length=2000)
+
+
+class PhotoOut(BaseModel):
+    id: str
+    sha256: str
+    content_type: str
+    byte_size: int
+    width: int
+    height: int
+    filename: str
+    duplicate: bool = Field(description="the same photo was already sent with another claim")
+
+
+class FindingOut(BaseModel):
+    part: str
+    box: tuple[float, float, float, float] = Field(
+        description="x1, y1, x2, y2 in pixels of the upright photo"
+    )
+    score: float = Field(description="detector score")
+    severity: dict[str, float] = Field(description="probabilities of minor / moderate / severe damage")
+    area_fraction: float
+
+
+class QualityIssueOut(BaseModel):
+    code: str
+    message: str
+
+
+class PhotoReportOut(BaseModel):
+    photo_id: str
+    findings: list[FindingOut]
+    quality_issues: list[QualityIssueOut]
+
+
+class LineItemOut(BaseModel):
+    part: str
+    operation: str
+    parts_cost: float
+    labour_hours: float
+    labour_cost: float
+    refinish_hours: float
+    refinish_cost: float
+    materials_cost: float
+    total: float
+    description: str
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+    photo_id: str | None = None
+
+
+class VersionsOut(BaseModel):
+    detector: str
+    severity: str
+    pricer: str
+    catalogue: str
+    policy: str
+
+
+class QuoteOut(BaseModel):
+    """Findings per photo, priced line items, the total with its interval, the decision and its reasons."""
+
+    id: str | None = Field(default=None, description="absent for one-shot quotes, which are not stored")
+    source: str = "model"
+    decision: Decision
+    reasons: list[ReasonOut]
+    total: float | None
+    low: float | None
+    high: float | None
+    level: float | None = Field(description="nominal coverage of the [low, high] prediction interval")
+    currency: str
+    line_items: list[LineItemOut]
+    photos: list[PhotoReportOut]
+    versions: VersionsOut
+    created_at: datetime | None = None
+
+
+class ClaimOut(BaseModel):
+    id: str
+    status: str
+    region: str
+    jurisdiction: str
+    segment: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    photos: list[PhotoOut]
+    quote: QuoteOut | None = Field(description="the latest quote, if the claim was assessed")
+
+
+class ClaimSummary(BaseModel):
+    id: str
+    status: str
+    region: str
+    jurisdiction: str
+    created_at: datetime
+    photo_count: int
+    decision: Decision | None
+    total: float | None
+    currency: str | None
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimSummary]
+    limit: int
+    offset: int
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: datetime
+    actor_key_id: str | None
+    actor_role: str
+    action: str
+    detail: dict[str, Any]
+
+
+class PolicyOut(BaseModel):
+    jurisdiction: str
+    version: str
+    region: str
+    currency: str
+    small_claim_limit: float
+
+
+class ModelsOut(BaseModel):
+    ready: bool
+    versions: dict[str, str]
+    problems: list[str]
+    policies: list[PolicyOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    checks: dict[str, bool]
+    problems: list[str]
+
+
+def photo_out(row: PhotoRow) -> PhotoOut:
+    """API view of a stored photo."""
+    return PhotoOut(
+        id=row.id,
+        sha256=row.sha256,
+        content_type=row.content_type,
+        byte_size=row.byte_size,
+        width=row.width,
+        height=row.height,
+        filename=row.filename,
+        duplicate=row.duplicate_of_claim_id is not None,
+    )
+
+
+def quote_out_from_row(row: QuoteRow) -> QuoteOut:
+    """API view of a stored quote."""
+    checks = {c["photo_id"]: c for c in row.photo_checks}
+    photos: dict[str, PhotoReportOut] = {
+        pid: PhotoReportOut(
+            photo_id=pid, findings=[], quality_issues=[QualityIssueOut(**i) for i in c.get("issues", [])]
+        )
+        for pid, c in checks.items()
+    }
+    for f in row.findings:
+        report = photos.setdefault(
+            f.photo_id, PhotoReportOut(photo_id=f.photo_id, findings=[], quality_issues=[])
+        )
+        report.findings.append(
+            FindingOut(
+                part=f.part,
+                box=(f.x1, f.y1, f.x2, f.y2),
+                score=f.score,
+                severity=f.severity,
+                area_fraction=f.area_fraction,
+            )
+        )
+    return QuoteOut(
+        id=row.id,
+        source=row.source,
+        decision=row.decision,  # type: ignore[arg-type]
+        reasons=[ReasonOut(**r) for r in row.reasons],
+        total=row.total,
+        low=row.low,
+        high=row.high,
+        level=row.level,
+        currency=row.currency,
+        line_items=[LineItemOut.model_validate(li, from_attributes=True) for li in row.line_items],
+        photos=list(photos.values()),
+        versions=VersionsOut(
+            detector=row.detector_version,
+            severity=row.severity_version,
+            pricer=row.pricer_version,
+            catalogue=row.catalogue_version,
+            policy=row.policy_version,
+        ),
+        created_at=row.created_at,
+    )
+
+
+def quote_out_from_domain(quote: Quote) -> QuoteOut:
+    """API view of a quote that was not stored (the one-shot endpoint)."""
+    est = quote.estimate
+    return QuoteOut(
+        decision=quote.decision.outcome,
+        reasons=[
+            ReasonOut(code=r.code, message=r.message, photo_id=r.photo_id) for r in quote.decision.reasons
+        ],
+        total=est.total if est else None,
+        low=est.low if est else None,
+        high=est.high if est else None,
+        level=est.level if est else None,
+        currency=quote.currency,
+        line_items=[
+            LineItemOut.model_validate(li, from_attributes=True) for li in (est.line_items if est else ())
+        ],
+        photos=[
+            PhotoReportOut(
+                photo_id=p.photo_id,
+                findings=[
+                    FindingOut(
+                        part=f.part,
+                        box=f.box,
+                        score=f.score,
+                        severity=dict(f.severity),
+                        area_fraction=f.area_fraction,
+                    )
+                    for f in p.findings
+                ],
+                quality_issues=[QualityIssueOut(code=i.code, message=i.message) for i in p.quality.issues],
+            )
+            for p in quote.photos
+        ],
+        versions=VersionsOut(**{k: quote.versions.get(k, "") for k in VersionsOut.model_fields}),
+    )
+
+
+def claim_out(row: ClaimRow) -> ClaimOut:
+    """API view of a claim with its photos and latest quote."""
+    return ClaimOut(
+        id=row.id,
+        status=row.status,
+        region=row.region,
+        jurisdiction=row.jurisdiction,
+        segment=row.segment,
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        photos=[photo_out(p) for p in row.photos],
+        quote=quote_out_from_row(row.quotes[-1]) if row.quotes else None,
+    )
+
+
+def claim_summary(row: ClaimRow) -> ClaimSummary:
+    """One line of a claim list."""
+    latest = row.quotes[-1] if row.quotes else None
+    return ClaimSummary(
+        id=row.id,
+        status=row.status,
+        region=row.region,
+        jurisdiction=row.jurisdiction,
+        created_at=row.created_at,
+        photo_count=len(row.photos),
+        decision=latest.decision if latest else None,  # type: ignore[arg-type]
+        total=latest.total if latest else None,
+        currency=latest.currency if latest else None,
+    )
+
+
+def audit_out(row: AuditEventRow) -> AuditEventOut:
+    """API view of one audit event."""
+    return AuditEventOut.model_validate(row, from_attributes=True)

@@ -1,0 +1,79 @@
+"""Service settings from ``AUTOQUOTE_*`` environment variables, built once by :func:`get_settings`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from model.image_io import ImageLimits
+from model.pipeline import PipelineConfig
+from model.quality import QualityThresholds
+
+
+class Settings(BaseSettings):
+    """Everything a deployment may change; unsafe combinations are refused at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTOQUOTE_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in data_dir if unset")
+    migrate_on_start: bool = True
+    detector_path: Path | None = None
+    severity_path: Path | None = None
+    ort_threads: int | None = Field(default=None, ge=1)
+    default_region: str = "CN"
+    # Bad-input limits.
+    max_photo_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    max_request_bytes: int = Field(default=80 * 1024 * 1024, gt=0)
+    max_pixels: int = Field(default=50_000_000, gt=0)
+    max_photos_per_claim: int = Field(default=12, gt=0)
+    max_photos_per_quote: int = Field(default=6, gt=0)
+    decode_factor: float = Field(default=2.0, ge=1.0, le=8.0)
+    # Photo-quality thresholds (see model.quality).
+    min_brightness: float = 40.0
+    max_brightness: float = 245.0
+    min_sharpness: float = 60.0
+    min_side: int = 480
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.max_photo_bytes > self.max_request_bytes:
+            raise ValueError("AUTOQUOTE_MAX_PHOTO_BYTES must not exceed AUTOQUOTE_MAX_REQUEST_BYTES")
+        if self.environment == "production" and self.database_url is None:
+            raise ValueError(
+                "set AUTOQUOTE_DATABASE_URL in production; the SQLite default is for one machine"
+            )
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The database URL in use (a SQLite file in ``data_dir`` unless one is given)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'autoquote.db').as_posix()}"
+
+    @property
+    def photos_dir(self) -> Path:
+        return self.data_dir / "photos"
+
+    def pipeline_config(self) -> PipelineConfig:
+        """The pipeline's limits and thresholds from these settings."""
+        return PipelineConfig(
+            limits=ImageLimits(max_bytes=self.max_photo_bytes, max_pixels=self.max_pixels),
+            quality=QualityThresholds(
+                min_brightness=self.min_brightness,
+                max_brightness=self.max_brightness,
+                min_sharpness=self.min_sharpness,
+                min_side=self.min_side,
+            ),
+            decode_factor=self.decode_factor,
+        )
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment (and nothing else)."""
+    return Settings()

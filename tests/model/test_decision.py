@@ -1,0 +1,105 @@
+"""The decision policy: auto-settle only when everything is fine; every other case says why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.decision import DecisionInput, PhotoFlags, Reason, available_policies, decide, load_policy
+from model.errors import PolicyError, UnknownJurisdiction
+from model.findings import Finding, PriceEstimate
+from model.quality import QualityIssue
+
+CN = load_policy("CN")
+
+
+def finding(score: float = 0.9, severe: float = 0.05, part: str = "Bumper") -> Finding:
+    return Finding(part, {"minor": 0.95 - severe, "moderate": 0.05, "severe": severe}, 0.1, score, "p1")
+
+
+def estimate(total: float = 800.0, width: float = 0.4, currency: str = "CNY") -> PriceEstimate:
+    half = total * width / 2
+    return PriceEstimate((), total, total - half, total + half, 0.9, currency, "cat", "pricer", "1")
+
+
+def outcome(findings: tuple[Finding, ...], est: PriceEstimate | None, **kw: object) -> tuple[str, set[str]]:
+    d = decide(DecisionInput(findings, est, **kw), CN)  # type: ignore[arg-type]
+    return d.outcome, {r.code for r in d.reasons}
+
+
+def test_shipped_policies_load_with_their_limits() -> None:
+    assert {"CN", "CN-single-vehicle", "US"} <= set(available_policies())
+    assert load_policy("CN").small_claim_limit == 2000 and load_policy("CN").currency == "CNY"
+    assert load_policy("CN-single-vehicle").small_claim_limit == 5000
+    assert load_policy("US").currency == "USD"
+
+
+def test_clean_small_claim_settles() -> None:
+    assert outcome((finding(),), estimate()) == ("auto_settle", set())
+
+
+@pytest.mark.parametrize(
+    "findings,est,code",
+    [
+        ((finding(score=0.3),), estimate(), "low_confidence"),
+        ((finding(),), estimate(total=2500), "over_limit"),
+        ((finding(severe=0.6),), estimate(), "severe_damage"),
+        ((finding(),), estimate(width=1.5), "wide_interval"),
+        ((finding(),), estimate(currency="USD"), "pipeline_error"),
+    ],
+)
+def test_each_flag_routes_to_a_human(findings: tuple[Finding, ...], est: PriceEstimate, code: str) -> None:
+    result, codes = outcome(findings, est)
+    assert result == "human_review" and code in codes
+
+
+def test_the_single_vehicle_limit_is_higher() -> None:
+    d = decide(DecisionInput((finding(),), estimate(total=3000)), load_policy("CN-single-vehicle"))
+    assert d.outcome == "auto_settle"
+    assert outcome((finding(),), estimate(total=3000))[0] == "human_review"
+
+
+def test_poor_photo_asks_for_a_retake_and_says_why() -> None:
+    flags = (PhotoFlags("p1", (QualityIssue("too_dark", "too dark; more light"),)),)
+    d = decide(DecisionInput((), None, flags), CN)
+    assert d.outcome == "retake_photos"
+    assert (
+        d.reasons[0].code == "poor_photo"
+        and "too dark" in d.reasons[0].message
+        and d.reasons[0].photo_id == "p1"
+    )
+
+
+def test_duplicate_photo_never_settles() -> None:
+    result, codes = outcome((finding(),), estimate(), photos=(PhotoFlags("p1", (), "other-claim"),))
+    assert result == "human_review" and "duplicate_photo" in codes
+
+
+def test_no_damage_follows_the_policy() -> None:
+    assert outcome((), None, photos=(PhotoFlags("p1"),)) == ("retake_photos", {"no_damage_found"})
+    us = decide(DecisionInput((), None, (PhotoFlags("p1"),)), load_policy("US"))
+    assert us.outcome == "human_review"
+
+
+def test_failures_go_to_a_human_even_with_a_poor_photo() -> None:
+    failure = Reason("model_unavailable", "the detector could not run")
+    flags = (PhotoFlags("p1", (QualityIssue("too_blurry", "blurred"),)),)
+    d = decide(DecisionInput((finding(),), estimate(), flags, (failure,)), CN)
+    assert d.outcome == "human_review" and d.reasons[0] == failure
+    assert "no_damage_found" not in {
+        r.code for r in decide(DecisionInput((), None, (), (failure,)), CN).reasons
+    }
+
+
+def test_unknown_and_invalid_policies_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(UnknownJurisdiction, match="CN"):
+        load_policy("XX")
+    with pytest.raises(UnknownJurisdiction):
+        load_policy("../CN")
+    (tmp_path / "BAD.yaml").write_text("jurisdiction: BAD\nversion: 1\n  broken: [\n")
+    with pytest.raises(PolicyError, match="line"):
+        load_policy("BAD", tmp_path)
+    (tmp_path / "ZZ.yaml").write_text("jurisdiction: ZZ\nversion: '1'\nregion: ZZ\ncurrency: X\n")
+    with pytest.raises(PolicyError, match="small_claim_limit"):
+        load_policy("ZZ", tmp_path)

@@ -1,0 +1,158 @@
+"""The pipeline end to end on fake models: stages, boxes in original pixels, and failures routed to humans."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.errors import InferenceError, UnknownJurisdiction
+from model.findings import ClaimContext, Detection, Finding, LineItem, PriceEstimate, SeverityGrade
+from model.pipeline import PhotoInput, Pipeline, PipelineConfig, expand_box
+from model.quality import QualityThresholds
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str = "fake"
+    version: str = "1"
+
+
+@dataclass
+class Detector:
+    fail: Exception | None = None
+    input_size: int = 320
+    manifest: Manifest = field(default_factory=Manifest)
+    seen: list[tuple[int, int]] = field(default_factory=list)
+
+    def detect(self, image: Image.Image) -> list[Detection]:
+        self.seen.append(image.size)
+        if self.fail:
+            raise self.fail
+        w, h = image.size
+        return [Detection((0.25 * w, 0.25 * h, 0.75 * w, 0.75 * h), "Door", 0.9, 3)]
+
+
+@dataclass
+class Severity:
+    input_size: int = 224
+    manifest: Manifest = field(default_factory=Manifest)
+    crops: list[tuple[int, int]] = field(default_factory=list)
+
+    def grade(self, image: Image.Image) -> SeverityGrade:
+        self.crops.append(image.size)
+        return SeverityGrade({"minor": 0.9, "moderate": 0.08, "severe": 0.02})
+
+
+@dataclass
+class Catalogue:
+    version: str = "cat-1"
+
+    def currency_for(self, region: str) -> str:
+        return "CNY"
+
+
+@dataclass
+class Pricer:
+    name: str = "pricer"
+    version: str = "1"
+    fail: Exception | None = None
+
+    def price(self, findings: Sequence[Finding], context: ClaimContext) -> PriceEstimate:
+        if self.fail:
+            raise self.fail
+        item = LineItem("Door", "repair", 0, 1, 300, 1, 100, 50, 450)
+        return PriceEstimate((item,), 450.0, 400.0, 550.0, 0.9, "CNY", "cat-1", self.name, self.version)
+
+
+def jpeg(width: int, height: int, brightness: float = 128) -> bytes:
+    rng = np.random.default_rng(0)
+    arr = rng.normal(brightness, 40, size=(height, width, 3)).clip(0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def make(detector: Detector | None = None, pricer: Pricer | None = None, missing: bool = False) -> Pipeline:
+    config = PipelineConfig(quality=QualityThresholds(min_side=200))
+    if missing:
+        return Pipeline(None, None, None, None, config, ["not loaded"])
+    return Pipeline(detector or Detector(), Severity(), pricer or Pricer(), Catalogue(), config)
+
+
+CTX = ClaimContext("mid", "CN")
+
+
+def test_clean_photo_settles_with_versions_and_original_pixel_boxes() -> None:
+    detector = Detector()
+    pipe = make(detector)
+    photo = PhotoInput("p1", pipe.decode(jpeg(2560, 1920)))
+    quote = pipe.quote([photo], CTX)
+    assert quote.decision.outcome == "auto_settle"
+    assert quote.estimate is not None and quote.estimate.total == 450.0
+    # The detector saw a draft-decoded picture near 2 x 320, the box is reported on the 2560-px original.
+    assert max(detector.seen[0]) <= 1280
+    assert quote.photos[0].findings[0].box == pytest.approx((640, 480, 1920, 1440), abs=2)
+    assert quote.versions == {
+        "detector": "fake@1",
+        "severity": "fake@1",
+        "pricer": "pricer@1",
+        "catalogue": "cat-1",
+        "policy": "CN@2025.1",
+    }
+
+
+def test_dark_photo_is_not_detected_and_asks_for_retake() -> None:
+    detector = Detector()
+    pipe = make(detector)
+    quote = pipe.quote([PhotoInput("p1", pipe.decode(jpeg(640, 480, brightness=10)))], CTX)
+    assert quote.decision.outcome == "retake_photos" and detector.seen == []
+    assert [r.code for r in quote.decision.reasons] == ["poor_photo"]
+
+
+@pytest.mark.parametrize(
+    "pipe,code,stage",
+    [
+        (make(Detector(fail=InferenceError("onnx broke"))), "model_unavailable", "detector"),
+        (make(Detector(fail=RuntimeError("bug"))), "pipeline_error", "detector"),
+        (make(pricer=Pricer(fail=ZeroDivisionError())), "pipeline_error", "pricer"),
+        (make(missing=True), "model_unavailable", "detector"),
+    ],
+)
+def test_any_failure_routes_to_a_human(pipe: Pipeline, code: str, stage: str) -> None:
+    quote = pipe.quote([PhotoInput("p1", pipe.decode(jpeg(640, 480)))], CTX)
+    assert quote.decision.outcome == "human_review"
+    assert code in {r.code for r in quote.decision.reasons}
+    assert stage in quote.failed_stages
+
+
+def test_policy_must_match_the_region() -> None:
+    pipe = make()
+    with pytest.raises(UnknownJurisdiction):
+        pipe.quote([], ClaimContext("mid", "CN"), "US")
+    with pytest.raises(UnknownJurisdiction):
+        pipe.quote([], ClaimContext("mid", "CN"), "Mars")
+
+
+def test_severity_crop_is_the_box_grown_and_clamped() -> None:
+    assert expand_box((10, 10, 20, 20), (100, 100), 0.2) == (8, 8, 22, 22)
+    assert expand_box((0, 0, 100, 50), (100, 50), 0.2) == (0, 0, 100, 50)
+
+
+def test_real_pricing_prices_fake_findings() -> None:
+    pricing = pytest.importorskip("model.pricing")
+    catalogue = pricing.load_catalogue()
+    pipe = Pipeline(
+        Detector(),
+        Severity(),
+        pricing.load_pricer(catalogue),
+        catalogue,
+        PipelineConfig(quality=QualityThresholds(min_side=200)),
+    )
+    quote = pipe.quote([PhotoInput("p1", pipe.decode(jpeg(640, 480)))], CTX)
+    assert quote.estimate is not None and quote.estimate.currency == "CNY" and quote.estimate.line_items
+    assert quote.versions["catalogue"] == catalogue.version

@@ -1,0 +1,126 @@
+"""Fixtures of the service tests: settings on a temporary folder, fake models, keys, a TestClient.
+
+Database: SQLite in a temporary folder by default; tests marked ``postgres`` run on the server named by
+``AUTOQUOTE_TEST_POSTGRES_URL`` and skip with a reason without it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from fakes import fake_pipeline
+from model.pipeline import Pipeline
+from serve.app import create_app
+from serve.db import keys
+from serve.db.session import make_engine, run_migrations
+from serve.settings import Settings
+
+POSTGRES_URL = os.environ.get("AUTOQUOTE_TEST_POSTGRES_URL")
+
+
+def reset_postgres(url: str) -> None:
+    """Drop everything the migrations made, then migrate again: a clean database per test."""
+    from alembic import command
+
+    from serve.db.session import alembic_config
+
+    run_migrations(url)
+    command.downgrade(alembic_config(url), "base")
+    run_migrations(url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A freshly migrated, empty database of each backend."""
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("set AUTOQUOTE_TEST_POSTGRES_URL (postgresql+psycopg://...) to run PostgreSQL tests")
+        reset_postgres(POSTGRES_URL)
+        return POSTGRES_URL
+    url = f"sqlite:///{(tmp_path / 'test.db').as_posix()}"
+    run_migrations(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Test settings on a temporary data folder (SQLite), small limits so refusals are cheap to provoke."""
+    return Settings(
+        environment="test",
+        data_dir=tmp_path / "data",
+        max_photo_bytes=3_000_000,
+        max_request_bytes=6_000_000,
+        max_pixels=4_000_000,
+        max_photos_per_claim=4,
+        min_side=200,
+    )
+
+
+@pytest.fixture
+def pipeline() -> Pipeline:
+    return fake_pipeline()
+
+
+@pytest.fixture
+def app(settings: Settings, pipeline: Pipeline) -> FastAPI:
+    return create_app(settings, pipeline_factory=lambda _s: pipeline)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def new_key(client: TestClient) -> Callable[[str], str]:
+    """Create an API key of a role in the app's database; returns the key."""
+
+    def make(role: str = "customer") -> str:
+        with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+            _row, key = keys.create_key(session, f"test-{role}", role)
+            session.commit()
+        return key
+
+    return make
+
+
+def rolled_back_session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back afterwards (commits become savepoints)."""
+    if engine.dialect.name == "sqlite":
+        # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN itself.
+        @event.listens_for(engine, "connect")
+        def _autocommit(dbapi_connection: object, _record: object) -> None:
+            dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: object) -> None:
+            conn.exec_driver_sql("BEGIN")  # type: ignore[attr-defined]
+
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def db_session(database_url: str) -> Iterator[Session]:
+    """A session on a migrated database of each backend, rolled back after the test."""
+    engine = make_engine(database_url)
+    try:
+        yield from rolled_back_session(engine)
+    finally:
+        engine.dispose()

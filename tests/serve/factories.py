@@ -1,0 +1,39 @@
+"""Factories for database rows: build what a test needs in one call, with sensible defaults."""
+
+from __future__ import annotations
+
+from itertools import count
+
+from sqlalchemy.orm import Session
+
+from serve.auth import Principal
+from serve.db import claims, keys
+from serve.db.rows import ApiKeyRow, ClaimRow
+
+_n = count(1)
+
+
+def make_key(session: Session, role: str = "customer", name: str | None = None) -> tuple[ApiKeyRow, str]:
+    """A stored API key and its plaintext."""
+    row, key = keys.create_key(session, name or f"{role}-{next(_n)}", role)
+    session.flush()
+    return row, key
+
+
+def principal_of(row: ApiKeyRow) -> Principal:
+    """The caller a key row stands for."""
+    return Principal(key_id=row.id, name=row.name, role=row.role)  # type: ignore[arg-type]
+
+
+def make_claim(
+    session: Session, owner: ApiKeyRow, region: str = "CN", jurisdiction: str | None = None
+) -> ClaimRow:
+    """An open claim owned by ``owner``."""
+    new = claims.NewClaim(region=region, jurisdiction=jurisdiction or region, segment="mid")
+    return claims.create_claim(session, principal_of(owner), new)
+
+
+def make_stored_photo(seed: int = 0, sha256: str | None = None) -> claims.StoredPhoto:
+    """A photo as if it had been written to the store."""
+    digest = sha256 or f"{seed:064x}"
+    return claims.StoredPhoto(digest, "image/jpeg", 1000, 640, 480, f"photo-{seed}.jpg")

@@ -1,0 +1,151 @@
+"""Test fakes of the pipeline's parts: a detector, a severity model and a pricer that do what they are told."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from model.findings import ClaimContext, Detection, Finding, LineItem, PriceEstimate, SeverityGrade
+from model.pipeline import Pipeline, PipelineConfig
+from model.quality import QualityThresholds
+
+
+@dataclass(frozen=True)
+class FakeManifest:
+    name: str
+    version: str
+
+
+@dataclass
+class FakeDetector:
+    """Finds the given parts at boxes given as fractions of the image."""
+
+    parts: Sequence[tuple[str, tuple[float, float, float, float], float]] = (
+        ("Bumper", (0.2, 0.3, 0.7, 0.8), 0.9),
+    )
+    fail: Exception | None = None
+    input_size: int = 320
+    manifest: FakeManifest = field(default_factory=lambda: FakeManifest("fake-detector", "0.1"))
+    calls: int = 0
+
+    def detect(self, image: Image.Image) -> list[Detection]:
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        w, h = image.size
+        return [
+            Detection(box=(x1 * w, y1 * h, x2 * w, y2 * h), label=label, score=score, class_id=i)
+            for i, (label, (x1, y1, x2, y2), score) in enumerate(self.parts)
+        ]
+
+
+@dataclass
+class FakeSeverity:
+    probabilities: dict[str, float] = field(
+        default_factory=lambda: {"minor": 0.8, "moderate": 0.15, "severe": 0.05}
+    )
+    input_size: int = 224
+    manifest: FakeManifest = field(default_factory=lambda: FakeManifest("fake-severity", "0.1"))
+
+    def grade(self, image: Image.Image) -> SeverityGrade:
+        return SeverityGrade(probabilities=dict(self.probabilities))
+
+
+@dataclass
+class FakeCatalogue:
+    version: str = "fake-catalogue-1"
+
+    def currency_for(self, region: str) -> str:
+        return {"CN": "CNY", "US": "USD"}[region]
+
+
+@dataclass
+class FakePricer:
+    """Prices each finding at ``per_finding`` with a ±``half_width`` interval."""
+
+    per_finding: float = 500.0
+    half_width: float = 0.2
+    fail: Exception | None = None
+    name: str = "fake-pricer"
+    version: str = "0.1"
+
+    def price(self, findings: Sequence[Finding], context: ClaimContext) -> PriceEstimate:
+        if self.fail is not None:
+            raise self.fail
+        currency = FakeCatalogue().currency_for(context.region)
+        items = tuple(
+            LineItem(
+                f.part,
+                "repair",
+                0.0,
+                1.0,
+                self.per_finding * 0.6,
+                1.0,
+                self.per_finding * 0.3,
+                self.per_finding * 0.1,
+                self.per_finding,
+                f"repair {f.part}",
+            )
+            for f in findings
+        )
+        total = self.per_finding * len(findings)
+        return PriceEstimate(
+            items,
+            total,
+            total * (1 - self.half_width),
+            total * (1 + self.half_width),
+            0.9,
+            currency,
+            "fake-catalogue-1",
+            self.name,
+            self.version,
+        )
+
+
+def fake_pipeline(
+    detector: FakeDetector | None = None,
+    severity: FakeSeverity | None = None,
+    pricer: FakePricer | None = None,
+    missing: bool = False,
+) -> Pipeline:
+    """A pipeline on fakes; ``missing`` builds one whose models failed to load."""
+    config = PipelineConfig(quality=QualityThresholds(min_side=200))
+    if missing:
+        return Pipeline(None, None, None, None, config, ["detector: fake missing", "severity: fake missing"])
+    return Pipeline(
+        detector or FakeDetector(),
+        severity or FakeSeverity(),
+        pricer or FakePricer(),
+        FakeCatalogue(),
+        config,
+    )
+
+
+def photo_bytes(
+    width: int = 640,
+    height: int = 480,
+    fmt: str = "JPEG",
+    brightness: float = 128.0,
+    noise: float = 40.0,
+    seed: int = 0,
+    mode: str = "RGB",
+    exif_orientation: int | None = None,
+) -> bytes:
+    """A synthetic photo with texture (so it is sharp) at a given mean brightness; distinct per seed."""
+    rng = np.random.default_rng(seed)
+    arr = rng.normal(brightness, noise, size=(height, width, 3)).clip(0, 255).astype(np.uint8)
+    image = Image.fromarray(arr, "RGB")
+    if mode != "RGB":
+        image = image.convert(mode)
+    buf = io.BytesIO()
+    kwargs: dict[str, object] = {"quality": 90} if fmt == "JPEG" else {}
+    if exif_orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = exif_orientation
+        kwargs["exif"] = exif
+    image.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
