@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fakes import fake_pipeline
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
-from fakes import fake_pipeline
 from model.pipeline import Pipeline
 from serve.app import create_app
 from serve.db import keys
@@ -48,6 +48,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = f"sqlite:///{(tmp_path / 'test.db').as_posix()}"
     run_migrations(url)
     return url
+
+
+@pytest.fixture(autouse=True)
+def _restore_pillow_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app sets Pillow's process-wide pixel guard from its settings; undo it after each test."""
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
 
 
 @pytest.fixture

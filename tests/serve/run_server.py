@@ -1,0 +1,27 @@
+"""Start the real app on fake models under uvicorn: ``python run_server.py DATA_DIR PORT`` (tests only)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fakes import fake_pipeline  # noqa: E402
+
+from serve.app import create_app  # noqa: E402
+from serve.settings import Settings  # noqa: E402
+
+if __name__ == "__main__":
+    settings = Settings(
+        environment="test",
+        data_dir=Path(sys.argv[1]),
+        max_photo_bytes=3_000_000,
+        max_request_bytes=6_000_000,
+        max_pixels=4_000_000,
+        min_side=200,
+    )
+    app = create_app(settings, pipeline_factory=lambda _s: fake_pipeline())
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")

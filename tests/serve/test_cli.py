@@ -1,0 +1,95 @@
+"""The ``autoquote`` command: keys, migrate, quote from the terminal, and ``serve`` on a fresh folder."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fakes import photo_bytes
+
+from serve.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AUTOQUOTE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("AUTOQUOTE_DATABASE_URL", raising=False)
+    return tmp_path / "data"
+
+
+def test_keys_create_list_revoke(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate"]) == 0
+    assert main(["keys", "create", "--role", "customer", "--name", "alice"]) == 0
+    out = capsys.readouterr().out
+    key_id = next(line for line in out.splitlines() if line.startswith("created")).split()[3]
+    key = out.strip().splitlines()[-1]
+    assert key.startswith("aq_")
+    assert main(["keys", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "alice" in listing and "active" in listing and key not in listing
+    assert main(["keys", "revoke", key_id]) == 0
+    assert main(["keys", "list"]) == 0 and "revoked" in capsys.readouterr().out
+    assert main(["keys", "revoke", "nope"]) == 2
+    assert "api_key_not_found" in capsys.readouterr().err
+
+
+def test_quote_prints_a_readable_quote(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(photo_bytes(seed=5))
+    assert main(["quote", str(photo), "--region", "CN", "--segment", "mid"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("decision: ") and "versions: detector=" in out and "policy=CN@2025.1" in out
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    assert main(["quote", str(bad)]) == 2
+    assert "image_type_unsupported" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_on_a_fresh_folder_prints_the_address_and_how_to_get_a_key(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "AUTOQUOTE_DATA_DIR": str(tmp_path / "fresh"), "PYTHONPATH": str(REPO)}
+    env.pop("AUTOQUOTE_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serve.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited"
+            assert time.monotonic() < deadline, "autoquote serve did not answer in 60 s"
+            time.sleep(0.3)
+        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).json()
+        assert set(models["versions"]) == {"detector", "severity", "pricer", "catalogue"}
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/claims", timeout=5).status_code == 401
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"autoquote serving on http://127.0.0.1:{port}" in out
+    assert "keys create --role admin" in out
+    assert (tmp_path / "fresh" / "autoquote.db").is_file()
