@@ -33,8 +33,10 @@ def export_onnx(weights: Path, imgsz: int, opset: int = 17) -> Path:
     import onnx
     from ultralytics import YOLO
 
+    # nms=False keeps YOLO26's end-to-end (one-to-one) head, the one ultralytics validates and predicts
+    # with; the default would export the one-to-many head, which needs NMS and gives other boxes.
     path = Path(YOLO(str(weights)).export(format="onnx", imgsz=imgsz, opset=opset, simplify=True,
-                                          dynamic=False, batch=1, verbose=False))
+                                          dynamic=False, batch=1, nms=False, verbose=False))
     onnx.checker.check_model(onnx.load(str(path)))
     return path
 
@@ -79,6 +81,7 @@ def parity_detector(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
         ts = res.boxes.conf.cpu().numpy()
         tc = res.boxes.cls.cpu().numpy().astype(np.int64)
         ob, os_, oc = decode(detector.run(tensor), len(detector.classes), conf, 0.7, 300)
+        ob = ob.clip(0, imgsz)  # ultralytics clips to the image; the runtime clips after mapping back
         count_gap = max(count_gap, abs(len(tb) - len(ob)))
         for box, score, cls in zip(ob, os_, oc, strict=True):
             same = tc == cls

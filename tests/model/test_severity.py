@@ -1,0 +1,31 @@
+"""Severity runtime: preprocessing parity with torchvision and the shipped model's output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.manifest import Preprocess
+from model.preprocess import resize_center_crop
+
+
+@pytest.mark.parametrize("size", [(300, 200), (200, 300), (224, 224), (1000, 999)])
+def test_resize_center_crop_matches_torchvision(size: tuple[int, int], car_photo: Image.Image) -> None:
+    torchvision = pytest.importorskip("torchvision")
+    T = torchvision.transforms
+    image = car_photo.resize(size)
+    expected = T.Compose([T.Resize(160), T.CenterCrop(160), T.ToTensor()])(image).numpy()
+    actual = resize_center_crop(image, 160, Preprocess(kind="resize_center_crop"))[0]
+    assert np.abs(actual - expected).max() < 1.5 / 255
+
+
+def test_shipped_severity_model_gives_probabilities(car_photo: Image.Image) -> None:
+    import model
+
+    severity = model.load_severity()
+    grade = severity.grade(car_photo)
+    assert set(grade.probabilities) == {"minor", "moderate", "severe"}
+    assert sum(grade.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert grade.label in grade.probabilities
+    assert severity.grade(car_photo.convert("L")).probabilities.keys() == grade.probabilities.keys()
