@@ -44,12 +44,16 @@ def head_settings(manifest: Manifest) -> HeadSettings:
     try:
         return HeadSettings.model_validate((manifest.model_extra or {}).get("head"))
     except ValidationError as exc:
-        raise ManifestError(f"{manifest.file}: the manifest's head section is invalid: {exc.errors()[0]['msg']}") from exc
+        raise ManifestError(
+            f"{manifest.file}: the manifest's head section is invalid: {exc.errors()[0]['msg']}"
+        ) from exc
 
 
 def _scale(item: LineItem, factor: float) -> LineItem:
-    money = {k: round(getattr(item, k) * factor, 2) for k in ("parts_cost", "labour_cost", "refinish_cost",
-                                                            "materials_cost")}
+    money = {
+        k: round(getattr(item, k) * factor, 2)
+        for k in ("parts_cost", "labour_cost", "refinish_cost", "materials_cost")
+    }
     return replace(item, **money, total=round(sum(money.values()), 2))
 
 
@@ -110,7 +114,8 @@ class CostHead:
         low = min(total, round(base.total * math.exp(low_q - offset), 2))
         high = max(total, round(base.total * math.exp(high_q + offset), 2))
         note = (
-            f"cost head moved the catalogue total {base.total:.2f} by {factor - 1:+.1%} (expected hidden damage "
+            f"cost head moved the catalogue total {base.total:.2f} by {factor - 1:+.1%} "
+            "(expected hidden damage "
             "and shop variance); every line item is scaled by the same factor"
         )
         return replace(named, line_items=items, total=total, low=low, high=high, notes=(note,))

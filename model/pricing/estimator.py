@@ -55,7 +55,9 @@ def severity_vector(probabilities: Mapping[str, float]) -> tuple[float, float, f
         values[name] = number
     total = sum(values.values())
     if total <= 0:
-        raise UnknownSeverity("severity probabilities are empty or all zero; give at least one positive value")
+        raise UnknownSeverity(
+            "severity probabilities are empty or all zero; give at least one positive value"
+        )
     minor, moderate, severe = (values[level] / total for level in SEVERITY_LEVELS)
     return (minor, moderate, severe)
 
@@ -127,7 +129,9 @@ class Estimator:
         rates = spec.regions[region]
         severity = found.label
         price = part.price[region].for_segment(segment)
-        repair_hours = part.repair_hours.for_severity(severity) * spec.area_scaling.factor(found.area_fraction)
+        repair_hours = part.repair_hours.for_severity(severity) * spec.area_scaling.factor(
+            found.area_fraction
+        )
         repair_cost = repair_hours * rates.labour_rate.value
         too_dear = repair_cost >= spec.replace_when_repair_exceeds.value * price
         if part.repairable(severity) and not too_dear:
@@ -138,9 +142,13 @@ class Estimator:
         else:
             operation, parts_cost, hours = "replace", price, part.replace_hours.value
             refinish = part.refinish_hours.value
-            why = f"{severity} damage" if not part.repairable(severity) else (
-                f"{severity} damage; repair labour {repair_cost:.0f} reaches "
-                f"{spec.replace_when_repair_exceeds.value:.0%} of the part price {price:.0f}"
+            why = (
+                f"{severity} damage"
+                if not part.repairable(severity)
+                else (
+                    f"{severity} damage; repair labour {repair_cost:.0f} reaches "
+                    f"{spec.replace_when_repair_exceeds.value:.0%} of the part price {price:.0f}"
+                )
             )
         labour = _money(hours * rates.labour_rate.value)
         refinish_cost = _money(refinish * rates.paint_labour_rate.value)

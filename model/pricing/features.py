@@ -78,8 +78,12 @@ def encode(claim: Claim, estimate: PriceEstimate, spec: FeatureSpec) -> npt.NDAr
     region = [1.0 if r == claim.region else 0.0 for r in spec.regions]
     parts_cost = sum(item.parts_cost for item in estimate.line_items)
     labour = estimate.total - parts_cost
-    tail = [len(claim.parts) / len(spec.parts), math.log1p(estimate.total), math.log1p(parts_cost),
-            math.log1p(max(labour, 0.0))]
+    tail = [
+        len(claim.parts) / len(spec.parts),
+        math.log1p(estimate.total),
+        math.log1p(parts_cost),
+        math.log1p(max(labour, 0.0)),
+    ]
     return np.concatenate([per_part.ravel(), np.asarray([*segment, *region, *tail], dtype=np.float32)])
 
 
@@ -90,4 +94,3 @@ def claim_features(
     claim = estimator.claim(findings, context)
     estimate = estimator.price_claim(claim)
     return encode(claim, estimate, spec), estimate
-

@@ -37,7 +37,7 @@ def shipped_head_is_default(catalogue: Catalogue, head_path: Path = SHIPPED_HEAD
 
 
 def load_pricer(catalogue: Catalogue | None = None, head_path: Path | str | None = None) -> Pricer:
-    """The head at ``head_path``; by default the shipped head if it beats the estimator, else the estimator."""
+    """The head at ``head_path``; by default the shipped head if it beat the estimator, else the estimator."""
     catalogue = catalogue if catalogue is not None else load_catalogue()
     estimator = Estimator(catalogue)
     if head_path is not None:

@@ -21,39 +21,63 @@ STANDALONE = "python -m training.cost.commands"
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=DEFAULT_CONFIG,
-                        help=f"YAML config, a path or a name in training/configs (default: {DEFAULT_CONFIG})")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set head.epochs=20 --set ledger.size=2000 (repeatable)")
+    parser.add_argument(
+        "--config",
+        default=DEFAULT_CONFIG,
+        help=f"YAML config, a path or a name in training/configs (default: {DEFAULT_CONFIG})",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set head.epochs=20 --set ledger.size=2000 (repeatable)",
+    )
 
 
 def get_ledger_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Arguments of ``ledger``."""
     _config_args(parser)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="CSV to write (default: work/ledgers/synthetic-v1-<seed>-<size>.csv)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="CSV to write (default: work/ledgers/synthetic-v1-<seed>-<size>.csv)",
+    )
     return parser
 
 
 def get_train_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Arguments of ``train-cost``."""
     _config_args(parser)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="run folder (default: work/runs/cost/<UTC timestamp>)")
-    parser.add_argument("--ship", action="store_true",
-                        help=f"copy cost_head.onnx and its manifest to {WEIGHTS_DIR}")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run folder (default: work/runs/cost/<UTC timestamp>)"
+    )
+    parser.add_argument(
+        "--ship", action="store_true", help=f"copy cost_head.onnx and its manifest to {WEIGHTS_DIR}"
+    )
     return parser
 
 
 def get_evaluate_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Arguments of ``evaluate-cost``."""
     _config_args(parser)
-    parser.add_argument("--head", type=Path, default=WEIGHTS_DIR / "cost_head.onnx",
-                        help="cost head ONNX with its manifest beside it (default: the shipped head)")
-    parser.add_argument("--ledger", type=Path, default=None,
-                        help="ledger CSV (default: regenerate the synthetic ledger the config describes)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="report folder (default: work/runs/cost-eval/<UTC timestamp>)")
+    parser.add_argument(
+        "--head",
+        type=Path,
+        default=WEIGHTS_DIR / "cost_head.onnx",
+        help="cost head ONNX with its manifest beside it (default: the shipped head)",
+    )
+    parser.add_argument(
+        "--ledger",
+        type=Path,
+        default=None,
+        help="ledger CSV (default: regenerate the synthetic ledger the config describes)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="report folder (default: work/runs/cost-eval/<UTC timestamp>)"
+    )
     return parser
 
 
@@ -91,10 +115,16 @@ def run_ledger(args: argparse.Namespace) -> int:
 
     config = load_config(CostConfig, args.config, args.overrides)
     catalogue = load_catalogue(config.catalogue)
-    out = args.out or default_work_dir() / "ledgers" / f"{SYNTHETIC_SOURCE}-{config.seed}-{config.ledger.size}.csv"
+    out = (
+        args.out
+        or default_work_dir() / "ledgers" / f"{SYNTHETIC_SOURCE}-{config.seed}-{config.ledger.size}.csv"
+    )
     write_ledger(synthetic_rows(catalogue, config.ledger.size, config.seed, config.ledger.noise), out)
     ledger = read_ledger(out, catalogue)
-    print(f"wrote {len(ledger.rows)} SYNTHETIC claims (source={SYNTHETIC_SOURCE}) to {out}, sha256 {ledger.sha256}")
+    print(
+        f"wrote {len(ledger.rows)} SYNTHETIC claims (source={SYNTHETIC_SOURCE}) to {out}, "
+        f"sha256 {ledger.sha256}"
+    )
     return 0
 
 
@@ -133,10 +163,18 @@ def register(subparsers: argparse._SubParsersAction, prog: str = "autoquote-trai
     """Add ``ledger``, ``train-cost`` and ``evaluate-cost`` to a CLI."""
     specs = (
         ("ledger", get_ledger_parser, run_ledger, "generate a SYNTHETIC claims ledger (synthetic-v1) as CSV"),
-        ("train-cost", get_train_parser, run_train,
-         "train, calibrate (CQR), export to ONNX and evaluate the cost head into a run folder"),
-        ("evaluate-cost", get_evaluate_parser, run_evaluate,
-         "evaluate a cost head ONNX and the catalogue estimator on a ledger's test split"),
+        (
+            "train-cost",
+            get_train_parser,
+            run_train,
+            "train, calibrate (CQR), export to ONNX and evaluate the cost head into a run folder",
+        ),
+        (
+            "evaluate-cost",
+            get_evaluate_parser,
+            run_evaluate,
+            "evaluate a cost head ONNX and the catalogue estimator on a ledger's test split",
+        ),
     )
     for name, build, func, text in specs:
         parser = subparsers.add_parser(name, help=text, description=text)
@@ -147,7 +185,9 @@ def register(subparsers: argparse._SubParsersAction, prog: str = "autoquote-trai
 def main(argv: list[str] | None = None) -> int:
     """Run one cost command without the full ``autoquote-train`` CLI."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog=STANDALONE, description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog=STANDALONE, description=__doc__.splitlines()[0] if __doc__ else None
+    )
     register(parser.add_subparsers(dest="command", required=True), prog=STANDALONE)
     args = parser.parse_args(argv)
     args.argv = argv[1:]
@@ -156,4 +196,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -43,7 +43,9 @@ class HeadConfig(BaseModel):
     lr: float = Field(default=3e-3, gt=0)
     weight_decay: float = Field(default=1e-4, ge=0)
     opset: int = Field(default=17, ge=13)
-    point_scale: float = Field(default=0.0, ge=0)  # Welsch scale pulling the point quote to the mode; 0 = median
+    point_scale: float = Field(
+        default=0.0, ge=0
+    )  # Welsch scale pulling the point quote to the mode; 0 = median
 
 
 class CostConfig(BaseModel):

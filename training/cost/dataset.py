@@ -32,8 +32,15 @@ class CostArrays:
     def subset(self, name: str) -> CostArrays:
         """The rows of one split (train, calibration or test)."""
         keep = self.split == name
-        return CostArrays(self.features[keep], self.estimate[keep], self.paid[keep], self.currency[keep],
-                          self.region[keep], self.split[keep], self.spec)
+        return CostArrays(
+            self.features[keep],
+            self.estimate[keep],
+            self.paid[keep],
+            self.currency[keep],
+            self.region[keep],
+            self.split[keep],
+            self.spec,
+        )
 
     def __len__(self) -> int:
         return int(self.paid.shape[0])

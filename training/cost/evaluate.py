@@ -18,12 +18,16 @@ CURVE_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 COVERAGE_TOLERANCE = 0.02
 
 
-def quote_metrics(point: Array, low: Array, high: Array, paid: Array, currency: npt.NDArray[np.str_]) -> dict[str, Any]:
+def quote_metrics(
+    point: Array, low: Array, high: Array, paid: Array, currency: npt.NDArray[np.str_]
+) -> dict[str, Any]:
     """MAE per currency, MdAPE, share within 10% and 20%, interval coverage and mean relative width."""
     ape = np.abs(point - paid) / paid
     return {
         "n": int(paid.size),
-        "mae": {str(c): round(float(np.mean(np.abs(point - paid)[currency == c])), 2) for c in np.unique(currency)},
+        "mae": {
+            str(c): round(float(np.mean(np.abs(point - paid)[currency == c])), 2) for c in np.unique(currency)
+        },
         "mdape": round(float(np.median(ape)), 4),
         "within_10": round(float(np.mean(ape <= 0.10)), 4),
         "within_20": round(float(np.mean(ape <= 0.20)), 4),
@@ -32,10 +36,16 @@ def quote_metrics(point: Array, low: Array, high: Array, paid: Array, currency: 
     }
 
 
-def head_quote(estimate: Array, quantiles: npt.NDArray[np.float32], offset: float) -> tuple[Array, Array, Array]:
+def head_quote(
+    estimate: Array, quantiles: npt.NDArray[np.float32], offset: float
+) -> tuple[Array, Array, Array]:
     """Point, low and high amounts from the head's log-ratio quantiles and its conformal offset."""
     q = np.sort(quantiles.astype(np.float64), axis=1)
-    return estimate * np.exp(q[:, 1]), estimate * np.exp(q[:, 0] - offset), estimate * np.exp(q[:, 2] + offset)
+    return (
+        estimate * np.exp(q[:, 1]),
+        estimate * np.exp(q[:, 0] - offset),
+        estimate * np.exp(q[:, 2] + offset),
+    )
 
 
 def estimator_quote(estimate: Array, lo: float, hi: float) -> tuple[Array, Array, Array]:
@@ -44,7 +54,10 @@ def estimator_quote(estimate: Array, lo: float, hi: float) -> tuple[Array, Array
 
 
 def coverage_curve(
-    cal: CostArrays, test: CostArrays, q_cal: npt.NDArray[np.float32], q_test: npt.NDArray[np.float32],
+    cal: CostArrays,
+    test: CostArrays,
+    q_cal: npt.NDArray[np.float32],
+    q_test: npt.NDArray[np.float32],
     levels: Sequence[float] = CURVE_LEVELS,
 ) -> dict[str, list[float]]:
     """Test coverage of both pricers' intervals, each calibrated on ``cal`` at every nominal level."""
@@ -93,8 +106,12 @@ def head_beats_estimator(head: dict[str, Any], estimator: dict[str, Any], level:
 
 
 def compare(
-    cal: CostArrays, test: CostArrays, q_cal: npt.NDArray[np.float32], q_test: npt.NDArray[np.float32],
-    offset: float, level: float,
+    cal: CostArrays,
+    test: CostArrays,
+    q_cal: npt.NDArray[np.float32],
+    q_test: npt.NDArray[np.float32],
+    offset: float,
+    level: float,
 ) -> dict[str, Any]:
     """Head and estimator side by side on ``test``; the estimator's band is calibrated on ``cal``."""
     head = quote_metrics(*head_quote(test.estimate, q_test, offset), test.paid, test.currency)
@@ -106,7 +123,8 @@ def compare(
     verdict = (
         "the cost head beats the catalogue estimator on this split and is the default pricer"
         if beats
-        else "the cost head does NOT beat the catalogue estimator on this split; the estimator stays the default"
+        else "the cost head does NOT beat the catalogue estimator on this split; "
+        "the estimator stays the default"
     )
     return {
         "split": "test",

@@ -23,12 +23,19 @@ OUTPUT_NAME = "quantiles"
 class QuantileMLP(nn.Module):
     """Standardise the features, two hidden layers, three ordered quantiles (low <= mid <= high)."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, n_features: int, hidden: int, mean: torch.Tensor, std: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("mean", mean.reshape(1, -1).float())
         self.register_buffer("std", std.reshape(1, -1).float())
         self.net = nn.Sequential(
-            nn.Linear(n_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 3)
+            nn.Linear(n_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 3),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,7 +54,9 @@ def pinball_loss(pred: torch.Tensor, y: torch.Tensor, quantiles: Sequence[float]
     return torch.maximum(q * err, (q - 1.0) * err).mean()
 
 
-def head_loss(pred: torch.Tensor, y: torch.Tensor, quantiles: Sequence[float], point_scale: float) -> torch.Tensor:
+def head_loss(
+    pred: torch.Tensor, y: torch.Tensor, quantiles: Sequence[float], point_scale: float
+) -> torch.Tensor:
     """Pinball loss on all three outputs, plus a Welsch term pulling the middle one towards the mode.
 
     The ledger's log ratio is a mixture (most claims near the catalogue, some with large hidden-damage
@@ -78,7 +87,7 @@ def train_one_epoch(
         idx = order[start : start + config.batch_size]
         loss = head_loss(model(x[idx]), y[idx], quantiles, config.point_scale)
         optimiser.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimiser.step()
         total += float(loss.detach()) * idx.numel()
     return total / x.shape[0]
@@ -133,8 +142,13 @@ def export_onnx(model: QuantileMLP, path: Path, opset: int, metadata: dict[str, 
         # The TorchScript exporter is deprecated but needs no onnxscript; the graph is three Gemms.
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            model, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "claims"}, OUTPUT_NAME: {0: "claims"}}, opset_version=opset,
+            model,
+            (example,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "claims"}, OUTPUT_NAME: {0: "claims"}},
+            opset_version=opset,
             dynamo=False,
         )
     proto = onnx.load(str(path))
@@ -146,7 +160,9 @@ def export_onnx(model: QuantileMLP, path: Path, opset: int, metadata: dict[str, 
     return path
 
 
-def check_parity(model: QuantileMLP, path: Path, features: npt.NDArray[np.float32], atol: float = 1e-4) -> float:
+def check_parity(
+    model: QuantileMLP, path: Path, features: npt.NDArray[np.float32], atol: float = 1e-4
+) -> float:
     """Largest torch-versus-onnxruntime difference on ``features``; refuses an export beyond ``atol``."""
     diff = float(np.max(np.abs(predict_torch(model, features) - predict_onnx(path, features))))
     if diff > atol:

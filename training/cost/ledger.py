@@ -154,7 +154,9 @@ def read_ledger(path: Path | str, catalogue: Catalogue) -> Ledger:
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise LedgerError(f"ledger {file} lacks column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
+        raise LedgerError(
+            f"ledger {file} lacks column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}"
+        )
     estimator = Estimator(catalogue)
     rows: list[LedgerRow] = []
     rejected: list[Rejected] = []
@@ -172,7 +174,9 @@ def read_ledger(path: Path | str, catalogue: Catalogue) -> Ledger:
         rows.append(row)
     if not rows:
         first = "; ".join(f"row {r.row}: {r.reason}" for r in rejected[:3])
-        raise LedgerError(f"ledger {file} has no usable rows ({len(rejected)} rejected; {first or 'it is empty'})")
+        raise LedgerError(
+            f"ledger {file} has no usable rows ({len(rejected)} rejected; {first or 'it is empty'})"
+        )
     return Ledger(file, tuple(rows), tuple(rejected), hashlib.sha256(raw).hexdigest())
 
 

@@ -1,4 +1,4 @@
-"""A synthetic claims ledger generated from the catalogue, with a stated noise model (source ``synthetic-v1``).
+"""A synthetic claims ledger made from the catalogue with a stated noise model (source ``synthetic-v1``).
 
 No public data pairs photos with the amount actually paid, so until an insurer's ledger is available
 the cost head learns from claims made up as follows (every knob is in :class:`NoiseModel`):
@@ -53,7 +53,11 @@ class NoiseModel(BaseModel):
     zone_weights: tuple[float, float, float] = (0.45, 0.35, 0.2)
     parts_per_claim: tuple[float, float, float, float] = (0.45, 0.3, 0.17, 0.08)
     intensity: dict[str, tuple[float, float, float]] = Field(
-        default_factory=lambda: {"light": (0.75, 0.2, 0.05), "medium": (0.25, 0.55, 0.2), "heavy": (0.05, 0.35, 0.6)}
+        default_factory=lambda: {
+            "light": (0.75, 0.2, 0.05),
+            "medium": (0.25, 0.55, 0.2),
+            "heavy": (0.05, 0.35, 0.6),
+        }
     )
     intensity_weights: tuple[float, float, float] = (0.5, 0.35, 0.15)
     area_median: tuple[float, float, float] = (0.04, 0.1, 0.22)
@@ -102,19 +106,29 @@ def _claim_findings(
             share = float(rng.uniform(0.3, 0.7))
             for piece in (seen * share, seen * (1 - share)):
                 severity = _observed_severity(rng, sev, noise)
-                out.append(LedgerFinding(part=part, severity=severity, area_fraction=round(piece, 5), photo_id="p1"))
+                out.append(
+                    LedgerFinding(part=part, severity=severity, area_fraction=round(piece, 5), photo_id="p1")
+                )
         else:
             severity = _observed_severity(rng, sev, noise)
-            out.append(LedgerFinding(part=part, severity=severity, area_fraction=round(seen, 5), photo_id="p1"))
+            out.append(
+                LedgerFinding(part=part, severity=severity, area_fraction=round(seen, 5), photo_id="p1")
+            )
         if two_photos:  # the same panel again from another angle: areas must not add up across photos
             again = float(np.clip(seen * rng.lognormal(0.0, 0.2), 0.001, 1.0))
             severity = _observed_severity(rng, sev, noise)
-            out.append(LedgerFinding(part=part, severity=severity, area_fraction=round(again, 5), photo_id="p2"))
+            out.append(
+                LedgerFinding(part=part, severity=severity, area_fraction=round(again, 5), photo_id="p2")
+            )
     return out
 
 
 def _paid(
-    rng: np.random.Generator, estimator: Estimator, truth: list[Finding], context: ClaimContext, noise: NoiseModel
+    rng: np.random.Generator,
+    estimator: Estimator,
+    truth: list[Finding],
+    context: ClaimContext,
+    noise: NoiseModel,
 ) -> float:
     estimate = estimator.price(truth, context)
     parts = sum(item.parts_cost for item in estimate.line_items)
@@ -134,7 +148,9 @@ def _paid(
     return float(max(unit, round(paid / unit) * unit))
 
 
-def synthetic_rows(catalogue: Catalogue, size: int, seed: int, noise: NoiseModel | None = None) -> list[LedgerRow]:
+def synthetic_rows(
+    catalogue: Catalogue, size: int, seed: int, noise: NoiseModel | None = None
+) -> list[LedgerRow]:
     """``size`` synthetic settled claims, reproducible from ``seed``."""
     noise = noise if noise is not None else NoiseModel()
     rng = np.random.default_rng(seed)
@@ -151,9 +167,13 @@ def synthetic_rows(catalogue: Catalogue, size: int, seed: int, noise: NoiseModel
         parts = [names[j] for j in rng.choice(len(names), size=n, replace=False, p=weights / weights.sum())]
         mix = noise.intensity[_pick(rng, dict(zip(noise.intensity, noise.intensity_weights, strict=True)))]
         severities = [int(rng.choice(3, p=np.asarray(mix))) for _ in parts]
-        areas = [float(np.clip(noise.area_median[s] * rng.lognormal(0.0, noise.area_sigma), 0.005, 1.0))
-                 for s in severities]
-        truth = [Finding(p, {SEVERITY_LEVELS[s]: 1.0}, a) for p, s, a in zip(parts, severities, areas, strict=True)]
+        areas = [
+            float(np.clip(noise.area_median[s] * rng.lognormal(0.0, noise.area_sigma), 0.005, 1.0))
+            for s in severities
+        ]
+        truth = [
+            Finding(p, {SEVERITY_LEVELS[s]: 1.0}, a) for p, s, a in zip(parts, severities, areas, strict=True)
+        ]
         context = ClaimContext(segment=segment, region=region)
         rows.append(
             LedgerRow(

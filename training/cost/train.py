@@ -12,17 +12,31 @@ import numpy as np
 import torch
 
 from model.errors import LedgerError
-from model.manifest import DatasetRef, Manifest, Preprocess, TrainedWith, load_manifest, sha256_file, write_manifest
+from model.manifest import (
+    DatasetRef,
+    Manifest,
+    Preprocess,
+    TrainedWith,
+    load_manifest,
+    sha256_file,
+    write_manifest,
+)
 from model.pricing.catalogue import Catalogue, load_catalogue
 from model.pricing.cost_head import HEAD_NAME, HeadSettings, head_settings
 from model.pricing.features import feature_spec
 from training.config import config_sha256, save_resolved
-from training.cost.conformal import cqr_offset
 from training.cost.config import CostConfig
+from training.cost.conformal import cqr_offset
 from training.cost.dataset import CostArrays, featurise
 from training.cost.evaluate import compare, plot_calibration
 from training.cost.head import (
-    INPUT_NAME, OUTPUT_NAME, check_parity, export_onnx, predict_onnx, predict_torch, train_head,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    check_parity,
+    export_onnx,
+    predict_onnx,
+    predict_torch,
+    train_head,
 )
 from training.cost.ledger import Ledger, read_ledger, write_ledger
 from training.cost.synthetic import synthetic_rows
@@ -35,8 +49,10 @@ def build_ledger(config: CostConfig, catalogue: Catalogue, run_dir: Path) -> Led
     if config.ledger.path is not None:
         ledger = read_ledger(config.ledger.path, catalogue)
     else:
-        path = write_ledger(synthetic_rows(catalogue, config.ledger.size, config.seed, config.ledger.noise),
-                            run_dir / "ledger.csv")
+        path = write_ledger(
+            synthetic_rows(catalogue, config.ledger.size, config.seed, config.ledger.noise),
+            run_dir / "ledger.csv",
+        )
         ledger = read_ledger(path, catalogue)
     if ledger.rejected:
         lines = [f"row {r.row} ({r.claim_id}): {r.reason}" for r in ledger.rejected]
@@ -45,11 +61,11 @@ def build_ledger(config: CostConfig, catalogue: Catalogue, run_dir: Path) -> Led
 
 
 def _splits(arrays: CostArrays) -> tuple[CostArrays, CostArrays, CostArrays]:
-    parts = tuple(arrays.subset(name) for name in ("train", "calibration", "test"))
-    for name, part in zip(("train", "calibration", "test"), parts, strict=True):
+    train, cal, test = (arrays.subset(name) for name in ("train", "calibration", "test"))
+    for name, part in (("train", train), ("calibration", cal), ("test", test)):
         if len(part) < 20:
             raise LedgerError(f"the ledger's {name} split has {len(part)} rows; at least 20 are needed")
-    return parts
+    return train, cal, test
 
 
 def _ledger_summary(ledger: Ledger, arrays: CostArrays) -> dict[str, Any]:
@@ -67,39 +83,59 @@ def _ledger_summary(ledger: Ledger, arrays: CostArrays) -> dict[str, Any]:
 def _synthetic_note(ledger: Ledger) -> list[str]:
     if not ledger.synthetic:
         return []
-    return [f"SYNTHETIC: trained and evaluated on a generated ledger ({', '.join(ledger.sources)}), not on paid "
-            "claims; the numbers show the method works, not how it prices real claims"]
+    return [
+        f"SYNTHETIC: trained and evaluated on a generated ledger ({', '.join(ledger.sources)}), not on paid "
+        "claims; the numbers show the method works, not how it prices real claims"
+    ]
 
 
 def _manifest(
-    config: CostConfig, catalogue: Catalogue, ledger: Ledger, report: dict[str, Any], onnx_path: Path,
-    command: str, settings: HeadSettings,
+    config: CostConfig,
+    catalogue: Catalogue,
+    ledger: Ledger,
+    report: dict[str, Any],
+    onnx_path: Path,
+    command: str,
+    settings: HeadSettings,
 ) -> Manifest:
     spec = feature_spec(catalogue)
-    return Manifest.model_validate({
-        "name": HEAD_NAME,
-        "version": config.version,
-        "task": "cost",
-        "classes": catalogue.parts,
-        "input_size": spec.size,
-        "input_name": INPUT_NAME,
-        "preprocess": Preprocess(kind="features"),
-        "opset": config.head.opset,
-        "sha256": sha256_file(onnx_path) if onnx_path.is_file() else "",
-        "file": onnx_path.name,
-        "dataset": DatasetRef(source=", ".join(ledger.sources) + " claims ledger", split="test",
-                              sha256=ledger.sha256, rows=len(ledger.rows),
-                              splits=report["ledger"]["splits"]),
-        "metrics": {k: report[k] for k in ("split", "level", "cost-head", "estimator", "beats_estimator")},
-        "trained_with": TrainedWith(command=command, config=config.model_dump(mode="json"),
-                                    config_sha256=config_sha256(config)),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "notes": [*_synthetic_note(ledger), report["verdict"]],
-        "head": settings.model_dump(mode="json"),
-    })
+    return Manifest.model_validate(
+        {
+            "name": HEAD_NAME,
+            "version": config.version,
+            "task": "cost",
+            "classes": catalogue.parts,
+            "input_size": spec.size,
+            "input_name": INPUT_NAME,
+            "preprocess": Preprocess(kind="features"),
+            "opset": config.head.opset,
+            "sha256": sha256_file(onnx_path) if onnx_path.is_file() else "",
+            "file": onnx_path.name,
+            "dataset": DatasetRef.model_validate(
+                {
+                    "source": ", ".join(ledger.sources) + " claims ledger",
+                    "split": "test",
+                    "sha256": ledger.sha256,
+                    "rows": len(ledger.rows),
+                    "splits": report["ledger"]["splits"],
+                }
+            ),
+            "metrics": {
+                k: report[k] for k in ("split", "level", "cost-head", "estimator", "beats_estimator")
+            },
+            "trained_with": TrainedWith(
+                command=command, config=config.model_dump(mode="json"), config_sha256=config_sha256(config)
+            ),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "notes": [*_synthetic_note(ledger), report["verdict"]],
+            "head": settings.model_dump(mode="json"),
+        }
+    )
 
 
-def train_cost(config: CostConfig, run_dir: Path, command: str, ship_to: Path | None = None) -> dict[str, Any]:
+def train_cost(
+    config: CostConfig, run_dir: Path, command: str, ship_to: Path | None = None
+) -> dict[str, Any]:
     """Train, calibrate, export and evaluate the head into ``run_dir``; copy it to ``ship_to`` if given."""
     torch.set_num_threads(1)  # a few thousand rows: one thread is as fast and leaves the machine alone
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -110,21 +146,40 @@ def train_cost(config: CostConfig, run_dir: Path, command: str, ship_to: Path | 
     train, cal, test = _splits(arrays)
     model, losses = train_head(train.features, train.target, config.quantiles, config.head, config.seed)
     q_cal = predict_torch(model, cal.features)
-    offset = cqr_offset(q_cal[:, 0].astype(np.float64), q_cal[:, 2].astype(np.float64), cal.target, config.level)
-    settings = HeadSettings(quantiles=config.quantiles, level=config.level, conformal_offset=offset,
-                            features=feature_spec(catalogue).as_dict(), catalogue_version=catalogue.version,
-                            catalogue_sha256=catalogue.sha256, output_name=OUTPUT_NAME)
+    offset = cqr_offset(
+        q_cal[:, 0].astype(np.float64), q_cal[:, 2].astype(np.float64), cal.target, config.level
+    )
+    settings = HeadSettings(
+        quantiles=config.quantiles,
+        level=config.level,
+        conformal_offset=offset,
+        features=feature_spec(catalogue).as_dict(),
+        catalogue_version=catalogue.version,
+        catalogue_sha256=catalogue.sha256,
+        output_name=OUTPUT_NAME,
+    )
     onnx_path = run_dir / ONNX_NAME
     metadata = {  # the manifest's identity keys also inside the ONNX (its sha256 cannot be)
-        "name": HEAD_NAME, "version": config.version, "task": "cost", "classes": json.dumps(catalogue.parts),
-        "input_name": INPUT_NAME, "head": json.dumps(settings.model_dump(mode="json")),
-        "dataset_sha256": ledger.sha256, "trained_with": command,
+        "name": HEAD_NAME,
+        "version": config.version,
+        "task": "cost",
+        "classes": json.dumps(catalogue.parts),
+        "input_name": INPUT_NAME,
+        "head": json.dumps(settings.model_dump(mode="json")),
+        "dataset_sha256": ledger.sha256,
+        "trained_with": command,
     }
     export_onnx(model, onnx_path, config.head.opset, metadata)
     parity = check_parity(model, onnx_path, test.features)
     report = compare(cal, test, q_cal, predict_onnx(onnx_path, test.features), offset, config.level)
-    report = {"ledger": _ledger_summary(ledger, arrays), "notes": _synthetic_note(ledger), **report,
-              "parity_max_abs_diff": parity, "final_train_loss": round(losses[-1], 5), "command": command}
+    report = {
+        "ledger": _ledger_summary(ledger, arrays),
+        "notes": _synthetic_note(ledger),
+        **report,
+        "parity_max_abs_diff": parity,
+        "final_train_loss": round(losses[-1], 5),
+        "command": command,
+    }
     write_manifest(onnx_path, _manifest(config, catalogue, ledger, report, onnx_path, command, settings))
     _write_report(report, run_dir)
     if ship_to is not None:
@@ -136,7 +191,9 @@ def train_cost(config: CostConfig, run_dir: Path, command: str, ship_to: Path | 
 
 
 def _write_report(report: dict[str, Any], out: Path) -> None:
-    title = "cost head vs estimator, test split" + (" (SYNTHETIC ledger)" if report["ledger"]["synthetic"] else "")
+    title = "cost head vs estimator, test split" + (
+        " (SYNTHETIC ledger)" if report["ledger"]["synthetic"] else ""
+    )
     plot_calibration(report["calibration"], out / "calibration.png", title)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
@@ -149,10 +206,20 @@ def evaluate_cost(config: CostConfig, head_path: Path, out: Path, command: str) 
     ledger = build_ledger(config, catalogue, out)
     arrays = featurise(ledger, catalogue, config.split.fractions)
     _, cal, test = _splits(arrays)
-    report = compare(cal, test, predict_onnx(head_path, cal.features), predict_onnx(head_path, test.features),
-                     settings.conformal_offset, settings.level)
-    report = {"ledger": _ledger_summary(ledger, arrays), "notes": _synthetic_note(ledger), **report,
-              "head": str(head_path), "command": command}
+    report = compare(
+        cal,
+        test,
+        predict_onnx(head_path, cal.features),
+        predict_onnx(head_path, test.features),
+        settings.conformal_offset,
+        settings.level,
+    )
+    report = {
+        "ledger": _ledger_summary(ledger, arrays),
+        "notes": _synthetic_note(ledger),
+        **report,
+        "head": str(head_path),
+        "command": command,
+    }
     _write_report(report, out)
     return report
-
