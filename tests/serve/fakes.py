@@ -1,4 +1,4 @@
-"""Test fakes of the pipeline's parts: a detector, a severity model and a pricer that do what they are told."""
+"""Test fakes of the pipeline's parts: a detector, a severity model and a pricer that do as told."""
 
 from __future__ import annotations
 

@@ -231,8 +231,8 @@ def test_health_ready_models_metrics_and_docs(client: TestClient, new_key: Keys)
     text = client.get("/metrics").text
     assert 'autoquote_decisions_total{decision="auto_settle",endpoint="claim"} 1.0' in text
     assert (
-        'autoquote_http_request_duration_seconds_count{method="POST",route="/v1/claims/{claim_id}/assess",status="200"}'
-        in text
+        "autoquote_http_request_duration_seconds_count"
+        '{method="POST",route="/v1/claims/{claim_id}/assess",status="200"}' in text
     )
     assert 'autoquote_errors_total{code="claim_not_found"} 1.0' in text
     paths = client.get("/openapi.json").json()["paths"]
@@ -263,7 +263,8 @@ def test_serving_never_imports_torch_or_ultralytics() -> None:
     code = (
         "import sys; import serve.app, serve.cli, model.pipeline; "
         "from serve.app import create_app; from serve.settings import Settings; "
-        "bad = [m for m in ('torch', 'ultralytics') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)"
+        "bad = [m for m in ('torch', 'ultralytics') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
