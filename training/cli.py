@@ -24,12 +24,13 @@ from model.errors import AutoquoteError
 from model.manifest import WEIGHTS_DIR
 from model.offline import configure_offline
 from training.config import default_work_dir, load_config
+from training.cost.commands import register as register_cost
 
 COMMAND_FILE = "command.txt"
 
 
-def _command_line() -> str:
-    return "autoquote-train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command_line(args: argparse.Namespace) -> str:
+    return "autoquote-train " + " ".join(shlex.quote(a) for a in args.argv)
 
 
 def _add_config(p: argparse.ArgumentParser, default: str) -> None:
@@ -65,7 +66,7 @@ def _train(args: argparse.Namespace, kind: str) -> None:
         from training.severity import SeverityConfig, train_severity
 
         run = train_severity(load_config(SeverityConfig, args.config, overrides))
-    (run / COMMAND_FILE).write_text(_command_line() + "\n")
+    (run / COMMAND_FILE).write_text(_command_line(args) + "\n")
     print(f"run folder: {run}\nnext: autoquote-train export {kind} --run {run}")
 
 
@@ -99,7 +100,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     onnx_path = export_onnx(weights, cfg.imgsz, args.opset)
     command_file = run / COMMAND_FILE
     train_cmd = command_file.read_text().strip() if command_file.is_file() else f"(config {run}/config.yaml)"
-    command = f"autoquote-train prepare && {train_cmd} && {_command_line()}"
+    command = f"autoquote-train prepare && {train_cmd} && {_command_line(args)}"
     version = args.version or datetime.now(UTC).strftime("%Y.%m.%d-%H%M")
     out_dir = run / "eval"
     if args.kind == "detector":
@@ -197,18 +198,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the JSON report and plots (default work/eval)")
     p.set_defaults(func=cmd_evaluate)
 
-    try:
-        from training.cost.commands import register as register_cost
-    except ImportError:
-        pass
-    else:
-        register_cost(sub)
+    register_cost(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     configure_offline()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = get_args_parser().parse_args(argv)
+    args.argv = argv
     try:
         args.func(args)
     except AutoquoteError as exc:

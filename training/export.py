@@ -33,10 +33,10 @@ def export_onnx(weights: Path, imgsz: int, opset: int = 17) -> Path:
     import onnx
     from ultralytics import YOLO
 
-    # nms=False keeps YOLO26's end-to-end (one-to-one) head, the one ultralytics validates and predicts
-    # with; the default would export the one-to-many head, which needs NMS and gives other boxes.
+    # The default export keeps the head ultralytics' own predict() runs on a loaded checkpoint (for YOLO26
+    # the one-to-many branch, decoded with NMS by the runtime); nms=False would swap in the one-to-one branch.
     path = Path(YOLO(str(weights)).export(format="onnx", imgsz=imgsz, opset=opset, simplify=True,
-                                          dynamic=False, batch=1, nms=False, verbose=False))
+                                          dynamic=False, batch=1, verbose=False))
     onnx.checker.check_model(onnx.load(str(path)))
     return path
 
@@ -64,15 +64,16 @@ def embed_metadata(path: Path, manifest: Manifest) -> None:
 
 def parity_detector(weights: Path, onnx_path: Path, images: list[Path], imgsz: int,
                     conf: float = 0.05) -> dict[str, float]:
-    """Same letterboxed tensor through ultralytics (PyTorch) and onnxruntime: each ONNX box against the
-    nearest PyTorch box of its class; the largest coordinate and score gaps, and detection-count gap."""
+    """Same letterboxed tensor through ultralytics (PyTorch) and onnxruntime: the largest gap in the raw
+    network output, then each decoded ONNX box against the nearest ultralytics predict() box of its class
+    (coordinate, score and detection-count gaps)."""
     import torch
     from ultralytics import YOLO
 
     yolo = YOLO(str(weights))
     detector = Detector.load(onnx_path)
     spec = detector.manifest.preprocess
-    box_gap, score_gap, count_gap = 0.0, 0.0, 0
+    box_gap, score_gap, count_gap, raw_gap = 0.0, 0.0, 0, 0.0
     for path in images:
         with Image.open(path) as im:
             tensor, _ = letterbox(im, imgsz, spec)
@@ -80,7 +81,12 @@ def parity_detector(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
         tb = res.boxes.xyxy.cpu().numpy()
         ts = res.boxes.conf.cpu().numpy()
         tc = res.boxes.cls.cpu().numpy().astype(np.int64)
-        ob, os_, oc = decode(detector.run(tensor), len(detector.classes), conf, 0.7, 300)
+        raw = detector.run(tensor)
+        with torch.no_grad():
+            torch_raw = yolo.predictor.model(torch.from_numpy(tensor))
+        torch_raw = torch_raw[0] if isinstance(torch_raw, (list, tuple)) else torch_raw
+        raw_gap = max(raw_gap, float(np.abs(torch_raw.cpu().numpy() - raw).max()))
+        ob, os_, oc = decode(raw, len(detector.classes), conf, 0.7, 300)
         ob = ob.clip(0, imgsz)  # ultralytics clips to the image; the runtime clips after mapping back
         count_gap = max(count_gap, abs(len(tb) - len(ob)))
         for box, score, cls in zip(ob, os_, oc, strict=True):
@@ -92,7 +98,8 @@ def parity_detector(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
             j = int(diffs.argmin())
             box_gap = max(box_gap, float(diffs[j]))
             score_gap = max(score_gap, float(abs(ts[same][j] - score)))
-    return {"max_box_px": box_gap, "max_score": score_gap, "max_count_difference": float(count_gap)}
+    return {"max_raw_output": raw_gap, "max_box_px": box_gap, "max_score": score_gap,
+            "max_count_difference": float(count_gap), "conf": conf}
 
 
 def parity_severity(weights: Path, onnx_path: Path, images: list[Path], imgsz: int) -> dict[str, float]:

@@ -1,0 +1,74 @@
+"""A tiny end-to-end run of the training CLI on synthetic data: prepare, train, export, evaluate, load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training.cli import main
+
+from .synthetic_data import make_shared_datasets
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("smoke")
+    make_shared_datasets(root / "shared", n_sources=30, n_severity=30)
+    assert main(["prepare", "--data-root", str(root / "shared"), "--out", str(root / "prepared")]) == 0
+    return root
+
+
+def test_detector_trains_exports_and_runs_through_the_runtime(prepared: Path) -> None:
+    root = prepared
+    assert main(["train-detector", "--config", "detector-cpu.yaml", "--prepared", str(root / "prepared"),
+                 "--set", f"project={root / 'runs'}", "--set", "name=det", "--set", "time=null",
+                 "--set", "epochs=1", "--set", "imgsz=64", "--set", "batch=8", "--set", "cache=false"]) == 0
+    run = root / "runs" / "det"
+    assert (run / "config.yaml").is_file() and (run / "command.txt").is_file()
+    assert main(["export", "detector", "--run", str(run), "--version", "smoke"]) == 0
+    onnx = run / "weights" / "best.onnx"
+    manifest = json.loads(onnx.with_suffix(".json").read_text())
+    assert manifest["version"] == "smoke" and manifest["task"] == "detect"
+    assert manifest["classes"][:2] == ["Bonnet", "Bumper"] and manifest["input_size"] == 64
+    assert manifest["metrics"]["split"] == "test" and "Bonnet" in manifest["metrics"]["per_class"]
+    assert "train-detector" in manifest["trained_with"]["command"]
+    assert len(manifest["dataset"]["sha256"]) == 64
+    parity = manifest["metrics"]["parity_torch_vs_onnxruntime"]
+    assert parity["max_raw_output"] < 1e-2  # pixels and scores of every candidate box, before decoding
+    assert parity["max_score"] < 1e-3
+    assert (run / "eval" / "detector_pr_curves.png").is_file()
+    assert (run / "eval" / "detector_boxes.png").is_file()
+    import model
+    from tests.conftest import synthetic_car_photo
+
+    detector = model.load_detector(onnx)
+    assert detector.version == "smoke"
+    detector.detect(synthetic_car_photo(), conf=0.0)
+
+
+def test_severity_trains_exports_and_runs_through_the_runtime(prepared: Path) -> None:
+    root = prepared
+    assert main(["train-severity", "--config", "severity-cpu.yaml", "--prepared", str(root / "prepared"),
+                 "--set", f"project={root / 'runs'}", "--set", "name=sev", "--set", "time=null",
+                 "--set", "epochs=1", "--set", "imgsz=32", "--set", "batch=8", "--set", "cache=false"]) == 0
+    run = root / "runs" / "sev"
+    assert main(["export", "severity", "--run", str(run), "--version", "smoke"]) == 0
+    onnx = run / "weights" / "best.onnx"
+    manifest = json.loads(onnx.with_suffix(".json").read_text())
+    assert manifest["classes"] == ["minor", "moderate", "severe"]
+    assert manifest["metrics"]["parity_torch_vs_onnxruntime"]["max_probability"] < 1e-4
+    assert set(manifest["metrics"]["per_class"]) == {"minor", "moderate", "severe"}
+    import model
+    from tests.conftest import synthetic_car_photo
+
+    grade = model.load_severity(onnx).grade(synthetic_car_photo())
+    assert abs(sum(grade.probabilities.values()) - 1) < 1e-4
+
+
+def test_a_pt_model_name_is_refused_before_anything_downloads(prepared: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train-detector", "--prepared", str(prepared / "prepared"), "--set", "model=yolo26n.pt"])
+    assert code == 2 and "download" in capsys.readouterr().err
