@@ -45,6 +45,15 @@ HTTP status codes are chosen only by the service's exception handlers, never her
     ConflictError                       conflict
     ├── IdempotencyConflict             idempotency_conflict     (same key, different body)
     └── ClaimStateConflict              claim_state_conflict     (e.g. photos added to a closed claim)
+
+    Added for review and the learning loop:
+
+    InputError
+    ├── InvalidBox                      box_invalid              (a corrected box outside its photo, or empty)
+    └── InvalidModelChoice              model_choice_invalid     (a promoted/shadow model outside the registry,
+                                                                  without a valid manifest, or failing to load)
+    NotFound
+    └── PhotoNotFound                   photo_not_found          (no such photo in this claim)
 """
 
 from __future__ import annotations
@@ -211,3 +220,15 @@ class IdempotencyConflict(ConflictError):
 
 class ClaimStateConflict(ConflictError):
     code = "claim_state_conflict"
+
+
+class InvalidBox(InputError):
+    code = "box_invalid"
+
+
+class PhotoNotFound(NotFound):
+    code = "photo_not_found"
+
+
+class InvalidModelChoice(InputError):
+    code = "model_choice_invalid"

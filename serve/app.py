@@ -16,7 +16,8 @@ from serve.db.session import make_engine, make_sessionmaker, run_migrations
 from serve.errors import install_error_handlers
 from serve.limits import BodyLimitMiddleware
 from serve.metrics import LatencyMiddleware, make_metrics
-from serve.routes import claims, quotes, system
+from serve.registry import ModelService
+from serve.routes import admin, claims, pages, quotes, review, system
 from serve.settings import Settings, get_settings
 from serve.storage import LocalPhotoStore, PhotoStore
 
@@ -54,8 +55,9 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = store_factory(settings) if store_factory else LocalPhotoStore(settings.photos_dir)
-        pipeline = await run_in_threadpool(pipeline_factory, settings)
-        app.state.pipeline = pipeline
+        models = ModelService(settings, pipeline_factory)
+        pipeline = await run_in_threadpool(models.start)
+        app.state.models = models
         metrics.models_ready.set(1 if pipeline.ready else 0)
         try:
             yield
@@ -76,6 +78,9 @@ def create_app(
     app.include_router(system.router)
     app.include_router(claims.router)
     app.include_router(quotes.router)
+    app.include_router(review.router)
+    app.include_router(admin.router)
+    pages.mount_pages(app)
     return app
 
 

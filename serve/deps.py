@@ -14,6 +14,7 @@ from model.pipeline import Pipeline
 from serve.auth import Principal, key_from_headers
 from serve.db.keys import principal_for
 from serve.metrics import Metrics
+from serve.registry import ModelService
 from serve.settings import Settings
 from serve.storage import PhotoStore
 
@@ -28,9 +29,15 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_pipeline(request: Request) -> Pipeline:
-    """The loaded pipeline (models, catalogue, policies)."""
-    pipeline: Pipeline = request.app.state.pipeline
-    return pipeline
+    """The pipeline in service (models, catalogue, policies); a promotion swaps it between requests."""
+    models: ModelService = request.app.state.models
+    return models.current()
+
+
+def get_models(request: Request) -> ModelService:
+    """The models in service and the shadow candidate."""
+    models: ModelService = request.app.state.models
+    return models
 
 
 def get_store(request: Request) -> PhotoStore:
@@ -53,6 +60,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
+ModelsDep = Annotated[ModelService, Depends(get_models)]
 StoreDep = Annotated[PhotoStore, Depends(get_store)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.pipeline import Quote
-from serve.db.rows import AuditEventRow, ClaimRow, PhotoRow, QuoteRow
+from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
 
 Decision = Literal["auto_settle", "human_review", "retake_photos"]
 
@@ -114,6 +114,16 @@ class QuoteOut(BaseModel):
     created_at: datetime | None = None
 
 
+class ReviewOut(BaseModel):
+    """An adjuster's closing decision: what the customer is told once the claim is decided."""
+
+    outcome: Literal["approved", "rejected"]
+    amount: float | None = Field(description="the approved amount (absent when rejected)")
+    currency: str
+    comment: str
+    at: datetime
+
+
 class ClaimOut(BaseModel):
     id: str
     status: str
@@ -125,6 +135,7 @@ class ClaimOut(BaseModel):
     updated_at: datetime
     photos: list[PhotoOut]
     quote: QuoteOut | None = Field(description="the latest quote, if the claim was assessed")
+    review: ReviewOut | None = Field(default=None, description="the adjuster's decision, once made")
 
 
 class ClaimSummary(BaseModel):
@@ -288,6 +299,18 @@ def claim_out(row: ClaimRow) -> ClaimOut:
         updated_at=row.updated_at,
         photos=[photo_out(p) for p in row.photos],
         quote=quote_out_from_row(row.quotes[-1]) if row.quotes else None,
+        review=review_out(row.reviews[-1]) if row.reviews else None,
+    )
+
+
+def review_out(row: ClaimReviewRow) -> ReviewOut:
+    """API view of an adjuster's decision."""
+    return ReviewOut(
+        outcome=row.outcome,  # type: ignore[arg-type]
+        amount=row.amount,
+        currency=row.currency,
+        comment=row.comment,
+        at=row.created_at,
     )
 
 

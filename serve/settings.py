@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     severity_path: Path | None = None
     ort_threads: int | None = Field(default=None, ge=1)
     default_region: str = "CN"
+    # Learning loop: the model registry folder (promotions and shadows must come from it) and a candidate
+    # that runs in shadow on live claims (its quotes are stored, never used).
+    registry_dir: Path | None = Field(default=None, description="model registry; data_dir/registry if unset")
+    shadow_detector_path: Path | None = None
+    shadow_severity_path: Path | None = None
     # Bad-input limits.
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_request_bytes: int = Field(default=80 * 1024 * 1024, gt=0)
@@ -59,6 +64,11 @@ class Settings(BaseSettings):
     @property
     def photos_dir(self) -> Path:
         return self.data_dir / "photos"
+
+    @property
+    def models_dir(self) -> Path:
+        """The model registry folder."""
+        return self.registry_dir if self.registry_dir is not None else self.data_dir / "registry"
 
     def pipeline_config(self) -> PipelineConfig:
         """The pipeline's limits and thresholds from these settings."""

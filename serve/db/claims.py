@@ -98,6 +98,7 @@ def get_claim(session: Session, principal: Principal, claim_id: str) -> ClaimRow
             selectinload(ClaimRow.photos),
             selectinload(ClaimRow.quotes).selectinload(QuoteRow.findings),
             selectinload(ClaimRow.quotes).selectinload(QuoteRow.line_items),
+            selectinload(ClaimRow.reviews),
         )
     )
     row = session.scalar(stmt)

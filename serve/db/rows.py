@@ -93,6 +93,7 @@ class ClaimRow(Base):
 
     photos: Mapped[list[PhotoRow]] = relationship(back_populates="claim", order_by="PhotoRow.position")
     quotes: Mapped[list[QuoteRow]] = relationship(back_populates="claim", order_by="QuoteRow.created_at")
+    reviews: Mapped[list[ClaimReviewRow]] = relationship(order_by="ClaimReviewRow.created_at")
 
 
 class PhotoRow(Base):
@@ -194,3 +195,53 @@ class AuditEventRow(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     claim_id: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class BoxCorrectionRow(Base):
+    """An adjuster's full set of boxes for one photo; the latest row of a photo replaces the model's boxes."""
+
+    __tablename__ = "box_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), index=True)
+    photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id"), index=True)
+    quote_id: Mapped[str | None] = mapped_column(ForeignKey("quotes.id"), default=None)
+    boxes: Mapped[list[Any]] = mapped_column(default=list)  # [{"part", "x1", "y1", "x2", "y2"}] in pixels
+    author_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClaimReviewRow(Base):
+    """An adjuster's closing decision on a claim: approved with a final amount, or rejected with a comment."""
+
+    __tablename__ = "claim_reviews"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # approved | rejected
+    amount: Mapped[float | None] = mapped_column(Float, default=None)
+    currency: Mapped[str] = mapped_column(String(8), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    quote_id: Mapped[str | None] = mapped_column(ForeignKey("quotes.id"), default=None)
+    author_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ShadowQuoteRow(Base):
+    """A candidate model's quote on a live request: stored for comparison, never shown or used."""
+
+    __tablename__ = "shadow_quotes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), index=True)
+    main_quote_id: Mapped[str | None] = mapped_column(ForeignKey("quotes.id"), default=None)
+    decision: Mapped[str] = mapped_column(String(24))
+    total: Mapped[float | None] = mapped_column(Float, default=None)
+    low: Mapped[float | None] = mapped_column(Float, default=None)
+    high: Mapped[float | None] = mapped_column(Float, default=None)
+    currency: Mapped[str] = mapped_column(String(8), default="")
+    versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    findings: Mapped[list[Any]] = mapped_column(default=list)
+    line_items: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

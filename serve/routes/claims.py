@@ -10,7 +10,7 @@ import json
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Response, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, File, Header, Query, Request, Response, UploadFile, status
 from sqlalchemy.exc import IntegrityError
 
 from model.errors import ImageTooLarge, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
@@ -20,7 +20,8 @@ from model.pipeline import PhotoInput, Pipeline
 from serve.auth import require_role
 from serve.db import audit
 from serve.db import claims as repo
-from serve.deps import MetricsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
+from serve.deps import MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
+from serve.registry import run_shadow
 from serve.schemas import (
     AuditEventOut,
     ClaimCreate,
@@ -150,6 +151,9 @@ def assess_claim(
     pipeline: PipelineDep,
     store: StoreDep,
     metrics: MetricsDep,
+    models: ModelsDep,
+    background: BackgroundTasks,
+    request: Request,
 ) -> ClaimOut:
     """Run the pipeline on the claim's photos, record the quote and decision, and return the claim."""
     claim = repo.get_claim(session, principal, claim_id)
@@ -163,11 +167,18 @@ def assess_claim(
     quote = pipeline.quote(
         inputs, ClaimContext(segment=claim.segment, region=claim.region), claim.jurisdiction
     )
-    repo.save_quote(session, principal, claim, quote)
+    row = repo.save_quote(session, principal, claim, quote)
     session.commit()
     metrics.decisions.labels(quote.decision.outcome, "claim").inc()
     for stage in quote.failed_stages:
         metrics.model_errors.labels(stage).inc()
+    if models.shadow is not None:  # after the response is sent; never affects it
+        background.add_task(
+            run_shadow, models.shadow, request.app.state.sessionmaker, store, claim.id, row.id,
+            [(p.id, p.sha256, p.duplicate_of_claim_id) for p in claim.photos],
+            ClaimContext(segment=claim.segment, region=claim.region), claim.jurisdiction,
+            lambda: metrics.model_errors.labels("shadow").inc(),
+        )
     return claim_out(repo.get_claim(session, principal, claim_id))
 
 

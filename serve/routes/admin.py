@@ -1,0 +1,105 @@
+"""/v1/admin/models: what runs, promote a candidate from the registry, run one in shadow (admins only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from model.errors import InvalidModelChoice
+from serve.auth import require_role
+from serve.db import audit
+from serve.deps import MetricsDep, ModelsDep, PrincipalDep, SessionDep
+from serve.registry import ModelService, describe
+from serve.routes.claims import ERRORS
+
+router = APIRouter(prefix="/v1/admin/models", tags=["admin"])
+
+
+class ModelChoiceIn(BaseModel):
+    """ONNX files in the model registry (relative to it, or absolute inside it); omit one to keep it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: str | None = Field(default=None, max_length=1000)
+    severity: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one(self) -> ModelChoiceIn:
+        if not self.detector and not self.severity:
+            raise ValueError("name a detector, a severity model, or both")
+        return self
+
+
+class ModelsStateOut(BaseModel):
+    versions: dict[str, str]
+    choice: dict[str, str | None]
+    shadow_versions: dict[str, str] | None
+    shadow_choice: dict[str, str | None] | None
+    previous_versions: dict[str, str] | None = None
+
+
+def _state(models: ModelService, previous: dict[str, str] | None = None) -> ModelsStateOut:
+    return ModelsStateOut(
+        versions=models.current().versions(),
+        choice=describe(models.active),
+        shadow_versions=models.shadow.versions() if models.shadow else None,
+        shadow_choice=describe(models.shadow_choice) if models.shadow_choice else None,
+        previous_versions=previous,
+    )
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+@router.get("", response_model=ModelsStateOut, responses=ERRORS)
+def models_state(principal: PrincipalDep, models: ModelsDep) -> ModelsStateOut:
+    """The models in service and in shadow, and where they were loaded from."""
+    require_role(principal, "admin")
+    return _state(models)
+
+
+@router.post("/promote", response_model=ModelsStateOut, responses=ERRORS)
+def promote(
+    body: ModelChoiceIn, principal: PrincipalDep, models: ModelsDep, session: SessionDep, metrics: MetricsDep
+) -> ModelsStateOut:
+    """Load the chosen models, then switch the service to them; requests in flight finish on the old ones."""
+    require_role(principal, "admin")
+    try:
+        previous, pipeline = models.promote(_path(body.detector), _path(body.severity), principal.key_id)
+    except InvalidModelChoice as exc:
+        audit.record(session, principal, "model.promotion_refused", None, {"request": body.model_dump(),
+                                                                         "why": exc.message})
+        session.commit()
+        raise
+    metrics.models_ready.set(1 if pipeline.ready else 0)
+    audit.record(session, principal, "model.promoted", None,
+                 {"from": previous, "to": pipeline.versions(), "choice": describe(models.active)})
+    session.commit()
+    return _state(models, previous)
+
+
+@router.put("/shadow", response_model=ModelsStateOut, responses=ERRORS)
+def start_shadow(
+    body: ModelChoiceIn, principal: PrincipalDep, models: ModelsDep, session: SessionDep
+) -> ModelsStateOut:
+    """Run a candidate beside the service on every assessed claim; its quotes are stored, never used."""
+    require_role(principal, "admin")
+    shadow = models.start_shadow(_path(body.detector), _path(body.severity), principal.key_id)
+    audit.record(session, principal, "model.shadow_started", None,
+                 {"versions": shadow.versions(), "choice": describe(models.shadow_choice)})
+    session.commit()
+    return _state(models)
+
+
+@router.delete("/shadow", response_model=ModelsStateOut, responses=ERRORS)
+def stop_shadow(principal: PrincipalDep, models: ModelsDep, session: SessionDep) -> ModelsStateOut:
+    """Stop the shadow candidate."""
+    require_role(principal, "admin")
+    was = models.shadow.versions() if models.shadow else None
+    models.stop_shadow()
+    audit.record(session, principal, "model.shadow_stopped", None, {"versions": was})
+    session.commit()
+    return _state(models)

@@ -1,0 +1,281 @@
+"""The adjuster's API: the review queue, one claim with its boxes, line-item edits, box corrections,
+approve and reject; and the photo bytes (adjusters any claim, customers only their own)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from model.pipeline import Pipeline
+from serve.auth import require_role
+from serve.db import audit
+from serve.db import claims as repo
+from serve.db import review
+from serve.deps import PipelineDep, PrincipalDep, SessionDep, StoreDep
+from serve.routes.claims import ERRORS
+from serve.schemas import AuditEventOut, ClaimOut, QuoteOut, audit_out, claim_out, quote_out_from_row
+
+router = APIRouter(prefix="/v1", tags=["review"])
+OPERATIONS = ("repair", "replace", "refinish")
+Part = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Money = Annotated[float, Field(ge=0, le=1e8)]
+
+
+class QueueItemOut(BaseModel):
+    id: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    region: str
+    jurisdiction: str
+    segment: str
+    photo_count: int
+    decision: str | None
+    total: float | None
+    currency: str | None
+    reasons: list[str] = Field(description="codes of the reasons the claim was routed to a human")
+    edited: bool = Field(description="an adjuster already edited the quote")
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItemOut]
+    count: int = Field(description="claims matching the filters, all pages together")
+    limit: int
+    offset: int
+
+
+class BoxIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    part: Part
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels of the photo")
+
+    @field_validator("box")
+    @classmethod
+    def _finite(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if not all(math.isfinite(v) for v in value):
+            raise ValueError("box coordinates must be finite numbers")
+        return value
+
+
+class BoxesIn(BaseModel):
+    """The photo's full set of boxes after the adjuster's changes (relabelled, deleted, drawn)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    boxes: list[BoxIn] = Field(max_length=100)
+
+
+class BoxOut(BaseModel):
+    part: str
+    box: tuple[float, float, float, float]
+    score: float | None = Field(default=None, description="detector score; absent for an adjuster's box")
+
+
+class PhotoBoxesOut(BaseModel):
+    photo_id: str
+    corrected: bool = Field(description="an adjuster replaced the model's boxes")
+    boxes: list[BoxOut]
+
+
+class LineItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    part: Part
+    operation: Literal["repair", "replace", "refinish"]
+    total: Money
+    parts_cost: Money = 0.0
+    labour_hours: Annotated[float, Field(ge=0, le=1e4)] = 0.0
+    labour_cost: Money = 0.0
+    refinish_hours: Annotated[float, Field(ge=0, le=1e4)] = 0.0
+    refinish_cost: Money = 0.0
+    materials_cost: Money = 0.0
+    description: str = Field(default="", max_length=500)
+
+
+class LineItemsIn(BaseModel):
+    """The quote's full list of line items after the adjuster's change; the total is their sum."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line_items: list[LineItemIn] = Field(max_length=50)
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Annotated[float, Field(gt=0, le=1e8, description="the final amount, in the quote's currency")]
+    comment: str = Field(default="", max_length=2000)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ] = Field(description="why the claim is rejected (required)")
+
+
+class ReviewClaimOut(BaseModel):
+    """Everything the adjuster's claim view shows."""
+
+    claim: ClaimOut
+    model_quote: QuoteOut | None = Field(description="the models' quote, before any adjuster edit")
+    boxes: list[PhotoBoxesOut]
+    parts: list[str] = Field(description="parts a box or line item may name (the detector's classes)")
+    operations: list[str]
+    audit: list[AuditEventOut]
+
+
+def known_parts(pipeline: Pipeline) -> list[str]:
+    """The detector's class names, or the catalogue's parts; empty when neither says."""
+    for source in (getattr(pipeline.detector, "manifest", None), pipeline.catalogue):
+        names = getattr(source, "classes", None) or getattr(source, "parts", None)
+        if isinstance(names, list) and names:
+            return [str(n) for n in names]
+    return []
+
+
+@router.get("/review/queue", response_model=QueuePage, responses=ERRORS)
+def queue(
+    principal: PrincipalDep,
+    session: SessionDep,
+    reason: Annotated[str | None, Query(max_length=40, description="a reason code, e.g. over_limit")] = None,
+    min_total: Annotated[float | None, Query(ge=0)] = None,
+    max_total: Annotated[float | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> QueuePage:
+    """Claims routed to a human, oldest first, with how many match (adjusters and admins)."""
+    require_role(principal, "adjuster", "admin")
+    rows, count = review.review_queue(
+        session, review.QueueFilter(reason or None, min_total, max_total), limit, offset
+    )
+    items = []
+    for row in rows:
+        quote = review.latest_quote(row)
+        items.append(
+            QueueItemOut(
+                id=row.id,
+                status=row.status,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+                region=row.region,
+                jurisdiction=row.jurisdiction,
+                segment=row.segment,
+                photo_count=len(row.photos),
+                decision=quote.decision if quote else None,
+                total=quote.total if quote else None,
+                currency=quote.currency if quote else None,
+                reasons=list(dict.fromkeys(r["code"] for r in quote.reasons)) if quote else [],
+                edited=any(q.source == "adjuster" for q in row.quotes),
+            )
+        )
+    return QueuePage(items=items, count=count, limit=limit, offset=offset)
+
+
+def _review_view(session: SessionDep, principal: PrincipalDep, pipeline: Pipeline, claim_id: str) -> ReviewClaimOut:
+    claim = repo.get_claim(session, principal, claim_id)
+    model = review.model_quote(claim)
+    boxes = review.current_boxes(session, claim)
+    return ReviewClaimOut(
+        claim=claim_out(claim),
+        model_quote=quote_out_from_row(model) if model else None,
+        boxes=[
+            PhotoBoxesOut(
+                photo_id=pid,
+                corrected=corrected,
+                boxes=[BoxOut(part=b.part, box=(b.x1, b.y1, b.x2, b.y2), score=b.score) for b in found],
+            )
+            for pid, (found, corrected) in boxes.items()
+        ],
+        parts=known_parts(pipeline),
+        operations=list(OPERATIONS),
+        audit=[audit_out(e) for e in audit.events_for_claim(session, claim_id)],
+    )
+
+
+@router.get("/review/claims/{claim_id}", response_model=ReviewClaimOut, responses=ERRORS)
+def review_claim(
+    claim_id: str, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
+) -> ReviewClaimOut:
+    """One claim as the adjuster sees it: photos, boxes, quote, the models' quote, audit trail."""
+    require_role(principal, "adjuster", "admin")
+    return _review_view(session, principal, pipeline, claim_id)
+
+
+@router.put("/claims/{claim_id}/line-items", response_model=ReviewClaimOut, responses=ERRORS)
+def edit_line_items(
+    claim_id: str, body: LineItemsIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
+) -> ReviewClaimOut:
+    """Replace the quote's line items (change, add, remove): a new adjuster quote supersedes the old one."""
+    require_role(principal, "adjuster", "admin")
+    claim = repo.get_claim(session, principal, claim_id)
+    lines = [review.EditedLine(**item.model_dump()) for item in body.line_items]
+    review.edit_line_items(session, principal, claim, lines, known_parts(pipeline))
+    session.commit()
+    return _review_view(session, principal, pipeline, claim_id)
+
+
+@router.put("/claims/{claim_id}/photos/{photo_id}/boxes", response_model=ReviewClaimOut, responses=ERRORS)
+def correct_boxes(
+    claim_id: str,
+    photo_id: str,
+    body: BoxesIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+) -> ReviewClaimOut:
+    """Replace a photo's boxes with the adjuster's; they become detector labels when exported."""
+    require_role(principal, "adjuster", "admin")
+    claim = repo.get_claim(session, principal, claim_id)
+    boxes = [review.Box(b.part, *b.box) for b in body.boxes]
+    review.correct_boxes(session, principal, claim, photo_id, boxes, known_parts(pipeline))
+    session.commit()
+    return _review_view(session, principal, pipeline, claim_id)
+
+
+@router.post("/claims/{claim_id}/approve", response_model=ClaimOut, responses=ERRORS)
+def approve_claim(claim_id: str, body: ApproveIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+    """Close the claim as approved for the final amount."""
+    require_role(principal, "adjuster", "admin")
+    claim = repo.get_claim(session, principal, claim_id)
+    review.approve(session, principal, claim, body.amount, body.comment)
+    session.commit()
+    return claim_out(repo.get_claim(session, principal, claim_id))
+
+
+@router.post("/claims/{claim_id}/reject", response_model=ClaimOut, responses=ERRORS)
+def reject_claim(claim_id: str, body: RejectIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+    """Close the claim as rejected; the comment is required and shown to the customer."""
+    require_role(principal, "adjuster", "admin")
+    claim = repo.get_claim(session, principal, claim_id)
+    review.reject(session, principal, claim, body.comment)
+    session.commit()
+    return claim_out(repo.get_claim(session, principal, claim_id))
+
+
+@router.get(
+    "/claims/{claim_id}/photos/{photo_id}",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+)
+def photo_bytes(
+    claim_id: str, photo_id: str, principal: PrincipalDep, session: SessionDep, store: StoreDep
+) -> Response:
+    """The stored bytes of one photo (adjusters and admins: any claim; customers: their own)."""
+    claim = repo.get_claim(session, principal, claim_id)
+    photo = review.photo_of(claim, photo_id)
+    return Response(
+        store.get(photo.sha256),
+        media_type=photo.content_type,
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )

@@ -1,0 +1,434 @@
+// The adjuster's workspace: queue, claim view with box overlays, box and line-item edits, approve / reject.
+"use strict";
+
+(() => {
+  const { api, el, money, when, age, reasonTitle, statusText, clear } = AQ;
+  const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#0a9396", "#c71585", "#808000"];
+  const state = { claimId: null, view: null, showBoxes: true, editors: [] };
+
+  function colour(part, parts) {
+    const i = Math.max(0, parts.indexOf(part));
+    return PALETTE[i % PALETTE.length];
+  }
+
+  // ---- queue ---------------------------------------------------------------------------------
+  function fillReasonFilter() {
+    const select = document.getElementById("f-reason");
+    for (const [code, title] of Object.entries(AQ.REASONS)) select.append(el("option", { value: code, text: title }));
+  }
+
+  async function loadQueue() {
+    const form = document.getElementById("queue-filter");
+    const params = new URLSearchParams();
+    for (const name of ["reason", "min_total", "max_total"]) {
+      const value = form.elements[name].value.trim();
+      if (value) params.set(name, value);
+    }
+    const page = await api("GET", "/v1/review/queue?" + params.toString());
+    document.getElementById("queue-count").textContent = String(page.count);
+    const list = document.getElementById("queue-list");
+    clear(list);
+    if (!page.items.length) list.append(el("li", { class: "muted", text: "Nothing to review." }));
+    for (const item of page.items) {
+      const button = el("button", { type: "button", class: "queue-item" + (item.id === state.claimId ? " active" : ""),
+        "data-claim": item.id, onclick: () => openClaim(item.id) },
+        el("span", { class: "q-top" },
+          el("span", { class: "mono", text: item.id.slice(0, 8) }),
+          el("span", { class: "muted", text: age(item.created_at) + " ago" })),
+        el("span", { class: "q-total", text: money(item.total, item.currency) }),
+        el("span", { class: "chips" }, item.reasons.map((r) => el("span", { class: "chip", text: reasonTitle(r) }))),
+        item.edited ? el("span", { class: "badge", text: "edited" }) : null);
+      list.append(el("li", {}, button));
+    }
+  }
+
+  // ---- claim view ------------------------------------------------------------------------------
+  async function openClaim(claimId) {
+    state.claimId = claimId;
+    const view = await api("GET", "/v1/review/claims/" + encodeURIComponent(claimId));
+    render(view);
+    for (const node of document.querySelectorAll(".queue-item")) {
+      node.classList.toggle("active", node.dataset.claim === claimId);
+    }
+  }
+
+  function section(title, ...children) {
+    return el("section", { class: "card" }, el("h3", { text: title }), ...children);
+  }
+
+  function showError(where, error) {
+    where.textContent = error instanceof AQ.ApiError ? error.message + " (" + error.code + ")" : String(error);
+  }
+
+  function render(view) {
+    state.view = view;
+    const { claim } = view;
+    const quote = claim.quote;
+    const closed = claim.status === "approved" || claim.status === "rejected";
+    const root = document.getElementById("claim");
+    clear(root);
+    root.append(el("div", { class: "claim-head card" },
+      el("div", {},
+        el("h2", {}, "Claim ", el("span", { class: "mono", text: claim.id })),
+        el("p", { class: "muted", text: [claim.region, claim.jurisdiction, claim.segment + " car",
+          "opened " + when(claim.created_at)].join(" · ") })),
+      el("span", { class: "status status-" + claim.status, text: statusText(claim.status) }),
+      claim.description ? el("p", { class: "description", text: claim.description }) : null));
+    if (claim.review) root.append(reviewSummary(claim.review));
+    if (quote && quote.reasons.length) {
+      root.append(section("Why it was routed to you",
+        el("ul", { class: "reasons" }, quote.reasons.map((r) => el("li", {},
+          el("strong", { text: reasonTitle(r.code) }), " ", el("span", { text: r.message }))))));
+    }
+    root.append(photosSection(view, closed));
+    if (quote) root.append(findingsSection(view));
+    if (quote) root.append(lineItemsSection(view, closed));
+    if (quote && !closed) root.append(decisionSection(view));
+    if (quote) root.append(versionsSection(quote, view.model_quote));
+    root.append(auditSection(view.audit));
+  }
+
+  function reviewSummary(review) {
+    const text = review.outcome === "approved"
+      ? "Approved for " + money(review.amount, review.currency)
+      : "Rejected";
+    return el("section", { class: "card decided decided-" + review.outcome },
+      el("strong", { text: text }), " ", el("span", { class: "muted", text: when(review.at) }),
+      review.comment ? el("p", { text: review.comment }) : null);
+  }
+
+  // ---- photos and boxes ------------------------------------------------------------------------
+  function photosSection(view, closed) {
+    state.editors = [];
+    const toggle = el("button", { type: "button", id: "toggle-boxes", "aria-pressed": String(state.showBoxes),
+      text: state.showBoxes ? "Hide boxes" : "Show boxes" });
+    toggle.addEventListener("click", () => {
+      state.showBoxes = !state.showBoxes;
+      toggle.textContent = state.showBoxes ? "Hide boxes" : "Show boxes";
+      toggle.setAttribute("aria-pressed", String(state.showBoxes));
+      for (const editor of state.editors) editor.draw();
+    });
+    const grid = el("div", { class: "photos" });
+    const boxesByPhoto = Object.fromEntries(view.boxes.map((b) => [b.photo_id, b]));
+    for (const photo of view.claim.photos) {
+      grid.append(photoEditor(view, photo, boxesByPhoto[photo.id] || { boxes: [], corrected: false }, closed));
+    }
+    return el("section", { class: "card" }, el("div", { class: "section-head" }, el("h3", { text: "Photos" }), toggle), grid);
+  }
+
+  function photoEditor(view, photo, entry, closed) {
+    const parts = view.parts.length ? view.parts : [...new Set(entry.boxes.map((b) => b.part))];
+    const ed = { boxes: entry.boxes.map((b) => ({ ...b, box: [...b.box] })), selected: -1, drawing: false, dirty: false,
+      image: null, scale: 1, drag: null };
+    const canvas = el("canvas", { class: "photo-canvas", "data-photo": photo.id, width: 10, height: 10 });
+    const status = el("span", { class: "muted small" });
+    const partSelect = el("select", { class: "box-part", "aria-label": "part of the selected box", disabled: true },
+      parts.map((p) => el("option", { value: p, text: p })));
+    const del = el("button", { type: "button", class: "box-delete", text: "Delete box", disabled: true });
+    const draw = el("button", { type: "button", class: "box-draw", text: "Draw box", "aria-pressed": "false", disabled: closed });
+    const save = el("button", { type: "button", class: "box-save primary", text: "Save boxes", disabled: true });
+    const error = el("p", { class: "error" });
+
+    function changed() {
+      ed.dirty = true;
+      save.disabled = closed;
+      status.textContent = "unsaved changes";
+      draw_();
+    }
+    function select(i) {
+      ed.selected = i;
+      partSelect.disabled = closed || i < 0;
+      del.disabled = closed || i < 0;
+      if (i >= 0) partSelect.value = ed.boxes[i].part;
+      draw_();
+    }
+    function draw_() {
+      const ctx = canvas.getContext("2d");
+      if (!ed.image) return;
+      ctx.drawImage(ed.image, 0, 0, canvas.width, canvas.height);
+      if (!state.showBoxes) return;
+      const all = ed.drag ? [...ed.boxes, { part: partSelect.value || parts[0] || "?", box: ed.drag, score: null }] : ed.boxes;
+      all.forEach((b, i) => {
+        const [x1, y1, x2, y2] = b.box.map((v) => v * ed.scale);
+        const c = colour(b.part, parts);
+        ctx.lineWidth = i === ed.selected ? 4 : 2;
+        ctx.strokeStyle = c;
+        ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+        const label = b.part + (b.score !== null && b.score !== undefined ? " " + b.score.toFixed(2) : "");
+        ctx.font = "13px system-ui, sans-serif";
+        const w = ctx.measureText(label).width + 8;
+        const ty = y1 > 18 ? y1 - 18 : y1;
+        ctx.fillStyle = c;
+        ctx.fillRect(x1, ty, w, 18);
+        ctx.fillStyle = "#fff";
+        ctx.fillText(label, x1 + 4, ty + 13);
+      });
+    }
+    function point(event) {
+      const rect = canvas.getBoundingClientRect();
+      return [(event.clientX - rect.left) * (canvas.width / rect.width) / ed.scale,
+        (event.clientY - rect.top) * (canvas.height / rect.height) / ed.scale];
+    }
+    canvas.addEventListener("pointerdown", (event) => {
+      const [x, y] = point(event);
+      if (ed.drawing) {
+        ed.start = [x, y];
+        ed.drag = [x, y, x, y];
+        canvas.setPointerCapture(event.pointerId);
+        return;
+      }
+      let best = -1;
+      let area = Infinity;
+      ed.boxes.forEach((b, i) => {
+        const [x1, y1, x2, y2] = b.box;
+        const a = (x2 - x1) * (y2 - y1);
+        if (x >= x1 && x <= x2 && y >= y1 && y <= y2 && a < area) { best = i; area = a; }
+      });
+      select(best);
+    });
+    canvas.addEventListener("pointermove", (event) => {
+      if (!ed.drag) return;
+      const [x, y] = point(event);
+      const clampX = (v) => Math.min(Math.max(v, 0), photo.width);
+      const clampY = (v) => Math.min(Math.max(v, 0), photo.height);
+      ed.drag = [clampX(Math.min(ed.start[0], x)), clampY(Math.min(ed.start[1], y)),
+        clampX(Math.max(ed.start[0], x)), clampY(Math.max(ed.start[1], y))];
+      draw_();
+    });
+    canvas.addEventListener("pointerup", () => {
+      if (!ed.drag) return;
+      const [x1, y1, x2, y2] = ed.drag;
+      ed.drag = null;
+      if ((x2 - x1) * ed.scale >= 4 && (y2 - y1) * ed.scale >= 4) {
+        ed.boxes.push({ part: partSelect.value || parts[0], box: [x1, y1, x2, y2], score: null });
+        ed.drawing = false;
+        draw.setAttribute("aria-pressed", "false");
+        canvas.classList.remove("drawing");
+        select(ed.boxes.length - 1);
+        changed();
+      } else {
+        draw_();
+      }
+    });
+    draw.addEventListener("click", () => {
+      ed.drawing = !ed.drawing;
+      draw.setAttribute("aria-pressed", String(ed.drawing));
+      canvas.classList.toggle("drawing", ed.drawing);
+      if (ed.drawing && !state.showBoxes) document.getElementById("toggle-boxes").click();
+    });
+    partSelect.addEventListener("change", () => {
+      if (ed.selected < 0) return;
+      ed.boxes[ed.selected] = { ...ed.boxes[ed.selected], part: partSelect.value, score: null };
+      changed();
+    });
+    del.addEventListener("click", () => {
+      if (ed.selected < 0) return;
+      ed.boxes.splice(ed.selected, 1);
+      select(-1);
+      changed();
+    });
+    save.addEventListener("click", async () => {
+      error.textContent = "";
+      save.disabled = true;
+      try {
+        const body = { boxes: ed.boxes.map((b) => ({ part: b.part, box: b.box.map((v) => Math.round(v * 10) / 10) })) };
+        const view = await api("PUT", "/v1/claims/" + encodeURIComponent(state.claimId) + "/photos/" +
+          encodeURIComponent(photo.id) + "/boxes", body);
+        render(view);
+      } catch (e) {
+        save.disabled = false;
+        showError(error, e);
+      }
+    });
+
+    ed.draw = draw_;
+    state.editors.push(ed);
+    AQ.photoURL(state.claimId, photo.id).then(AQ.loadImage).then((image) => {
+      ed.image = image;
+      const width = Math.min(640, photo.width);
+      ed.scale = width / photo.width;
+      canvas.width = Math.round(width);
+      canvas.height = Math.round(photo.height * ed.scale);
+      draw_();
+      canvas.dataset.ready = "true";
+    }).catch((e) => showError(error, e));
+
+    const caption = el("figcaption", {},
+      el("span", { class: "filename", text: photo.filename || "(no name)" }),
+      el("span", { class: "muted small", text: photo.width + "×" + photo.height }),
+      photo.duplicate ? el("span", { class: "chip warn", text: "seen in another claim" }) : null,
+      entry.corrected ? el("span", { class: "badge", text: "boxes corrected" }) : null);
+    const tools = closed ? el("div", { class: "tools" }, status)
+      : el("div", { class: "tools" }, draw, partSelect, del, save, status);
+    return el("figure", { class: "photo", "data-photo": photo.id }, canvas, caption, tools, error);
+  }
+
+  // ---- findings, line items, decision ----------------------------------------------------------
+  function findingsSection(view) {
+    const quote = view.model_quote || view.claim.quote;
+    const rows = [];
+    for (const report of quote.photos) {
+      for (const f of report.findings) {
+        const [label, p] = Object.entries(f.severity).sort((a, b) => b[1] - a[1])[0] || ["—", 0];
+        rows.push(el("tr", {},
+          el("td", { text: f.part }),
+          el("td", { class: "num", text: f.score.toFixed(2) }),
+          el("td", {}, el("span", { class: "sev sev-" + label, text: label }), " ", el("span", { class: "muted", text: (p * 100).toFixed(0) + "%" })),
+          el("td", { class: "num", text: (f.area_fraction * 100).toFixed(1) + "%" })));
+      }
+    }
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "The models found no damage." })));
+    return section("Findings and severity",
+      el("table", {}, el("thead", {}, el("tr", {}, ["Part", "Score", "Severity", "Area"].map((h) => el("th", { text: h })))),
+        el("tbody", {}, rows)));
+  }
+
+  function lineItemsSection(view, closed) {
+    const quote = view.claim.quote;
+    const parts = view.parts.length ? view.parts : [...new Set(quote.line_items.map((l) => l.part))];
+    let lines = quote.line_items.map((l) => ({ ...l }));
+    const body = el("tbody", {});
+    const totalCell = el("td", { class: "num total" });
+    const save = el("button", { type: "button", id: "save-lines", class: "primary", text: "Save line items", disabled: true });
+    const error = el("p", { class: "error" });
+
+    function options(values, current) {
+      const all = values.includes(current) ? values : [current, ...values];
+      return all.map((v) => el("option", { value: v, text: v, selected: v === current }));
+    }
+    function dirty() { save.disabled = false; draw(); }
+    function draw() {
+      clear(body);
+      lines.forEach((line, i) => {
+        const total = el("input", { type: "number", min: "0", step: "0.01", class: "line-total", value: String(line.total),
+          "aria-label": "amount of line " + (i + 1), disabled: closed });
+        total.addEventListener("change", () => {
+          const value = Number(total.value);
+          if (!Number.isFinite(value) || value < 0) { total.value = String(line.total); return; }
+          lines[i] = { ...line, total: value, parts_cost: 0, labour_hours: 0, labour_cost: 0, refinish_hours: 0,
+            refinish_cost: 0, materials_cost: 0, description: "amount set by the adjuster" };
+          dirty();
+        });
+        const part = el("select", { class: "line-part", "aria-label": "part of line " + (i + 1), disabled: closed }, options(parts, line.part));
+        part.addEventListener("change", () => { lines[i] = { ...line, part: part.value }; dirty(); });
+        const op = el("select", { class: "line-operation", "aria-label": "operation of line " + (i + 1), disabled: closed },
+          options(view.operations, line.operation));
+        op.addEventListener("change", () => { lines[i] = { ...line, operation: op.value }; dirty(); });
+        const remove = closed ? null : el("button", { type: "button", class: "link line-remove", text: "remove",
+          onclick: () => { lines.splice(i, 1); dirty(); } });
+        body.append(el("tr", {},
+          el("td", {}, part), el("td", {}, op),
+          el("td", { class: "num", text: money(line.parts_cost) }),
+          el("td", { class: "num", text: line.labour_hours.toFixed(1) + " h · " + money(line.labour_cost) }),
+          el("td", { class: "num", text: line.refinish_hours.toFixed(1) + " h · " + money(line.refinish_cost) }),
+          el("td", { class: "num", text: money(line.materials_cost) }),
+          el("td", {}, total), el("td", {}, remove)));
+      });
+      totalCell.textContent = money(lines.reduce((s, l) => s + Number(l.total), 0), quote.currency);
+    }
+    draw();
+    const add = closed ? null : el("button", { type: "button", id: "add-line", text: "Add line", onclick: () => {
+      lines.push({ part: parts[0] || "", operation: view.operations[0], parts_cost: 0, labour_hours: 0, labour_cost: 0,
+        refinish_hours: 0, refinish_cost: 0, materials_cost: 0, total: 0, description: "added by the adjuster" });
+      dirty();
+    } });
+    save.addEventListener("click", async () => {
+      error.textContent = "";
+      save.disabled = true;
+      try {
+        const payload = lines.map((l) => ({ part: l.part, operation: l.operation, total: Number(l.total),
+          parts_cost: l.parts_cost, labour_hours: l.labour_hours, labour_cost: l.labour_cost,
+          refinish_hours: l.refinish_hours, refinish_cost: l.refinish_cost, materials_cost: l.materials_cost,
+          description: l.description || "" }));
+        render(await api("PUT", "/v1/claims/" + encodeURIComponent(state.claimId) + "/line-items", { line_items: payload }));
+        loadQueue();
+      } catch (e) {
+        save.disabled = false;
+        showError(error, e);
+      }
+    });
+    const model = view.model_quote;
+    const interval = model && model.low !== null
+      ? "Model estimate " + money(model.total, model.currency) + ", " + Math.round(model.level * 100) + "% interval " +
+        money(model.low) + " – " + money(model.high, model.currency)
+      : "No model interval.";
+    const source = quote.source === "adjuster" ? el("span", { class: "badge", text: "edited by an adjuster" }) : null;
+    return el("section", { class: "card" },
+      el("div", { class: "section-head" }, el("h3", { text: "Line items" }), source),
+      el("table", { class: "lines" },
+        el("thead", {}, el("tr", {}, ["Part", "Operation", "Parts", "Labour", "Refinish", "Materials", "Amount", ""]
+          .map((h) => el("th", { text: h })))),
+        body,
+        el("tfoot", {}, el("tr", {}, el("td", { colspan: 6, text: "Total" }), totalCell, el("td", {})))),
+      el("p", { class: "muted small", text: interval }),
+      closed ? null : el("div", { class: "tools" }, add, save), error);
+  }
+
+  function decisionSection(view) {
+    const quote = view.claim.quote;
+    const amount = el("input", { id: "final-amount", type: "number", min: "0.01", step: "0.01", value: String(quote.total ?? "") });
+    const comment = el("textarea", { id: "comment", rows: 2, maxlength: 2000, placeholder: "Comment (required to reject)" });
+    const error = el("p", { class: "error", role: "alert" });
+    async function act(kind) {
+      error.textContent = "";
+      try {
+        if (kind === "approve") {
+          const value = Number(amount.value);
+          if (!(value > 0)) { error.textContent = "Enter the final amount to approve."; return; }
+          await api("POST", "/v1/claims/" + encodeURIComponent(state.claimId) + "/approve", { amount: value, comment: comment.value });
+        } else {
+          if (!comment.value.trim()) { error.textContent = "Say why the claim is rejected."; return; }
+          await api("POST", "/v1/claims/" + encodeURIComponent(state.claimId) + "/reject", { comment: comment.value });
+        }
+        await openClaim(state.claimId);
+        await loadQueue();
+      } catch (e) {
+        showError(error, e);
+      }
+    }
+    return section("Decision",
+      el("div", { class: "row decision" },
+        el("div", {}, el("label", { for: "final-amount", text: "Final amount (" + quote.currency + ")" }), amount),
+        el("div", { class: "grow" }, el("label", { for: "comment", text: "Comment" }), comment)),
+      el("div", { class: "tools" },
+        el("button", { type: "button", id: "approve", class: "primary", text: "Approve", onclick: () => act("approve") }),
+        el("button", { type: "button", id: "reject", class: "danger", text: "Reject", onclick: () => act("reject") })),
+      error);
+  }
+
+  function versionsSection(quote, model) {
+    const v = (model || quote).versions;
+    return section("Produced by",
+      el("dl", { class: "versions" }, Object.entries(v).map(([k, value]) => [el("dt", { text: k }), el("dd", { class: "mono", text: value })])));
+  }
+
+  function summary(event) {
+    const d = event.detail || {};
+    switch (event.action) {
+      case "quote.decided": return d.decision + " · " + money(d.total, d.currency);
+      case "quote.edited": return "total " + money(d.total && d.total.from) + " → " + money(d.total && d.total.to, d.currency);
+      case "boxes.corrected": return (d.before || []).length + " → " + (d.after || []).length + " boxes on photo " + String(d.photo_id).slice(0, 8);
+      case "claim.approved": return "approved " + money(d.amount, d.currency) + (d.comment ? " · " + d.comment : "");
+      case "claim.rejected": return "rejected · " + d.comment;
+      case "photo.added": return "photo " + String(d.photo_id).slice(0, 8);
+      default: return "";
+    }
+  }
+
+  function auditSection(events) {
+    return section("Audit log",
+      el("ol", { class: "audit", id: "audit" }, events.map((e) => el("li", { "data-action": e.action },
+        el("span", { class: "muted", text: when(e.at) }),
+        el("span", { class: "mono", text: e.action }),
+        el("span", { text: e.actor_role + (e.actor_key_id ? " " + e.actor_key_id.slice(0, 8) : "") }),
+        el("span", { class: "muted", text: summary(e) })))));
+  }
+
+  // ---- start -----------------------------------------------------------------------------------
+  fillReasonFilter();
+  document.getElementById("queue-filter").addEventListener("submit", (event) => { event.preventDefault(); loadQueue(); });
+  AQ.signIn(async () => { await api("GET", "/v1/review/queue?limit=1"); }, () => {
+    document.getElementById("workspace").hidden = false;
+    loadQueue();
+  });
+})();
