@@ -44,6 +44,25 @@ def get_args_parser() -> argparse.ArgumentParser:
     quote.add_argument("--segment", default="mid", choices=("economy", "mid", "premium"))
     quote.add_argument("--jurisdiction", default=None, help="decision policy (default: the region)")
     quote.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    export = sub.add_parser(
+        "export-reviewed", help="write reviewed claims as training data (YOLO labels, ledger CSV, shadow quotes)"
+    )
+    export.add_argument("--out", type=Path, required=True, help="folder to write (created)")
+    export.add_argument(
+        "--classes-from", type=Path, default=None,
+        help="detector ONNX whose manifest gives the class names (default: the detector in service)",
+    )
+
+    promote = sub.add_parser("promote", help="switch the service to models from the registry (audited)")
+    promote.add_argument("--detector", help="detector ONNX in the registry (path, or relative to it)")
+    promote.add_argument("--severity", help="severity ONNX in the registry (path, or relative to it)")
+    promote.add_argument(
+        "--url", help="a running service to switch live (e.g. http://127.0.0.1:8000); "
+        "without it the choice is recorded and used at the next start"
+    )
+    promote.add_argument("--key", default=os.environ.get("AUTOQUOTE_ADMIN_KEY"),
+                         help="admin API key for --url (default: AUTOQUOTE_ADMIN_KEY)")
     return parser
 
 
@@ -64,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_migrate()
         if args.command == "keys":
             return cmd_keys(args)
+        if args.command == "export-reviewed":
+            return cmd_export_reviewed(args)
+        if args.command == "promote":
+            return cmd_promote(args)
         return cmd_quote(args)
     except AutoquoteError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
@@ -141,6 +164,93 @@ def cmd_keys(args: argparse.Namespace) -> int:
                     print(f"{row.id}  {row.role:<9} {row.prefix}…  {state:<18} {row.name}")
     finally:
         engine.dispose()
+    return 0
+
+
+def cmd_export_reviewed(args: argparse.Namespace) -> int:
+    """Export reviewed claims from the configured database and photo store."""
+    from model.manifest import WEIGHTS_DIR, load_manifest
+    from serve.db.session import make_engine, make_sessionmaker, run_migrations
+    from serve.export import export_reviewed
+    from serve.registry import read_pointer
+    from serve.settings import get_settings
+    from serve.storage import LocalPhotoStore
+
+    settings = get_settings()
+    pointer = read_pointer(settings)
+    detector = args.classes_from or (pointer.detector if pointer else None) or settings.detector_path
+    classes = load_manifest(detector or WEIGHTS_DIR / "detector.onnx", verify=False).classes
+    run_migrations(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            report = export_reviewed(session, LocalPhotoStore(settings.photos_dir), args.out, classes)
+    finally:
+        engine.dispose()
+    print(
+        f"exported {report.claims} reviewed claim(s) ({report.approved} approved) to {args.out}: "
+        f"{report.images} image(s) with {report.boxes} box(es) ({report.corrected_photos} corrected), "
+        f"{report.ledger_rows} ledger row(s), {report.shadow_quotes} shadow quote(s)"
+    )
+    for line in report.skipped:
+        print(f"  skipped: {line}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Promote through a running service (--url), or record the choice for the next start (audited)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    if not args.detector and not args.severity:
+        print("name --detector, --severity or both", file=sys.stderr)
+        return 2
+    body = {k: v for k, v in (("detector", args.detector), ("severity", args.severity)) if v}
+    if args.url:
+        if not args.key:
+            print("--url needs an admin key: --key or AUTOQUOTE_ADMIN_KEY", file=sys.stderr)
+            return 2
+        request = urllib.request.Request(
+            args.url.rstrip("/") + "/v1/admin/models/promote",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {args.key}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                state = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            print(f"refused ({exc.code}): {exc.read().decode(errors='replace')}", file=sys.stderr)
+            return 2
+        print(f"promoted: {state['previous_versions']} -> {state['versions']}")
+        return 0
+    from serve.app import load_pipeline
+    from serve.db import audit
+    from serve.db.session import make_engine, make_sessionmaker, run_migrations
+    from serve.registry import ModelService, describe
+    from serve.settings import get_settings
+
+    settings = get_settings()
+    models = ModelService(settings, load_pipeline)
+    models.start()
+    previous, pipeline = models.promote(
+        Path(args.detector) if args.detector else None,
+        Path(args.severity) if args.severity else None,
+        "cli",
+    )
+    run_migrations(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            audit.record(session, None, "model.promoted", None,
+                         {"from": previous, "to": pipeline.versions(), "choice": describe(models.active),
+                          "via": "cli"})
+            session.commit()
+    finally:
+        engine.dispose()
+    print(f"promoted: {previous} -> {pipeline.versions()}\n"
+          "recorded for the next start; a running service switches with --url, or restart it")
     return 0
 
 

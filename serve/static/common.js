@@ -67,7 +67,7 @@ const AQ = (() => {
       else if (name === "checked" || name === "disabled" || name === "selected" || name === "hidden") node[name] = Boolean(value);
       else node.setAttribute(name, String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }

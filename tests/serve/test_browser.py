@@ -1,0 +1,161 @@
+"""The pages in a real headless Chromium: a customer uploads, an adjuster edits, approves and sees the audit.
+
+Runs with Debian's Chromium through Playwright (never a downloaded browser): set AUTOQUOTE_TEST_CHROMIUM
+to its path (CI does). The screenshot of the adjuster's page is kept in AUTOQUOTE_TEST_ARTIFACTS.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes import photo_bytes
+from test_review import review_pipeline
+
+from serve.app import create_app
+from serve.db import keys
+from serve.settings import Settings
+
+pytestmark = pytest.mark.browser
+
+XSS_DESCRIPTION = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> rear-ended at a light'
+XSS_FILENAME = "<img src=x onerror=window.__xss=3>.jpg"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("AUTOQUOTE_TEST_CHROMIUM") or shutil.which("chromium") or ""
+    if not path or not Path(path).is_file():
+        pytest.skip("no Chromium: install Debian's chromium and set AUTOQUOTE_TEST_CHROMIUM=/usr/bin/chromium")
+    return path
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[tuple[str, Any]]:
+    """The app on fake models that route every claim to an adjuster, under uvicorn in a thread."""
+    import uvicorn
+
+    app = create_app(settings, pipeline_factory=lambda _s: review_pipeline())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def make_key(app: Any, role: str) -> str:
+    with app.state.sessionmaker() as session:
+        _row, key = keys.create_key(session, f"browser-{role}", role)
+        session.commit()
+    return key
+
+
+def artifacts(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("AUTOQUOTE_TEST_ARTIFACTS") or tmp_path / "artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(
+    live: tuple[str, Any], tmp_path: Path
+) -> None:
+    executable = chromium_path()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra has it)")
+    base, app = live
+    customer, adjuster = make_key(app, "customer"), make_key(app, "adjuster")
+    photo = tmp_path / XSS_FILENAME
+    photo.write_bytes(photo_bytes(seed=7))
+    dialogs: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            # The customer signs in, opens a claim with photos, and learns why it went to an adjuster.
+            page.goto(base + "/claim")
+            page.fill("#key", customer)
+            page.click("#sign-in-form button[type=submit]")
+            page.wait_for_selector("#c-jurisdiction option", state="attached")
+            page.select_option("#c-jurisdiction", "CN|CN")
+            page.fill("#c-description", XSS_DESCRIPTION)
+            page.set_input_files("#c-photos", str(photo))
+            page.click("#new-claim button[type=submit]")
+            page.wait_for_selector("#claim-status")
+            assert page.text_content("#claim-status") == "With an adjuster"
+            assert "Over the small-claim limit" in (page.text_content("#outcome") or "")
+            assert page.text_content("#claim .description") == XSS_DESCRIPTION
+            assert page.evaluate("window.__xss") is None
+
+            # The adjuster signs in, opens the routed claim, corrects a box, edits a line and approves.
+            review = browser.new_page(viewport={"width": 1366, "height": 900})
+            review.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            review.goto(base + "/review")
+            review.fill("#key", adjuster)
+            review.click("#sign-in-form button[type=submit]")
+            review.wait_for_selector(".queue-item")
+            assert review.text_content("#queue-count") == "1"
+            review.click(".queue-item")
+            review.wait_for_selector("canvas.photo-canvas[data-ready=true]")
+            assert review.text_content(".claim-head .description") == XSS_DESCRIPTION
+            assert review.text_content(".photo .filename") == XSS_FILENAME
+            review.click("#toggle-boxes")
+            assert review.get_attribute("#toggle-boxes", "aria-pressed") == "false"
+            review.click("#toggle-boxes")
+            canvas = review.locator("canvas.photo-canvas")
+            box = canvas.bounding_box()
+            assert box is not None
+            canvas.click(position={"x": box["width"] * 0.45, "y": box["height"] * 0.55})  # inside the Bumper box
+            review.select_option(".box-part", "Fender")
+            review.click(".box-save")
+            review.wait_for_selector(".photo .badge")  # "boxes corrected"
+            review.fill(".line-total", "1800")
+            review.dispatch_event(".line-total", "change")
+            review.click("#save-lines")
+            review.wait_for_selector("text=edited by an adjuster")
+            assert review.input_value("#final-amount") == "1800"
+            review.screenshot(path=str(artifacts(tmp_path) / "adjuster-review.png"))
+            review.click("#approve")
+            review.wait_for_selector("#audit li[data-action='claim.approved']")
+            actions = review.eval_on_selector_all("#audit li", "items => items.map(i => i.dataset.action)")
+            assert actions[-3:] == ["boxes.corrected", "quote.edited", "claim.approved"]
+            assert "adjuster" in (review.text_content("#audit li[data-action='claim.approved']") or "")
+            assert review.text_content(".status") == "Approved"
+            review.screenshot(path=str(artifacts(tmp_path) / "adjuster-approved.png"), full_page=True)
+            assert review.evaluate("window.__xss") is None
+
+            # The customer follows the claim to its end.
+            page.click("#refresh")
+            page.wait_for_selector("#outcome.decided-approved")
+            assert "1,800.00 CNY" in (page.text_content("#outcome") or "")
+            page.screenshot(path=str(artifacts(tmp_path) / "customer-approved.png"), full_page=True)
+            assert page.evaluate("window.__xss") is None
+        finally:
+            browser.close()
+    assert dialogs == []
+    with app.state.sessionmaker() as session:
+        from serve.db import review as review_repo
+        from serve.db.claims import list_claims
+        from serve.db.rows import ClaimRow
+
+        (claim,) = session.query(ClaimRow).all()
+        boxes = review_repo.current_boxes(session, claim)
+        assert [b.part for b in next(iter(boxes.values()))[0]] == ["Fender"]
+        assert list_claims is not None
