@@ -23,6 +23,7 @@ import yaml
 from model.errors import AutoquoteError
 from model.manifest import WEIGHTS_DIR
 from model.offline import configure_offline
+from training.accuracy_commands import register as register_accuracy
 from training.config import default_work_dir, load_config
 from training.cost.commands import register as register_cost
 
@@ -199,6 +200,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     register_cost(sub)
+    register_accuracy(sub)
     return parser
 
 

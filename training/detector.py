@@ -42,17 +42,21 @@ class DetectorConfig(BaseModel):
     cache: bool | str = "ram"
     amp: bool = True
     extra: dict[str, Any] = Field(default_factory=dict, description="any other ultralytics argument")
+    init_from: Path | None = Field(None, description="checkpoint whose matching layers seed the network")
 
 
 def train_arguments(cfg: DetectorConfig, data_yaml: Path) -> dict[str, Any]:
     """The keyword arguments for ``YOLO.train``."""
-    args: dict[str, Any] = cfg.model_dump(exclude={"model", "prepared", "project", "extra", "device", "time"})
+    args: dict[str, Any] = cfg.model_dump(exclude={"model", "prepared", "project", "extra", "device", "time",
+                                                   "init_from"})
     args.update(data=str(data_yaml), project=str(cfg.project.resolve()), exist_ok=True, pretrained=False,
                 plots=True, verbose=False)
     if cfg.time is not None:
         args["time"] = cfg.time
     if cfg.device is not None:
         args["device"] = cfg.device
+    if cfg.init_from is not None:  # ultralytics loads the tensors whose name and shape match
+        args["pretrained"] = str(cfg.init_from.resolve())
     args.update(cfg.extra)
     return args
 
@@ -64,6 +68,8 @@ def train_detector(cfg: DetectorConfig) -> Path:
     if cfg.model.endswith(".pt"):
         raise ConfigError("model must be an architecture YAML such as yolo26n.yaml: *.pt names download weights")
     data_yaml = cfg.prepared / "detect" / "data.yaml"
+    if cfg.init_from is not None and not cfg.init_from.is_file():
+        raise ConfigError(f"init_from {cfg.init_from} not found: run `autoquote-train pretrain` first")
     if not data_yaml.is_file():
         raise ConfigError(f"{data_yaml} not found: run `autoquote-train prepare` first")
     prepare_ultralytics()

@@ -37,6 +37,7 @@ class SeverityConfig(BaseModel):
     cache: bool | str = "ram"
     amp: bool = True
     extra: dict[str, Any] = Field(default_factory=dict)
+    init_from: Path | None = Field(None, description="checkpoint whose matching layers seed the network")
 
 
 def train_severity(cfg: SeverityConfig) -> Path:
@@ -54,7 +55,7 @@ def train_severity(cfg: SeverityConfig) -> Path:
     run_dir = cfg.project / cfg.name
     save_resolved(cfg, run_dir)
     args: dict[str, Any] = cfg.model_dump(
-        exclude={"model", "prepared", "project", "extra", "device", "time"}
+        exclude={"model", "prepared", "project", "extra", "device", "time", "init_from"}
     )
     args.update(data=str(data.resolve()), project=str(cfg.project.resolve()), exist_ok=True,
                 pretrained=False, plots=True, verbose=False)
@@ -62,6 +63,10 @@ def train_severity(cfg: SeverityConfig) -> Path:
         args["time"] = cfg.time
     if cfg.device is not None:
         args["device"] = cfg.device
+    if cfg.init_from is not None:  # ultralytics loads the tensors whose name and shape match
+        if not cfg.init_from.is_file():
+            raise ConfigError(f"init_from {cfg.init_from} not found: run `autoquote-train pretrain` first")
+        args["pretrained"] = str(cfg.init_from.resolve())
     args.update(cfg.extra)
     yolo = YOLO(cfg.model, task="classify")
     yolo.train(**args)
