@@ -31,6 +31,7 @@ class SplitConfig(BaseModel):
 class LedgerConfig(BaseModel):
     model_config = _Strict
     path: Path | None = None
+    extra: tuple[Path, ...] = ()  # more ledgers beside it, e.g. `autoquote export-reviewed`'s ledger.csv
     size: int = Field(default=20000, ge=50)
     noise: NoiseModel = Field(default_factory=NoiseModel)
 

@@ -38,7 +38,7 @@ from training.cost.head import (
     predict_torch,
     train_head,
 )
-from training.cost.ledger import Ledger, read_ledger, write_ledger
+from training.cost.ledger import Ledger, Rejected, read_ledger, write_ledger
 from training.cost.synthetic import synthetic_rows
 
 ONNX_NAME = "cost_head.onnx"
@@ -54,10 +54,30 @@ def build_ledger(config: CostConfig, catalogue: Catalogue, run_dir: Path) -> Led
             run_dir / "ledger.csv",
         )
         ledger = read_ledger(path, catalogue)
+    if config.ledger.extra:
+        ledger = merge_ledgers(ledger, [read_ledger(path, catalogue) for path in config.ledger.extra])
     if ledger.rejected:
         lines = [f"row {r.row} ({r.claim_id}): {r.reason}" for r in ledger.rejected]
         (run_dir / "ledger_rejected.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return ledger
+
+
+def merge_ledgers(main: Ledger, extra: list[Ledger]) -> Ledger:
+    """One ledger of several files; a claim_id already seen is rejected; the hash covers every file."""
+    import hashlib
+
+    rows, rejected = list(main.rows), list(main.rejected)
+    seen = {r.claim_id for r in rows}
+    for ledger in extra:
+        rejected.extend(ledger.rejected)
+        for i, row in enumerate(ledger.rows):
+            if row.claim_id in seen:
+                rejected.append(Rejected(i + 2, row.claim_id, f"claim_id already in another ledger ({ledger.path})"))
+                continue
+            seen.add(row.claim_id)
+            rows.append(row)
+    digest = hashlib.sha256("".join(x.sha256 for x in (main, *extra)).encode()).hexdigest()
+    return Ledger(main.path, tuple(rows), tuple(rejected), digest)
 
 
 def _splits(arrays: CostArrays) -> tuple[CostArrays, CostArrays, CostArrays]:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from model.errors import ConfigError
 from training.config import default_data_root, default_work_dir
 from training.data.grouping import dhash_file, group_ids, near_duplicate_pairs
-from training.data.sources import SEVERITY_CLASSES, Photo, read_damaged_parts, read_severity
+from training.data.sources import IMAGE_SUFFIXES, SEVERITY_CLASSES, Photo, read_damaged_parts, read_severity
 
 SPLITS = ("train", "val", "test")
 
@@ -39,6 +39,11 @@ class PrepareConfig(BaseModel):
     train_copies: Literal["all", "one"] = "one"
     link: Literal["symlink", "copy"] = "symlink"
     limit: int | None = Field(default=None, description="keep only this many groups (smoke runs)")
+    extra_detect: list[Path] = Field(
+        default_factory=list,
+        description="extra detector folders (images/ + labels/, e.g. `autoquote export-reviewed`'s detect/); "
+        "train split only, so held-out numbers stay comparable",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PrepareConfig:
@@ -185,6 +190,30 @@ def format_report(report: dict[str, object], classes: list[str]) -> str:
     return "\n".join(lines)
 
 
+def read_extra_detect(
+    folders: list[Path], classes: list[str], shared: list[Photo], max_distance: int = 6
+) -> list[Photo]:
+    """Photos of extra detector folders, all in train; one near a val/test photo is dropped (never leak)."""
+    from training.data.sources import read_label_file
+
+    held_out = [dhash_file(p.path)[0] for p in shared if p.split in ("val", "test")]
+    extra: list[Photo] = []
+    for folder in folders:
+        names = folder / "classes.txt"
+        if names.is_file() and names.read_text(encoding="utf-8").split() != classes:
+            raise ConfigError(f"{names} lists other classes than the shared dataset ({', '.join(classes)})")
+        for img in sorted((folder / "images").iterdir()) if (folder / "images").is_dir() else []:
+            if img.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            plain, mirrored = dhash_file(img)
+            if any(min(bin(plain ^ o).count("1"), bin(mirrored ^ o).count("1")) <= max_distance for o in held_out):
+                continue
+            extra.append(Photo(dataset="extra", path=img, rel=f"extra/{folder.name}/{img.name}",
+                               source=f"extra/{img.stem}", group=f"extra/{img.stem}", split="train",
+                               boxes=read_label_file(folder / "labels" / (img.stem + ".txt"), len(classes))))
+    return extra
+
+
 def prepare(config: PrepareConfig, progress: bool = True) -> dict[str, object]:
     """Read, group, split and write both datasets; returns the report (also written to ``out``)."""
     root = config.data_root
@@ -203,7 +232,9 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict[str, object]:
         det = [p for p in det if p.group in keep]
         sev = [p for p in sev if p.group in keep]
     assign_splits(photos, config.fractions, config.seed)
-    det_kept = select_copies(det, config.train_copies)
+    det_kept = select_copies(det, config.train_copies) + read_extra_detect(
+        config.extra_detect, classes, photos, config.dhash_distance
+    )
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     write_detect(det_kept, classes, out, config.link)
