@@ -107,14 +107,22 @@ def export_reviewed(session: Session, store: PhotoStore, out: Path, classes: Seq
             rows = []
             for box in found:
                 if box.part not in class_id:
-                    report.skipped.append(f"claim {claim.id} photo {photo.id}: part {box.part!r} is not a class")
+                    report.skipped.append(
+                        f"claim {claim.id} photo {photo.id}: part {box.part!r} is not a class"
+                    )
                     continue
                 cx, cy = (box.x1 + box.x2) / 2 / photo.width, (box.y1 + box.y2) / 2 / photo.height
                 w, h = (box.x2 - box.x1) / photo.width, (box.y2 - box.y1) / photo.height
                 rows.append(f"{class_id[box.part]} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
                 area = (box.x2 - box.x1) * (box.y2 - box.y1) / float(photo.width * photo.height)
-                findings.append({"part": box.part, "severity": _severity(box, photo.id, quote),
-                                 "area_fraction": round(min(1.0, area), 6), "photo_id": photo.id})
+                findings.append(
+                    {
+                        "part": box.part,
+                        "severity": _severity(box, photo.id, quote),
+                        "area_fraction": round(min(1.0, area), 6),
+                        "photo_id": photo.id,
+                    }
+                )
             (images / (stem + SUFFIX.get(photo.content_type, ".jpg"))).write_bytes(store.get(photo.sha256))
             (labels / (stem + ".txt")).write_text("".join(rows), encoding="utf-8")
             report.images += 1
@@ -124,24 +132,30 @@ def export_reviewed(session: Session, store: PhotoStore, out: Path, classes: Seq
             if not findings:
                 report.skipped.append(f"claim {claim.id}: approved without any box, no ledger row")
                 continue
-            ledger.append({
-                "claim_id": claim.id,
-                "date": decision.created_at.date().isoformat(),
-                "region": claim.region,
-                "segment": claim.segment,
-                "currency": decision.currency,
-                "paid": f"{decision.amount:.2f}",
-                "findings": json.dumps(findings, separators=(",", ":")),
-                "source": LEDGER_SOURCE,
-            })
+            ledger.append(
+                {
+                    "claim_id": claim.id,
+                    "date": decision.created_at.date().isoformat(),
+                    "region": claim.region,
+                    "segment": claim.segment,
+                    "currency": decision.currency,
+                    "paid": f"{decision.amount:.2f}",
+                    "findings": json.dumps(findings, separators=(",", ":")),
+                    "source": LEDGER_SOURCE,
+                }
+            )
     with (out / "ledger.csv").open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(ledger)
     report.ledger_rows = len(ledger)
     report.shadow_quotes = _export_shadow(session, out / "shadow_quotes.jsonl")
-    summary = {**report.__dict__, "exported_at": utcnow().isoformat(timespec="seconds"), "classes": list(classes),
-               "drawn_box_severity": DRAWN_SEVERITY}
+    summary = {
+        **report.__dict__,
+        "exported_at": utcnow().isoformat(timespec="seconds"),
+        "classes": list(classes),
+        "drawn_box_severity": DRAWN_SEVERITY,
+    }
     (out / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return report
 
@@ -165,11 +179,25 @@ def _export_shadow(session: Session, path: Path) -> int:
             record = {
                 "claim_id": s.claim_id,
                 "at": s.created_at.isoformat(),
-                "service": {"decision": main.decision if main else None, "total": main.total if main else None,
-                            "versions": {"detector": main.detector_version, "severity": main.severity_version,
-                                         "pricer": main.pricer_version} if main else {}},
-                "shadow": {"decision": s.decision, "total": s.total, "low": s.low, "high": s.high,
-                           "versions": s.versions, "reasons": [r.get("code") for r in s.reasons]},
+                "service": {
+                    "decision": main.decision if main else None,
+                    "total": main.total if main else None,
+                    "versions": {
+                        "detector": main.detector_version,
+                        "severity": main.severity_version,
+                        "pricer": main.pricer_version,
+                    }
+                    if main
+                    else {},
+                },
+                "shadow": {
+                    "decision": s.decision,
+                    "total": s.total,
+                    "low": s.low,
+                    "high": s.high,
+                    "versions": s.versions,
+                    "reasons": [r.get("code") for r in s.reasons],
+                },
                 "currency": s.currency,
                 "final": {"outcome": final.outcome, "amount": final.amount} if final else None,
             }

@@ -120,7 +120,9 @@ class ModelService:
         self.pipeline = self.factory(with_models(self.settings, self.active))
         if self.settings.shadow_detector_path or self.settings.shadow_severity_path:
             try:
-                self.start_shadow(self.settings.shadow_detector_path, self.settings.shadow_severity_path, None)
+                self.start_shadow(
+                    self.settings.shadow_detector_path, self.settings.shadow_severity_path, None
+                )
             except InvalidModelChoice:
                 log.exception("shadow candidate not started")
         return self.pipeline
@@ -130,7 +132,9 @@ class ModelService:
         assert self.pipeline is not None, "ModelService.start() runs in the lifespan"
         return self.pipeline
 
-    def _build(self, detector: Path | None, severity: Path | None, by: str | None) -> tuple[ModelChoice, Pipeline]:
+    def _build(
+        self, detector: Path | None, severity: Path | None, by: str | None
+    ) -> tuple[ModelChoice, Pipeline]:
         choice = ModelChoice(
             detector=checked_model(detector, "detector", self.settings) if detector else self.active.detector,
             severity=checked_model(severity, "severity", self.settings) if severity else self.active.severity,
@@ -142,7 +146,9 @@ class ModelService:
             raise InvalidModelChoice("the models did not load: " + "; ".join(pipeline.problems))
         return choice, pipeline
 
-    def promote(self, detector: Path | None, severity: Path | None, by: str) -> tuple[dict[str, str], Pipeline]:
+    def promote(
+        self, detector: Path | None, severity: Path | None, by: str
+    ) -> tuple[dict[str, str], Pipeline]:
         """Build the chosen models, then swap them in; returns the old versions and the new pipeline."""
         with self._lock:
             choice, pipeline = self._build(detector, severity, by)
@@ -178,12 +184,21 @@ def shadow_row(claim_id: str, main_quote_id: str | None, quote: Quote) -> Shadow
         versions=dict(quote.versions),
         reasons=[{"code": r.code, "message": r.message} for r in quote.decision.reasons],
         findings=[
-            {"photo_id": p.photo_id, "part": f.part, "box": list(f.box), "score": f.score,
-             "severity": dict(f.severity), "area_fraction": f.area_fraction}
+            {
+                "photo_id": p.photo_id,
+                "part": f.part,
+                "box": list(f.box),
+                "score": f.score,
+                "severity": dict(f.severity),
+                "area_fraction": f.area_fraction,
+            }
             for p in quote.photos
             for f in p.findings
         ],
-        line_items=[{"part": li.part, "operation": li.operation, "total": li.total} for li in (est.line_items if est else ())],
+        line_items=[
+            {"part": li.part, "operation": li.operation, "total": li.total}
+            for li in (est.line_items if est else ())
+        ],
     )
 
 

@@ -66,14 +66,24 @@ def perception(models: Models, prepared: Path, out: Path) -> dict[str, Any]:
 
     result: dict[str, Any] = {}
     if models.detector and (prepared / "detect" / "test" / "images").is_dir():
-        det = evaluate_detector(Detector.load(models.detector), prepared, "test", out / "detector", progress=False)
-        result["detector"] = {"version": load_manifest(models.detector, verify=False).version,
-                              "map50": det["map50"], "per_class": {k: v["ap50"] for k, v in det["per_class"].items()},
-                              "images": det["images"]}
+        det = evaluate_detector(
+            Detector.load(models.detector), prepared, "test", out / "detector", progress=False
+        )
+        result["detector"] = {
+            "version": load_manifest(models.detector, verify=False).version,
+            "map50": det["map50"],
+            "per_class": {k: v["ap50"] for k, v in det["per_class"].items()},
+            "images": det["images"],
+        }
     if models.severity and (prepared / "severity" / "test").is_dir():
-        sev = evaluate_severity(SeverityModel.load(models.severity), prepared, "test", out / "severity", progress=False)
-        result["severity"] = {"version": load_manifest(models.severity, verify=False).version,
-                              "macro_f1": sev["macro_f1"], "images": sev["images"]}
+        sev = evaluate_severity(
+            SeverityModel.load(models.severity), prepared, "test", out / "severity", progress=False
+        )
+        result["severity"] = {
+            "version": load_manifest(models.severity, verify=False).version,
+            "macro_f1": sev["macro_f1"],
+            "images": sev["images"],
+        }
     return result
 
 
@@ -87,7 +97,9 @@ def cost(models: Models, ledger_path: Path) -> dict[str, Any]:
         raise ConfigError(f"the ledger {ledger_path} has no row in its test split")
     ape, covered, settled_ape = [], [], []
     for row in test:
-        findings = [Finding(f.part, f.severity, f.area_fraction, score=1.0, photo_id=f.photo_id) for f in row.findings]
+        findings = [
+            Finding(f.part, f.severity, f.area_fraction, score=1.0, photo_id=f.photo_id) for f in row.findings
+        ]
         estimate = pricer.price(findings, row.context())
         ape.append(abs(estimate.total - row.paid) / row.paid)
         covered.append(estimate.low <= row.paid <= estimate.high)
@@ -112,15 +124,28 @@ def shadow(path: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for side in ("service", "shadow"):
         settled = [r for r in records if r[side]["decision"] == "auto_settle"]
-        errors = [abs(r[side]["total"] - r["final"]["amount"]) / r["final"]["amount"] for r in records
-                  if r.get("final") and r["final"].get("amount") and r[side].get("total") is not None]
-        out[side] = {"n": len(records), "auto_settled": len(settled) / len(records) if records else None,
-                     "mdape_vs_final": float(np.median(errors)) if errors else None, "reviewed": len(errors)}
+        errors = [
+            abs(r[side]["total"] - r["final"]["amount"]) / r["final"]["amount"]
+            for r in records
+            if r.get("final") and r["final"].get("amount") and r[side].get("total") is not None
+        ]
+        out[side] = {
+            "n": len(records),
+            "auto_settled": len(settled) / len(records) if records else None,
+            "mdape_vs_final": float(np.median(errors)) if errors else None,
+            "reviewed": len(errors),
+        }
     return out
 
 
-def compare(baseline: Models, candidate: Models, prepared: Path | None, ledger: Path | None,
-            shadow_file: Path | None, out: Path) -> dict[str, Any]:
+def compare(
+    baseline: Models,
+    candidate: Models,
+    prepared: Path | None,
+    ledger: Path | None,
+    shadow_file: Path | None,
+    out: Path,
+) -> dict[str, Any]:
     """Both sides on the same data; writes ``compare.json`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"baseline": {}, "candidate": {}}
@@ -155,6 +180,7 @@ def table(report: dict[str, Any]) -> str:
             for key in path:
                 d = d.get(key, {}) if isinstance(d, dict) else {}
             return d if d != {} else None
+
         if get(b) is not None or get(c) is not None:
             rows.append((name, get(b), get(c)))
 

@@ -27,8 +27,11 @@ def run_registry(args: argparse.Namespace) -> None:
 def run_compare(args: argparse.Namespace) -> None:
     from training.compare import compare, in_service, models_from, table
 
-    baseline = (in_service(args.service_data) if args.baseline == ["in-service"]
-                else models_from("baseline", [Path(p) for p in args.baseline]))
+    baseline = (
+        in_service(args.service_data)
+        if args.baseline == ["in-service"]
+        else models_from("baseline", [Path(p) for p in args.baseline])
+    )
     candidate = models_from("candidate", args.candidate)
     out = args.out or default_work_dir() / "compare"
     report = compare(baseline, candidate, args.prepared, args.ledger, args.shadow, out)
@@ -41,21 +44,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     from training.registry import default_registry
 
     p = subparsers.add_parser("registry", help="list or add models in the model registry (immutable entries)")
-    p.add_argument("--registry", type=Path, default=default_registry(),
-                   help="registry folder (AUTOQUOTE_REGISTRY_DIR, default data/registry)")
+    p.add_argument(
+        "--registry",
+        type=Path,
+        default=default_registry(),
+        help="registry folder (AUTOQUOTE_REGISTRY_DIR, default data/registry)",
+    )
     sub = p.add_subparsers(dest="registry_command", required=True)
     sub.add_parser("list", help="every entry with its held-out metric")
     add = sub.add_parser("add", help="copy ONNX files with their manifests into the registry")
     add.add_argument("models", nargs="+", type=Path)
     p.set_defaults(func=run_registry)
 
-    p = subparsers.add_parser("compare", help="a candidate against the models in service on the same held-out data")
-    p.add_argument("--candidate", type=Path, nargs="+", required=True,
-                   help="candidate ONNX files or registry entry folders (detector, severity and/or cost head)")
-    p.add_argument("--baseline", nargs="+", default=["in-service"],
-                   help="'in-service' (default: the service's promoted or shipped models) or ONNX files")
+    p = subparsers.add_parser(
+        "compare", help="a candidate against the models in service on the same held-out data"
+    )
+    p.add_argument(
+        "--candidate",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="candidate ONNX files or registry entry folders (detector, severity and/or cost head)",
+    )
+    p.add_argument(
+        "--baseline",
+        nargs="+",
+        default=["in-service"],
+        help="'in-service' (default: the service's promoted or shipped models) or ONNX files",
+    )
     p.add_argument("--service-data", type=Path, help="the service's data folder (reads active_models.json)")
-    p.add_argument("--prepared", type=Path, help="prepared data folder for detector and severity (test split)")
+    p.add_argument(
+        "--prepared", type=Path, help="prepared data folder for detector and severity (test split)"
+    )
     p.add_argument("--ledger", type=Path, help="claims ledger CSV for cost error (its test split)")
     p.add_argument("--shadow", type=Path, help="shadow_quotes.jsonl from 'autoquote export-reviewed'")
     p.add_argument("--out", type=Path, help="report folder (default work/compare)")

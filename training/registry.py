@@ -82,5 +82,7 @@ def format_entries(found: list[Entry]) -> str:
     lines = [f"{'kind':<9} {'name':<22} {'version':<24} {'sha256':<12}  {'held-out':<26} path"]
     for e in found:
         m = e.manifest
-        lines.append(f"{e.kind:<9} {m.name:<22} {m.version:<24} {m.sha256[:12]:<12}  {headline(m):<26} {e.path}")
+        lines.append(
+            f"{e.kind:<9} {m.name:<22} {m.version:<24} {m.sha256[:12]:<12}  {headline(m):<26} {e.path}"
+        )
     return "\n".join(lines)

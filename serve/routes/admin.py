@@ -70,13 +70,23 @@ def promote(
     try:
         previous, pipeline = models.promote(_path(body.detector), _path(body.severity), principal.key_id)
     except InvalidModelChoice as exc:
-        audit.record(session, principal, "model.promotion_refused", None, {"request": body.model_dump(),
-                                                                         "why": exc.message})
+        audit.record(
+            session,
+            principal,
+            "model.promotion_refused",
+            None,
+            {"request": body.model_dump(), "why": exc.message},
+        )
         session.commit()
         raise
     metrics.models_ready.set(1 if pipeline.ready else 0)
-    audit.record(session, principal, "model.promoted", None,
-                 {"from": previous, "to": pipeline.versions(), "choice": describe(models.active)})
+    audit.record(
+        session,
+        principal,
+        "model.promoted",
+        None,
+        {"from": previous, "to": pipeline.versions(), "choice": describe(models.active)},
+    )
     session.commit()
     return _state(models, previous)
 
@@ -88,8 +98,13 @@ def start_shadow(
     """Run a candidate beside the service on every assessed claim; its quotes are stored, never used."""
     require_role(principal, "admin")
     shadow = models.start_shadow(_path(body.detector), _path(body.severity), principal.key_id)
-    audit.record(session, principal, "model.shadow_started", None,
-                 {"versions": shadow.versions(), "choice": describe(models.shadow_choice)})
+    audit.record(
+        session,
+        principal,
+        "model.shadow_started",
+        None,
+        {"versions": shadow.versions(), "choice": describe(models.shadow_choice)},
+    )
     session.commit()
     return _state(models)
 

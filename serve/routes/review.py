@@ -12,9 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from model.pipeline import Pipeline
 from serve.auth import require_role
-from serve.db import audit
+from serve.db import audit, review
 from serve.db import claims as repo
-from serve.db import review
 from serve.deps import PipelineDep, PrincipalDep, SessionDep, StoreDep
 from serve.routes.claims import ERRORS
 from serve.schemas import AuditEventOut, ClaimOut, QuoteOut, audit_out, claim_out, quote_out_from_row
@@ -115,9 +114,9 @@ class ApproveIn(BaseModel):
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
-    ] = Field(description="why the claim is rejected (required)")
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="why the claim is rejected (required)"
+    )
 
 
 class ReviewClaimOut(BaseModel):
@@ -178,7 +177,9 @@ def queue(
     return QueuePage(items=items, count=count, limit=limit, offset=offset)
 
 
-def _review_view(session: SessionDep, principal: PrincipalDep, pipeline: Pipeline, claim_id: str) -> ReviewClaimOut:
+def _review_view(
+    session: SessionDep, principal: PrincipalDep, pipeline: Pipeline, claim_id: str
+) -> ReviewClaimOut:
     claim = repo.get_claim(session, principal, claim_id)
     model = review.model_quote(claim)
     boxes = review.current_boxes(session, claim)

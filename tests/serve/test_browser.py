@@ -25,16 +25,28 @@ from serve.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-XSS_DESCRIPTION = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> rear-ended at a light'
+XSS_DESCRIPTION = (
+    '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> rear-ended at a light'
+)
 XSS_FILENAME = "<img src=x onerror=window.__xss=3>.jpg"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str:
     path = os.environ.get("AUTOQUOTE_TEST_CHROMIUM") or shutil.which("chromium") or ""
     if not path or not Path(path).is_file():
-        pytest.skip("no Chromium: install Debian's chromium and set AUTOQUOTE_TEST_CHROMIUM=/usr/bin/chromium")
+        pytest.skip(
+            "no Chromium: install Debian's chromium and set AUTOQUOTE_TEST_CHROMIUM=/usr/bin/chromium"
+        )
     return path
 
 
@@ -78,7 +90,9 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(
     live: tuple[str, Any], tmp_path: Path
 ) -> None:
     executable = chromium_path()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra has it)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="pip install playwright (the dev extra has it)"
+    )
     base, app = live
     customer, adjuster = make_key(app, "customer"), make_key(app, "adjuster")
     photo = tmp_path / XSS_FILENAME
@@ -122,7 +136,9 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(
             canvas = review.locator("canvas.photo-canvas")
             box = canvas.bounding_box()
             assert box is not None
-            canvas.click(position={"x": box["width"] * 0.45, "y": box["height"] * 0.55})  # inside the Bumper box
+            canvas.click(
+                position={"x": box["width"] * 0.45, "y": box["height"] * 0.55}
+            )  # inside the Bumper box
             review.select_option(".box-part", "Fender")
             review.click(".box-save")
             review.wait_for_selector(".photo .badge")  # "boxes corrected"

@@ -39,6 +39,16 @@ def test_no_inline_script_no_remote_resource_and_no_html_from_strings() -> None:
         assert "http://" not in html and "https://" not in html, f"remote resource in {page.name}"
     for script in STATIC.glob("*.js"):
         code = script.read_text()
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        for sink in (
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+        ):
             assert sink not in code, f"{sink} in {script.name}"
-    assert "@import" not in (STATIC / "style.css").read_text() and "url(" not in (STATIC / "style.css").read_text()
+    assert (
+        "@import" not in (STATIC / "style.css").read_text()
+        and "url(" not in (STATIC / "style.css").read_text()
+    )

@@ -14,7 +14,15 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from model.findings import Detection
-from model.manifest import DatasetRef, Manifest, Preprocess, TrainedWith, load_manifest, sha256_file, write_manifest
+from model.manifest import (
+    DatasetRef,
+    Manifest,
+    Preprocess,
+    TrainedWith,
+    load_manifest,
+    sha256_file,
+    write_manifest,
+)
 from model.pipeline import Pipeline
 from serve.app import create_app
 from serve.settings import Settings
@@ -28,13 +36,24 @@ def registry_model(root: Path, version: str, task: str = "detect") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     onnx = folder / "model.onnx"
     onnx.write_bytes(f"not really onnx {version}".encode())
-    write_manifest(onnx, Manifest(
-        name="autoquote-detector" if task == "detect" else "autoquote-severity", version=version, task=task,  # type: ignore[arg-type]
-        classes=["Bumper", "Door"] if task == "detect" else ["minor", "moderate", "severe"], input_size=64,
-        preprocess=Preprocess(kind="letterbox"), opset=17, sha256=sha256_file(onnx), file=onnx.name,
-        dataset=DatasetRef(source="test", split="test", sha256="0" * 64), metrics={},
-        trained_with=TrainedWith(command="test", config={}, config_sha256="0" * 64), created="2026-11-26",
-    ))
+    write_manifest(
+        onnx,
+        Manifest(
+            name="autoquote-detector" if task == "detect" else "autoquote-severity",
+            version=version,
+            task=task,  # type: ignore[arg-type]
+            classes=["Bumper", "Door"] if task == "detect" else ["minor", "moderate", "severe"],
+            input_size=64,
+            preprocess=Preprocess(kind="letterbox"),
+            opset=17,
+            sha256=sha256_file(onnx),
+            file=onnx.name,
+            dataset=DatasetRef(source="test", split="test", sha256="0" * 64),
+            metrics={},
+            trained_with=TrainedWith(command="test", config={}, config_sha256="0" * 64),
+            created="2026-11-26",
+        ),
+    )
     return onnx
 
 
@@ -53,7 +72,9 @@ def versioned_factory(delay: float = 0.0, build_delay: float = 0.0) -> Callable[
     def factory(settings: Settings) -> Pipeline:
         version = load_manifest(settings.detector_path).version if settings.detector_path else "shipped"
         time.sleep(build_delay if settings.detector_path else 0.0)
-        return fake_pipeline(detector=SlowDetector(manifest=FakeManifest("fake-detector", version), delay=delay))
+        return fake_pipeline(
+            detector=SlowDetector(manifest=FakeManifest("fake-detector", version), delay=delay)
+        )
 
     return factory
 
@@ -73,8 +94,11 @@ def auth(key: str) -> dict[str, str]:
 
 
 def quote(client: TestClient, key: str, seed: int) -> tuple[int, str]:
-    r = client.post("/v1/quote", files=[("files", (f"{seed}.jpg", photo_bytes(seed=seed), "image/jpeg"))],
-                    headers=auth(key))
+    r = client.post(
+        "/v1/quote",
+        files=[("files", (f"{seed}.jpg", photo_bytes(seed=seed), "image/jpeg"))],
+        headers=auth(key),
+    )
     return r.status_code, r.json()["versions"]["detector"] if r.status_code == 200 else r.text
 
 
@@ -94,7 +118,9 @@ def test_promotion_under_load_loses_no_request(client: TestClient, new_key: Keys
     for w in workers:
         w.start()
     time.sleep(0.3)
-    r = client.post("/v1/admin/models/promote", json={"detector": "detector/2.0/model.onnx"}, headers=auth(admin))
+    r = client.post(
+        "/v1/admin/models/promote", json={"detector": "detector/2.0/model.onnx"}, headers=auth(admin)
+    )
     time.sleep(0.3)
     stop.set()
     for w in workers:
@@ -108,7 +134,9 @@ def test_promotion_under_load_loses_no_request(client: TestClient, new_key: Keys
     assert statuses == {200}, results
     assert "fake-detector@shipped" in versions and "fake-detector@2.0" in versions
     switched = versions.index("fake-detector@2.0")
-    assert set(versions[switched + 3 :]) <= {"fake-detector@2.0"}  # at most the in-flight ones finish on the old
+    assert set(versions[switched + 3 :]) <= {
+        "fake-detector@2.0"
+    }  # at most the in-flight ones finish on the old
     assert quote(client, customer, 99)[1] == "fake-detector@2.0"
     assert client.get("/v1/models").json()["versions"]["detector"] == "fake-detector@2.0"
     with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
@@ -130,23 +158,32 @@ def test_promotion_is_refused_outside_the_registry_and_for_non_admins(
     r = client.post("/v1/admin/models/promote", json={"detector": str(outside)}, headers=auth(admin))
     assert r.status_code == 422 and r.json()["error"]["code"] == "model_choice_invalid"
     severity = registry_model(registry, "3.0", task="classify")
-    wrong_kind = client.post("/v1/admin/models/promote", json={"detector": str(severity)}, headers=auth(admin))
+    wrong_kind = client.post(
+        "/v1/admin/models/promote", json={"detector": str(severity)}, headers=auth(admin)
+    )
     assert wrong_kind.status_code == 422 and "not a detector" in wrong_kind.json()["error"]["message"]
     tampered = registry_model(registry, "4.0")
     tampered.write_bytes(b"changed after registration")
     bad_sum = client.post("/v1/admin/models/promote", json={"detector": str(tampered)}, headers=auth(admin))
     assert bad_sum.status_code == 422 and "sha256" in bad_sum.json()["error"]["message"]
     registry_model(registry, "2.0")
-    denied = client.post("/v1/admin/models/promote", json={"detector": "detector/2.0/model.onnx"}, headers=auth(adjuster))
+    denied = client.post(
+        "/v1/admin/models/promote", json={"detector": "detector/2.0/model.onnx"}, headers=auth(adjuster)
+    )
     assert denied.status_code == 403
     assert client.post("/v1/admin/models/promote", json={}, headers=auth(admin)).status_code == 422
     assert client.get("/v1/models").json()["versions"]["detector"] == "fake-detector@shipped"
 
 
-def test_a_promotion_survives_a_restart(settings: Settings, new_key: Keys, client: TestClient, registry: Path) -> None:
+def test_a_promotion_survives_a_restart(
+    settings: Settings, new_key: Keys, client: TestClient, registry: Path
+) -> None:
     registry_model(registry, "2.0")
-    r = client.post("/v1/admin/models/promote", json={"detector": "detector/2.0/model.onnx"},
-                    headers=auth(new_key("admin")))
+    r = client.post(
+        "/v1/admin/models/promote",
+        json={"detector": "detector/2.0/model.onnx"},
+        headers=auth(new_key("admin")),
+    )
     assert r.status_code == 200
     with TestClient(create_app(settings, pipeline_factory=versioned_factory())) as fresh:
         assert fresh.get("/v1/models").json()["versions"]["detector"] == "fake-detector@2.0"
@@ -170,6 +207,8 @@ def test_cli_promote_records_the_choice_and_an_audit_event(
 
             from serve.db.rows import AuditEventRow
 
-            event = session.scalars(select(AuditEventRow).where(AuditEventRow.action == "model.promoted")).one()
+            event = session.scalars(
+                select(AuditEventRow).where(AuditEventRow.action == "model.promoted")
+            ).one()
     assert event.actor_role == "system" and event.detail["via"] == "cli"
     assert main(["promote", "--detector", "/etc/passwd"]) == 2

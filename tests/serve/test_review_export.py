@@ -30,7 +30,11 @@ def app(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def test_export_reviewed_writes_labels_ledger_and_shadow_quotes(
-    client: TestClient, new_key: Keys, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    client: TestClient,
+    new_key: Keys,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from serve.cli import main
@@ -44,7 +48,12 @@ def test_export_reviewed_writes_labels_ledger_and_shadow_quotes(
     rejected = routed_claim(client, customer, 3)
     routed_claim(client, customer, 4)  # still in the queue: not exported
     photo = corrected["photos"][0]
-    boxes = {"boxes": [{"part": "Door", "box": [64, 48, 320, 240]}, {"part": "Fender", "box": [320, 240, 640, 480]}]}
+    boxes = {
+        "boxes": [
+            {"part": "Door", "box": [64, 48, 320, 240]},
+            {"part": "Fender", "box": [320, 240, 640, 480]},
+        ]
+    }
     client.put(f"/v1/claims/{corrected['id']}/photos/{photo['id']}/boxes", json=boxes, headers=auth(adjuster))
     client.post(f"/v1/claims/{corrected['id']}/approve", json={"amount": 2100}, headers=auth(adjuster))
     client.post(f"/v1/claims/{untouched['id']}/approve", json={"amount": 2400}, headers=auth(adjuster))
@@ -60,12 +69,15 @@ def test_export_reviewed_writes_labels_ledger_and_shadow_quotes(
     images = sorted(p.name for p in (out / "detect" / "images").iterdir())
     assert len(images) == 2  # the rejected claim's boxes were not corrected
     label = (out / "detect" / "labels" / f"aq-{photo['sha256'][:16]}.txt").read_text().splitlines()
-    assert label == ["1 0.300000 0.300000 0.400000 0.400000"]  # Door kept; Fender is not a class of this detector
+    assert label == [
+        "1 0.300000 0.300000 0.400000 0.400000"
+    ]  # Door kept; Fender is not a class of this detector
     assert "Fender" in printed
     other = (out / "detect" / "labels" / f"aq-{untouched['photos'][0]['sha256'][:16]}.txt").read_text()
     assert other.startswith("0 ")  # the model's Bumper box, accepted by the approval
     assert (out / "detect" / "images" / f"aq-{photo['sha256'][:16]}.jpg").read_bytes() == client.get(
-        f"/v1/claims/{corrected['id']}/photos/{photo['id']}", headers=auth(adjuster)).content
+        f"/v1/claims/{corrected['id']}/photos/{photo['id']}", headers=auth(adjuster)
+    ).content
     from model.pricing.catalogue import load_catalogue
 
     ledger = read_ledger(out / "ledger.csv", load_catalogue())

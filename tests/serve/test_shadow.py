@@ -30,8 +30,10 @@ def factory(settings: Settings) -> Pipeline:
         pipeline.decode = _explode  # type: ignore[method-assign]
         return pipeline
     parts = [("Bumper", (0.2, 0.3, 0.7, 0.8), 0.9), ("Door", (0.1, 0.1, 0.3, 0.3), 0.8)]
-    return fake_pipeline(detector=FakeDetector(parts=parts, manifest=FakeManifest("fake-detector", version)),
-                         pricer=FakePricer(per_finding=700))
+    return fake_pipeline(
+        detector=FakeDetector(parts=parts, manifest=FakeManifest("fake-detector", version)),
+        pricer=FakePricer(per_finding=700),
+    )
 
 
 def _explode(data: bytes) -> object:
@@ -66,12 +68,16 @@ def test_shadow_quotes_are_stored_and_never_shown(
 ) -> None:
     admin, customer = new_key("admin"), new_key("customer")
     registry_model(settings.models_dir, "cand-1")
-    r = client.put("/v1/admin/models/shadow", json={"detector": "detector/cand-1/model.onnx"}, headers=auth(admin))
+    r = client.put(
+        "/v1/admin/models/shadow", json={"detector": "detector/cand-1/model.onnx"}, headers=auth(admin)
+    )
     assert r.status_code == 200, r.text
     assert r.json()["shadow_versions"]["detector"] == "fake-detector@cand-1"
     body = assess(client, customer, 1)
     quote = body["quote"]
-    assert quote["versions"]["detector"] == "fake-detector@0.1" and quote["total"] == 500.0  # the service's own
+    assert (
+        quote["versions"]["detector"] == "fake-detector@0.1" and quote["total"] == 500.0
+    )  # the service's own
     (row,) = shadows(client)
     assert row.claim_id == body["id"] and row.main_quote_id == quote["id"]
     assert row.versions["detector"] == "fake-detector@cand-1" and row.total == 1400.0
@@ -82,14 +88,20 @@ def test_shadow_quotes_are_stored_and_never_shown(
     assess(client, customer, 2)
     assert len(shadows(client)) == 1
     with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
-        actions = [e.action for e in session.scalars(select(AuditEventRow).where(AuditEventRow.claim_id.is_(None)))]
+        actions = [
+            e.action for e in session.scalars(select(AuditEventRow).where(AuditEventRow.claim_id.is_(None)))
+        ]
     assert [a for a in actions if a.startswith("model.")] == ["model.shadow_started", "model.shadow_stopped"]
 
 
-def test_a_failing_shadow_never_affects_the_customer(client: TestClient, new_key: Keys, settings: Settings) -> None:
+def test_a_failing_shadow_never_affects_the_customer(
+    client: TestClient, new_key: Keys, settings: Settings
+) -> None:
     admin, customer = new_key("admin"), new_key("customer")
     registry_model(settings.models_dir, "broken")
-    client.put("/v1/admin/models/shadow", json={"detector": "detector/broken/model.onnx"}, headers=auth(admin))
+    client.put(
+        "/v1/admin/models/shadow", json={"detector": "detector/broken/model.onnx"}, headers=auth(admin)
+    )
     body = assess(client, customer, 3)
     assert body["quote"]["decision"] == "auto_settle" and shadows(client) == []
     assert 'autoquote_model_errors_total{stage="shadow"} 1.0' in client.get("/metrics").text

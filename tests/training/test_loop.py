@@ -43,14 +43,27 @@ def test_prepare_puts_reviewed_photos_in_train_only(shared: Path, tmp_path: Path
     shutil.copyfile(test_image, extra / "images" / "aq-leak.jpg")
     (extra / "labels" / "aq-leak.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     out = tmp_path / "with"
-    assert main(["prepare", "--data-root", str(shared / "shared"), "--out", str(out),
-                 "--set", f"extra_detect=[{extra}]"]) == 0
+    assert (
+        main(
+            [
+                "prepare",
+                "--data-root",
+                str(shared / "shared"),
+                "--out",
+                str(out),
+                "--set",
+                f"extra_detect=[{extra}]",
+            ]
+        )
+        == 0
+    )
     train = {p.name for p in (out / "detect" / "train" / "images").iterdir()}
     assert {f"aq-{i:016x}.jpg" for i in range(4)} <= train and "aq-leak.jpg" not in train
     for split in ("val", "test"):
         assert not [p for p in (out / "detect" / split / "images").iterdir() if p.name.startswith("aq-")]
         assert sorted(p.name for p in (out / "detect" / split / "images").iterdir()) == sorted(
-            p.name for p in (tmp_path / "plain" / "detect" / split / "images").iterdir())
+            p.name for p in (tmp_path / "plain" / "detect" / split / "images").iterdir()
+        )
     label = (out / "detect" / "train" / "labels" / "aq-0000000000000000.txt").read_text()
     assert label.startswith("3 0.500000 0.500000 0.400000 0.400000")
     before = json.loads((tmp_path / "plain" / "report.json").read_text())["sha256"]["detect"]
@@ -61,16 +74,29 @@ def test_prepare_puts_reviewed_photos_in_train_only(shared: Path, tmp_path: Path
         from training.config import load_config
         from training.data.prepare import PrepareConfig, prepare
 
-        prepare(load_config(PrepareConfig, "prepare.yaml", [f"data_root={shared / 'shared'}",
-                                                             f"out={tmp_path / 'bad'}", f"extra_detect=[{extra}]"]),
-                progress=False)
+        prepare(
+            load_config(
+                PrepareConfig,
+                "prepare.yaml",
+                [f"data_root={shared / 'shared'}", f"out={tmp_path / 'bad'}", f"extra_detect=[{extra}]"],
+            ),
+            progress=False,
+        )
 
 
 def approved_ledger(path: Path, n: int = 30) -> Path:
     rows = ["claim_id,date,region,segment,currency,paid,findings,source"]
     for i in range(n):
-        findings = json.dumps([{"part": "Door", "severity": {"minor": 0.1, "moderate": 0.8, "severe": 0.1},
-                                "area_fraction": 0.1, "photo_id": f"p{i}"}]).replace('"', '""')
+        findings = json.dumps(
+            [
+                {
+                    "part": "Door",
+                    "severity": {"minor": 0.1, "moderate": 0.8, "severe": 0.1},
+                    "area_fraction": 0.1,
+                    "photo_id": f"p{i}",
+                }
+            ]
+        ).replace('"', '""')
         rows.append(f'review-{i},2026-11-20,CN,mid,CNY,{1500 + 10 * i},"{findings}",adjuster-approved')
     path.write_text("\n".join(rows) + "\n")
     return path
@@ -79,13 +105,29 @@ def approved_ledger(path: Path, n: int = 30) -> Path:
 def test_train_cost_reads_the_approved_ledger_beside_the_shared_one(tmp_path: Path) -> None:
     extra = approved_ledger(tmp_path / "ledger.csv")
     run = tmp_path / "run"
-    assert main(["train-cost", "--out", str(run), "--set", "ledger.size=200", "--set", "head.epochs=1",
-                 "--set", f"ledger.extra=[{extra}]"]) == 0
+    assert (
+        main(
+            [
+                "train-cost",
+                "--out",
+                str(run),
+                "--set",
+                "ledger.size=200",
+                "--set",
+                "head.epochs=1",
+                "--set",
+                f"ledger.extra=[{extra}]",
+            ]
+        )
+        == 0
+    )
     report = json.loads((run / "report.json").read_text())
     assert report["ledger"]["rows"] == 230 and "adjuster-approved" in report["ledger"]["sources"]
 
 
-def test_registry_entries_are_immutable_and_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_registry_entries_are_immutable_and_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     registry = tmp_path / "registry"
     head = WEIGHTS_DIR / "cost_head.onnx"
     assert main(["registry", "--registry", str(registry), "add", str(head)]) == 0
@@ -112,24 +154,71 @@ def test_compare_prints_one_table_on_the_same_held_out_data(
     prepared = tmp_path / "prepared"
     assert main(["prepare", "--data-root", str(shared / "shared"), "--out", str(prepared)]) == 0
     registry = tmp_path / "registry"
-    assert main(["registry", "--registry", str(registry), "add", str(WEIGHTS_DIR / "detector.onnx"),
-                 str(WEIGHTS_DIR / "cost_head.onnx")]) == 0
+    assert (
+        main(
+            [
+                "registry",
+                "--registry",
+                str(registry),
+                "add",
+                str(WEIGHTS_DIR / "detector.onnx"),
+                str(WEIGHTS_DIR / "cost_head.onnx"),
+            ]
+        )
+        == 0
+    )
     candidates = sorted(str(p.parent) for p in registry.glob("*/*/model.onnx"))
     ledger = tmp_path / "ledger.csv"
     assert main(["ledger", "--out", str(ledger), "--set", "ledger.size=120"]) == 0
     shadow = tmp_path / "shadow_quotes.jsonl"
-    shadow.write_text("\n".join(json.dumps(r) for r in [
-        {"claim_id": "a", "service": {"decision": "auto_settle", "total": 900.0},
-         "shadow": {"decision": "auto_settle", "total": 1000.0}, "final": None},
-        {"claim_id": "b", "service": {"decision": "human_review", "total": 3000.0},
-         "shadow": {"decision": "auto_settle", "total": 1900.0}, "final": {"outcome": "approved", "amount": 2000.0}},
-    ]) + "\n")
+    shadow.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "claim_id": "a",
+                    "service": {"decision": "auto_settle", "total": 900.0},
+                    "shadow": {"decision": "auto_settle", "total": 1000.0},
+                    "final": None,
+                },
+                {
+                    "claim_id": "b",
+                    "service": {"decision": "human_review", "total": 3000.0},
+                    "shadow": {"decision": "auto_settle", "total": 1900.0},
+                    "final": {"outcome": "approved", "amount": 2000.0},
+                },
+            ]
+        )
+        + "\n"
+    )
     capsys.readouterr()
-    assert main(["compare", "--candidate", *candidates, "--prepared", str(prepared), "--ledger", str(ledger),
-                 "--shadow", str(shadow), "--out", str(tmp_path / "cmp")]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--candidate",
+                *candidates,
+                "--prepared",
+                str(prepared),
+                "--ledger",
+                str(ledger),
+                "--shadow",
+                str(shadow),
+                "--out",
+                str(tmp_path / "cmp"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    for row in ("detector mAP50 (test)", "AP50 Bonnet", "cost MdAPE (ledger test)", "share auto-settled (ledger)",
-                "live share auto-settled", "live MdAPE vs final amount"):
+    for row in (
+        "detector mAP50 (test)",
+        "AP50 Bonnet",
+        "cost MdAPE (ledger test)",
+        "share auto-settled (ledger)",
+        "live share auto-settled",
+        "live MdAPE vs final amount",
+    ):
         assert row in out, out
     report = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     # The same detector on the same split scores the same; the candidate's cost head differs from the default.
