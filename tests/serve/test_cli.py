@@ -74,7 +74,7 @@ def test_serve_on_a_fresh_folder_prints_the_address_and_how_to_get_a_key(tmp_pat
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

@@ -78,7 +78,7 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -86,7 +86,7 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
             except httpx.TransportError:
                 pass
             assert proc.poll() is None, "server exited"
-            assert time.monotonic() < deadline, "server did not start in 30 s"
+            assert time.monotonic() < deadline, "server did not start in 120 s"
             time.sleep(0.2)
         yield base, key
     finally:
