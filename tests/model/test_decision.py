@@ -45,7 +45,7 @@ def test_clean_small_claim_settles() -> None:
         ((finding(score=0.3),), estimate(), "low_confidence"),
         ((finding(),), estimate(total=2500), "over_limit"),
         ((finding(severe=0.6),), estimate(), "severe_damage"),
-        ((finding(),), estimate(width=1.5), "wide_interval"),
+        ((finding(),), estimate(width=1.8), "wide_interval"),
         ((finding(),), estimate(currency="USD"), "pipeline_error"),
     ],
 )
@@ -103,3 +103,24 @@ def test_unknown_and_invalid_policies_are_refused(tmp_path: Path) -> None:
     (tmp_path / "ZZ.yaml").write_text("jurisdiction: ZZ\nversion: '1'\nregion: ZZ\ncurrency: X\n")
     with pytest.raises(PolicyError, match="small_claim_limit"):
         load_policy("ZZ", tmp_path)
+
+
+@pytest.mark.parametrize("jurisdiction,region", [("CN", "CN"), ("CN-single-vehicle", "CN"), ("US", "US")])
+def test_shipped_policy_and_pricer_settle_a_small_confident_claim(jurisdiction: str, region: str) -> None:
+    """The product's promise: a small, confident, minor damage settles alone with what ships."""
+    from model.decision import DecisionInput, PhotoFlags, decide, load_policy
+    from model.findings import ClaimContext, Finding
+    from model.pricing import load_pricer
+
+    finding = Finding(part="Bumper", severity={"minor": 0.85, "moderate": 0.1, "severe": 0.05},
+                      area_fraction=0.04, score=0.8, photo_id="p1")
+    estimate = load_pricer().price([finding], ClaimContext(segment="mid", region=region))
+    policy = load_policy(jurisdiction)
+    decision = decide(DecisionInput(findings=(finding,), estimate=estimate, photos=(PhotoFlags("p1"),)), policy)
+    assert estimate.total < policy.small_claim_limit
+    assert decision.outcome == "auto_settle", decision.reasons
+    severe = Finding(part="Bumper", severity={"minor": 0.1, "moderate": 0.3, "severe": 0.6},
+                     area_fraction=0.3, score=0.8, photo_id="p1")
+    routed = decide(DecisionInput(findings=(severe,), estimate=load_pricer().price(
+        [severe], ClaimContext(segment="mid", region=region)), photos=(PhotoFlags("p1"),)), policy)
+    assert routed.outcome == "human_review" and "severe_damage" in {r.code for r in routed.reasons}

@@ -102,7 +102,7 @@ def test_clean_photo_settles_with_versions_and_original_pixel_boxes() -> None:
         "severity": "fake@1",
         "pricer": "pricer@1",
         "catalogue": "cat-1",
-        "policy": "CN@2025.1",
+        "policy": "CN@2025.2",
     }
 
 

@@ -49,7 +49,7 @@ def test_full_claim_flow_settles_and_records_versions(client: TestClient, new_ke
         "severity": "fake-severity@0.1",
         "pricer": "fake-pricer@0.1",
         "catalogue": "fake-catalogue-1",
-        "policy": "CN@2025.1",
+        "policy": "CN@2025.2",
     }
     finding = quote["photos"][0]["findings"][0]
     assert finding["part"] == "Bumper" and set(finding["severity"]) == {"minor", "moderate", "severe"}
@@ -181,7 +181,7 @@ def test_one_shot_quote(client: TestClient, new_key: Keys) -> None:
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["id"] is None and body["currency"] == "USD" and body["versions"]["policy"] == "US@2025.1"
+    assert body["id"] is None and body["currency"] == "USD" and body["versions"]["policy"] == "US@2025.2"
     assert body["photos"][0]["photo_id"] == "1" and body["photos"][0]["findings"]
     r = client.post(
         "/v1/quote",

@@ -48,7 +48,7 @@ def test_quote_prints_a_readable_quote(
     photo.write_bytes(photo_bytes(seed=5))
     assert main(["quote", str(photo), "--region", "CN", "--segment", "mid"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("decision: ") and "versions: detector=" in out and "policy=CN@2025.1" in out
+    assert out.startswith("decision: ") and "versions: detector=" in out and "policy=CN@2025.2" in out
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a photo")
     assert main(["quote", str(bad)]) == 2

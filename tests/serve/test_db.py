@@ -83,7 +83,7 @@ def test_quote_is_saved_with_versions_and_closes_nothing(db_session: Session) ->
     assert (
         stored is not None
         and stored.detector_version == "fake-detector@0.1"
-        and stored.policy_version == "CN@2025.1"
+        and stored.policy_version == "CN@2025.2"
     )
     assert (
         len(stored.findings) == 1 and len(stored.line_items) == 1 and stored.findings[0].photo_id == photo.id
