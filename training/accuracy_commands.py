@@ -175,7 +175,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", help="folder to write (default work/carry)")
     p.add_argument("--data-root", help="shared datasets folder (default ../shared/datasets)")
     p.add_argument("--max-side", type=int, default=320)
-    p.add_argument("--quality", type=int, default=85)
+    p.add_argument("--quality", type=int, default=70)
     p.add_argument(
         "--rebase", metavar="PREPARED", help="only rewrite the data.yaml paths of a carried folder"
     )

@@ -7,6 +7,7 @@ images (longest side at most ``max_side``, JPEG ``quality``) so data and wheels 
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -33,11 +34,17 @@ def compact_images(folder: Path, max_side: int, quality: int) -> int:
                 (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
                 Image.Resampling.BILINEAR,
             )
-        if path.suffix.lower() in (".jpg", ".jpeg"):
-            rgb.save(path, quality=quality)
-        else:
-            rgb.save(path)
-        count += 1
+        buffer = io.BytesIO()
+        rgb.save(
+            buffer,
+            format="JPEG"
+            if path.suffix.lower() in (".jpg", ".jpeg")
+            else Image.registered_extensions().get(path.suffix.lower(), "PNG"),
+            quality=quality,
+        )
+        if buffer.tell() < path.stat().st_size:  # keep the original when re-encoding would not shrink it
+            path.write_bytes(buffer.getvalue())
+            count += 1
     return count
 
 
@@ -60,7 +67,7 @@ def folder_bytes(folder: Path) -> int:
 
 
 def carry(
-    data_root: Path, out: Path, max_side: int = 320, quality: int = 85, progress: bool = True
+    data_root: Path, out: Path, max_side: int = 320, quality: int = 70, progress: bool = True
 ) -> dict[str, object]:
     """Prepare everything with copies into ``out/prepared``, compact the images, report the size."""
     prepared = out / "prepared"

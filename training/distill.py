@@ -159,6 +159,7 @@ def write_distilled(cfg: DistillConfig, teacher: Path, progress: bool = True) ->
         _link(path, root / "detect" / "train" / "images" / name)
         text = "".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in rows)
         label = root / "detect" / "train" / "labels" / (Path(name).stem + ".txt")
+        label.parent.mkdir(parents=True, exist_ok=True)
         label.write_text(text)
         listing.append(f"{name}\t{text}")
     for split in ("val", "test"):

@@ -12,19 +12,29 @@ from .synthetic_data import make_shared_datasets
 
 
 def make_prepared(root: Path, n_sources: int = 24, n_severity: int = 18) -> Path:
-    """Shared folders (damaged-parts, severity, car-parts) under ``root/shared``, prepared into ``root/prepared``."""
+    """damaged-parts, severity and car-parts under ``root/shared``, prepared into ``root/prepared``."""
     make_shared_datasets(root / "shared", n_sources=n_sources, n_severity=n_severity)
     make_car_parts(root / "shared", n_train=12, n_test=4)
     prepare(PrepareConfig(data_root=root / "shared", out=root / "prepared"), progress=False)
-    prepare_pretrain(PretrainDataConfig(data_root=root / "shared", prepared=root / "prepared"), progress=False)
+    prepare_pretrain(
+        PretrainDataConfig(data_root=root / "shared", prepared=root / "prepared"), progress=False
+    )
     return root / "prepared"
 
 
 def tiny_detector(**fields: object) -> dict[str, object]:
     """Detector config fields for a seconds-long CPU run."""
     extra = {"plots": False, **dict(fields.pop("extra", {}))}  # type: ignore[call-overload]
-    return {"epochs": 1, "imgsz": 64, "batch": 8, "workers": 0, "cache": False, "amp": False, "extra": extra,
-            **fields}
+    return {
+        "epochs": 1,
+        "imgsz": 64,
+        "batch": 8,
+        "workers": 0,
+        "cache": False,
+        "amp": False,
+        "extra": extra,
+        **fields,
+    }
 
 
 def frozen(**fields: object) -> dict[str, object]:

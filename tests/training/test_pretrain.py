@@ -1,4 +1,4 @@
-"""Pretraining: SimCLR loss, supervised car-parts pretraining, and proof that ``init_from`` moves the weights."""
+"""Pretraining: SimCLR loss, supervised car-parts pretraining, proof that ``init_from`` moves the weights."""
 
 from __future__ import annotations
 
@@ -43,12 +43,20 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_car_parts_pretraining_seeds_the_damage_detector(prepared: Path, tmp_path: Path) -> None:
     sup = SupervisedPretrainConfig.model_validate(
-        {**tiny_detector(), "prepared": prepared, "project": tmp_path, "name": "cp"})
+        {**tiny_detector(), "prepared": prepared, "project": tmp_path, "name": "cp"}
+    )
     run = pretrain_supervised(sup)
     ckpt = run / "weights" / "best.pt"
     assert ckpt.is_file()
     det = DetectorConfig.model_validate(
-        {**tiny_detector(**frozen(extra={"plots": False})), "prepared": prepared, "project": tmp_path, "name": "det", "init_from": ckpt})
+        {
+            **tiny_detector(**frozen(extra={"plots": False})),
+            "prepared": prepared,
+            "project": tmp_path,
+            "name": "det",
+            "init_from": ckpt,
+        }
+    )
     out = train_detector(det) / "weights" / "last.pt"
     from ultralytics.nn.tasks import DetectionModel
 
@@ -62,8 +70,18 @@ def test_car_parts_pretraining_seeds_the_damage_detector(prepared: Path, tmp_pat
 
 @pytest.mark.slow
 def test_ssl_backbone_seeds_the_detector_and_the_severity_classifier(prepared: Path, tmp_path: Path) -> None:
-    cfg = SSLConfig(prepared=prepared, project=tmp_path, name="ssl", epochs=1, imgsz=32, batch=8, workers=0,
-                    hidden_dim=32, proj_dim=16, limit=24)
+    cfg = SSLConfig(
+        prepared=prepared,
+        project=tmp_path,
+        name="ssl",
+        epochs=1,
+        imgsz=32,
+        batch=8,
+        workers=0,
+        hidden_dim=32,
+        proj_dim=16,
+        limit=24,
+    )
     run = pretrain_ssl(cfg, progress=False)
     det_ckpt, cls_ckpt = run / "weights" / "backbone-detect.pt", run / "weights" / "backbone-cls.pt"
     assert (run / "results.csv").read_text().count("\n") == 2
@@ -75,9 +93,21 @@ def test_ssl_backbone_seeds_the_detector_and_the_severity_classifier(prepared: P
     fresh.load(load_checkpoint(det_ckpt)[0], verbose=False)
     assert torch.allclose(fresh.state_dict()[key], _tensor(det_ckpt, key))
     assert not torch.allclose(before, fresh.state_dict()[key])
-    sev = SeverityConfig.model_validate({"prepared": prepared, "project": tmp_path, "name": "sev", "epochs": 1,
-                                         "imgsz": 32, "batch": 8, "workers": 0, "cache": False, "amp": False,
-                                         "init_from": cls_ckpt, **frozen(extra={"plots": False})})
+    sev = SeverityConfig.model_validate(
+        {
+            "prepared": prepared,
+            "project": tmp_path,
+            "name": "sev",
+            "epochs": 1,
+            "imgsz": 32,
+            "batch": 8,
+            "workers": 0,
+            "cache": False,
+            "amp": False,
+            "init_from": cls_ckpt,
+            **frozen(extra={"plots": False}),
+        }
+    )
     out = train_severity(sev) / "weights" / "last.pt"
     for key in ("model.0.conv.weight", "model.8.m.0.cv1.conv.weight"):
         assert torch.allclose(_tensor(det_ckpt, key), _tensor(out, key), atol=1e-3), key
@@ -86,6 +116,8 @@ def test_ssl_backbone_seeds_the_detector_and_the_severity_classifier(prepared: P
 def test_a_missing_init_from_is_refused_before_training(prepared: Path, tmp_path: Path) -> None:
     from model.errors import ConfigError
 
-    cfg = DetectorConfig.model_validate({"prepared": prepared, "project": tmp_path, "init_from": tmp_path / "x.pt"})
+    cfg = DetectorConfig.model_validate(
+        {"prepared": prepared, "project": tmp_path, "init_from": tmp_path / "x.pt"}
+    )
     with pytest.raises(ConfigError, match="init_from"):
         train_detector(cfg)

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Issue 6, the accuracy programme on one GPU (about 7-9 minutes of training), everything written under $OUT.
+#
+# Here (CPU machine), once:
+#   autoquote-train carry --out work/carry             # compact prepared data, one copy per source photo
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
+#       -d work/wheels ultralytics ultralytics-thop polars==1.33.1
+# The device machine has Python 3.12, torch, torchvision, numpy, opencv, pillow, onnx and onnxruntime but
+# no ultralytics and no polars; polars alone is a 40 MB wheel, so wheels and data travel in two calls
+# (ignored folders stay on the warm machine between calls):
+#   run(command="STAGES=install bash training/gpu_run.sh", carry=["work/wheels"])
+#   run(command="bash training/gpu_run.sh", carry=["work/carry"], timeout_s=600)
+# STAGES picks a subset, e.g. STAGES="pretrain detector" (default: all but install).
+set -euo pipefail
+
+OUT=${OUT:-work/gpu-out}
+PREP=${PREP:-work/carry/prepared}
+STAGES=${STAGES:-"pretrain detector distill severity export"}
+TIME_PRETRAIN=${TIME_PRETRAIN:-0.012}   # hours, per ultralytics `time`
+TIME_SSL=${TIME_SSL:-0.01}
+TIME_DET=${TIME_DET:-0.02}
+TIME_TEACHER=${TIME_TEACHER:-0.025}
+TIME_SEV=${TIME_SEV:-0.012}
+RUNS=$OUT/runs
+mkdir -p "$OUT" "$RUNS"
+export PYTHONPATH=$PWD AUTOQUOTE_WORK_DIR=$OUT/work AUTOQUOTE_CACHE_DIR=$OUT/cache YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0
+T="python -m training.cli"
+has() { [[ " $STAGES " == *" $1 "* ]]; }
+log() { echo "== $(date +%T) $*" | tee -a "$OUT/stages.log"; }
+
+if has install; then
+  log install
+  python -m pip install -q --no-index --find-links work/wheels --no-deps ultralytics ultralytics-thop polars
+  python -c "import ultralytics, polars, pydantic, yaml, matplotlib, scipy, tqdm" || {
+    echo "missing packages above: add their wheels to work/wheels"; exit 3; }
+  exit 0
+fi
+
+$T carry --rebase "$PREP"
+CP=$RUNS/pretrain-car-parts/weights/best.pt
+SSL=$RUNS/pretrain-ssl/weights
+
+if has pretrain; then
+  log "supervised pretraining on car-parts"
+  $T pretrain --method supervised --prepared "$PREP" --set project="$RUNS" --set time=$TIME_PRETRAIN
+  log "self-supervised (SimCLR) pretraining"
+  $T pretrain --method ssl --prepared "$PREP" --set project="$RUNS" --set time=$TIME_SSL
+fi
+
+if has detector; then
+  for init in cp ssl; do
+    src=$CP; [[ $init == ssl ]] && src=$SSL/backbone-detect.pt
+    log "detector from $init"
+    $T train-detector --prepared "$PREP" --init-from "$src" --set project="$RUNS" --set name=detector-$init \
+      --set time=$TIME_DET
+  done
+fi
+
+if has distill; then
+  log "teacher yolo26s (from car-parts is not possible: another width) then nano student from car-parts"
+  $T distill --prepared "$PREP" --set out="$OUT/distill" --set teacher.project="$RUNS" \
+    --set student.project="$RUNS" --set teacher.time=$TIME_TEACHER --set student.time=$TIME_DET \
+    --set student.init_from="$CP"
+fi
+
+if has severity; then
+  for init in ssl cp; do
+    src=$CP; [[ $init == ssl ]] && src=$SSL/backbone-cls.pt
+    log "severity from $init"
+    $T train-severity --prepared "$PREP" --init-from "$src" --set project="$RUNS" --set name=severity-$init \
+      --set time=$TIME_SEV
+  done
+fi
+
+if has export; then
+  for run in detector-cp detector-ssl distill-student; do
+    [[ -f $RUNS/$run/weights/best.pt ]] || continue
+    log "export $run"
+    $T export detector --run "$RUNS/$run" --prepared "$PREP" --version "issue6-$run" > "$OUT/export-$run.txt" 2>&1 \
+      || tail -5 "$OUT/export-$run.txt"
+    $T quantize --model "$RUNS/$run/weights/best.onnx" --prepared "$PREP" --out "$OUT/quantize-$run" \
+      > "$OUT/quantize-$run.txt" 2>&1 || tail -5 "$OUT/quantize-$run.txt"
+  done
+  for run in severity-ssl severity-cp; do
+    [[ -f $RUNS/$run/weights/best.pt ]] || continue
+    log "export $run"
+    $T export severity --run "$RUNS/$run" --prepared "$PREP" --version "issue6-$run" > "$OUT/export-$run.txt" 2>&1 \
+      || tail -5 "$OUT/export-$run.txt"
+  done
+  # the small files come back; weights stay on the device unless copied: keep the ONNX and manifests
+  find "$RUNS" \( -name 'best.onnx' -o -name 'best.json' -o -name 'results.csv' -o -name '*_eval.json' \) \
+    -exec sh -c 'mkdir -p "$0/$(dirname "${1#$2/}")" && cp "$1" "$0/$(dirname "${1#$2/}")/"' "$OUT/keep" {} "$RUNS" \;
+  find "$RUNS" -name '*.pt' -delete
+fi
+log done
