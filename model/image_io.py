@@ -20,6 +20,7 @@ from model.errors import (
     UnreadableImage,
     UnsupportedImageType,
 )
+from model.preprocess import to_rgb
 
 ImageType = Literal["jpeg", "png", "webp"]
 CONTENT_TYPES: dict[ImageType, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
@@ -123,7 +124,7 @@ def decode_image(data: bytes, limits: ImageLimits, target_side: int | None = Non
         im.load()
         orientation = int(im.getexif().get(0x0112, 1) or 1)
         upright = ImageOps.exif_transpose(im)
-        rgb = _to_rgb(upright)
+        rgb = to_rgb(upright)
     except Image.DecompressionBombError as exc:
         raise _too_many_pixels((width, height), limits) from exc
     except (OSError, SyntaxError, ValueError) as exc:
@@ -149,26 +150,6 @@ def _too_many_pixels(size: tuple[int, int] | None, limits: ImageLimits) -> Image
         f"the photo declares {said}, over the limit of {limits.max_pixels / 1e6:.0f} megapixels; "
         "send a normal camera photo, not a panorama or a generated file"
     )
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """RGB whatever the source mode: CMYK JPEGs, 16-bit and palette PNGs, alpha flattened on white."""
-    if im.mode == "RGB":
-        return im
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit greyscale: scale to 8 bits rather than clip.
-        import numpy as np
-
-        arr = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if im.mode != "I" or arr.max() > 255 else 255.0
-        grey = Image.fromarray((arr / peak * 255.0).clip(0, 255).astype(np.uint8))
-        return grey.convert("RGB")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return im.convert("RGB")
 
 
 def encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:

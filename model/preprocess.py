@@ -35,19 +35,20 @@ class Letterbox:
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode (L, LA, P, RGBA, CMYK, I;16, ...) as 8-bit RGB; transparency goes on white."""
+    """RGB whatever the source mode: CMYK JPEGs, 16-bit and palette PNGs; transparency goes on white."""
     if image.mode == "RGB":
         return image
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits rather than clip.
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode != "I" or array.max() > 255 else 255.0
+        grey = (array / peak * 255.0).clip(0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = max(float(array.max()), 1.0)
-        scaled = (array * (255.0 / (65535.0 if peak > 255 else 255.0))).clip(0, 255).astype(np.uint8)
-        return Image.fromarray(scaled, mode="L").convert("RGB")
     return image.convert("RGB")
 
 
