@@ -93,7 +93,8 @@ def load_manifest(onnx_path: Path, verify: bool = True) -> Manifest:
     try:
         manifest = Manifest.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as exc:
-        raise ManifestError(f"manifest {path} is invalid: {exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}") from exc
+        first = exc.errors()[0]
+        raise ManifestError(f"manifest {path} is invalid: {first['msg']} at {first['loc']}") from exc
     if verify:
         actual = sha256_file(onnx_path)
         if actual != manifest.sha256:

@@ -22,7 +22,8 @@ from training.metrics import DetectionStats, box_iou, classification_report
 
 def read_yolo_labels(label_path: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (x1y1x2y2 pixels) and class ids of a normalised ``cls cx cy w h`` label file."""
-    rows = [line.split() for line in label_path.read_text().splitlines() if line.strip()] if label_path.is_file() else []
+    text = label_path.read_text() if label_path.is_file() else ""
+    rows = [line.split() for line in text.splitlines() if line.strip()]
     if not rows:
         return np.zeros((0, 4)), np.zeros(0, dtype=np.int64)
     arr = np.array([[float(v) for v in r[:5]] for r in rows])

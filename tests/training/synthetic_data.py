@@ -10,7 +10,10 @@ from PIL import Image, ImageOps
 CLASSES = ["Bonnet", "Bumper", "Dickey", "Door", "Fender", "Light", "Windshield"]
 
 
-def _scene(seed: int, size: tuple[int, int] = (96, 72)) -> tuple[Image.Image, list[tuple[int, float, float, float, float]]]:
+Label = tuple[int, float, float, float, float]
+
+
+def _scene(seed: int, size: tuple[int, int] = (96, 72)) -> tuple[Image.Image, list[Label]]:
     rng = np.random.default_rng(seed)
     w, h = size
     # Smooth random field: distinct photos get very different difference hashes.

@@ -69,6 +69,8 @@ def test_severity_trains_exports_and_runs_through_the_runtime(prepared: Path) ->
     assert abs(sum(grade.probabilities.values()) - 1) < 1e-4
 
 
-def test_a_pt_model_name_is_refused_before_anything_downloads(prepared: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_pt_model_name_is_refused_before_anything_downloads(
+    prepared: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["train-detector", "--prepared", str(prepared / "prepared"), "--set", "model=yolo26n.pt"])
     assert code == 2 and "download" in capsys.readouterr().err
