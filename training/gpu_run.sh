@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
-# Issue 6, the accuracy programme on one GPU (about 7-9 minutes of training), everything written under $OUT.
+# The accuracy programme on one GPU (about 7-9 minutes of training), everything written under $OUT.
 #
 # Here (CPU machine), once:
 #   autoquote-train carry --out work/carry             # compact prepared data, one copy per source photo
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
 #       -d work/wheels ultralytics ultralytics-thop polars==1.33.1
-# The device machine has Python 3.12, torch, torchvision, numpy, opencv, pillow, onnx and onnxruntime but
-# no ultralytics and no polars; polars alone is a 40 MB wheel, so wheels and data travel in two calls
-# (ignored folders stay on the warm machine between calls):
-#   run(command="STAGES=install bash training/gpu_run.sh", carry=["work/wheels"])
-#   run(command="bash training/gpu_run.sh", carry=["work/carry"], timeout_s=600)
+# A GPU machine needs Python 3.12+ with torch, torchvision, numpy, opencv, pillow, onnx and onnxruntime;
+# ultralytics and polars can come from the wheels folder, so the machine needs no package index:
+#   STAGES=install bash training/gpu_run.sh        # with work/wheels copied beside the checkout
+#   bash training/gpu_run.sh                       # with work/carry copied beside the checkout
 # STAGES picks a subset, e.g. STAGES="pretrain detector" (default: all but install).
 set -euo pipefail
 
