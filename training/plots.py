@@ -97,7 +97,7 @@ def training_curves(results_csv: Path, path: Path, keys: Sequence[str]) -> Path 
     epochs = [float(r["epoch"]) for r in rows]
     for ax, key in zip(axes[0], present, strict=True):
         ax.plot(epochs, [float(r[key]) for r in rows])
-        ax.set_title(key.split("/")[-1] if "/" in key else key, fontsize=9)
+        ax.set_title(key.replace("metrics/", "val ").replace("(B)", ""), fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
