@@ -11,7 +11,7 @@ from training.cli import main
 
 from .pretrain_fixtures import make_prepared
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")]
+pytestmark = pytest.mark.slow
 
 
 def test_quantize_writes_an_int8_model_its_manifest_and_a_verdict(tmp_path: Path) -> None:
