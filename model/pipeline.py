@@ -86,7 +86,7 @@ class PipelineConfig:
 
     limits: ImageLimits = field(default_factory=ImageLimits)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
-    decode_factor: float = 2.0  # decode photos to about detector input size times this
+    decode_factor: float = 1.0  # decode photos to at least the detector input size times this
     crop_margin: float = 0.2  # severity crops: the box grown by this fraction on each side
     policies_dir: Path = POLICIES_DIR
 

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     max_pixels: int = Field(default=50_000_000, gt=0)
     max_photos_per_claim: int = Field(default=12, gt=0)
     max_photos_per_quote: int = Field(default=6, gt=0)
-    decode_factor: float = Field(default=2.0, ge=1.0, le=8.0)
+    decode_factor: float = Field(default=1.0, ge=1.0, le=8.0)
     # Photo-quality thresholds (see model.quality).
     min_brightness: float = 40.0
     max_brightness: float = 245.0
