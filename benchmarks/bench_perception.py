@@ -26,6 +26,7 @@ from PIL import Image
 import model
 from model.image_io import ImageLimits, decode_image
 from model.offline import configure_offline
+from model.pipeline import PipelineConfig
 
 
 def naive_decode(data: bytes, side: int) -> Image.Image:
@@ -53,7 +54,7 @@ def main() -> None:
     severity = model.load_severity()
     int8 = model.load_detector(args.int8) if args.int8 else None
     limits = ImageLimits()
-    side = detector.input_size * 2
+    side = int(detector.input_size * PipelineConfig().decode_factor)  # as the service decodes
     images = {"12MP": phone_jpeg(4032, 3024), "640px": phone_jpeg(640, 480, seed=1)}
     print(f"detector {detector.version} at {detector.input_size} px, severity {severity.version} at "
           f"{severity.input_size} px; {args.runs} runs each, median ms\n")
