@@ -69,3 +69,15 @@ def make_shared_datasets(root: Path, n_sources: int = 24, n_severity: int = 18) 
             image = _scene(1000 + j)[0]
         image.save(folder / f"{split}_{cls}_{j:03d}.jpg", quality=95)
     return {"classes": CLASSES, "duplicate": severity_dup}
+
+
+def train_tiny_detector(prepared: Path, runs: Path, name: str = "det", version: str = "smoke") -> Path:
+    """One epoch at 64 px through the training CLI, then exported: the ONNX path (manifest beside it)."""
+    from training.cli import main
+
+    args = ["--config", "detector-cpu.yaml", "--prepared", str(prepared), "--set", f"project={runs}",
+            "--set", f"name={name}", "--set", "time=null", "--set", "epochs=1", "--set", "imgsz=64",
+            "--set", "batch=8", "--set", "cache=false"]
+    assert main(["train-detector", *args]) == 0
+    assert main(["export", "detector", "--run", str(runs / name), "--version", version]) == 0
+    return runs / name / "weights" / "best.onnx"

@@ -9,7 +9,7 @@ import pytest
 
 from training.cli import main
 
-from .synthetic_data import make_shared_datasets
+from .synthetic_data import make_shared_datasets, train_tiny_detector
 from .test_loop import reviewed_folder
 
 pytestmark = pytest.mark.slow
@@ -41,36 +41,9 @@ def test_retrain_on_reviewed_data_compare_and_promote(
         )
         == 0
     )
-    assert (
-        main(
-            [
-                "train-detector",
-                "--config",
-                "detector-cpu.yaml",
-                "--prepared",
-                str(prepared),
-                "--set",
-                f"project={tmp_path / 'runs'}",
-                "--set",
-                "name=det",
-                "--set",
-                "time=null",
-                "--set",
-                "epochs=1",
-                "--set",
-                "imgsz=64",
-                "--set",
-                "batch=8",
-                "--set",
-                "cache=false",
-            ]
-        )
-        == 0
-    )
-    run = tmp_path / "runs" / "det"
-    assert main(["export", "detector", "--run", str(run), "--version", "loop-1"]) == 0
+    onnx_file = train_tiny_detector(prepared, tmp_path / "runs", version="loop-1")
     registry = tmp_path / "data" / "registry"
-    assert main(["registry", "--registry", str(registry), "add", str(run / "weights" / "best.onnx")]) == 0
+    assert main(["registry", "--registry", str(registry), "add", str(onnx_file)]) == 0
     (entry,) = registry.glob("detector/*/model.onnx")
     capsys.readouterr()
     assert (

@@ -10,43 +10,14 @@ import pytest
 from training.cli import main
 
 from .pretrain_fixtures import make_prepared
+from .synthetic_data import train_tiny_detector
 
 pytestmark = pytest.mark.slow
 
 
 def test_quantize_writes_an_int8_model_its_manifest_and_a_verdict(tmp_path: Path) -> None:
     prepared = make_prepared(tmp_path)
-    assert (
-        main(
-            [
-                "train-detector",
-                "--config",
-                "detector-cpu.yaml",
-                "--prepared",
-                str(prepared),
-                "--set",
-                f"project={tmp_path / 'runs'}",
-                "--set",
-                "name=det",
-                "--set",
-                "time=null",
-                "--set",
-                "epochs=1",
-                "--set",
-                "imgsz=64",
-                "--set",
-                "batch=8",
-                "--set",
-                "cache=false",
-                "--set",
-                "extra={plots: false}",
-            ]
-        )
-        == 0
-    )
-    run = tmp_path / "runs" / "det"
-    assert main(["export", "detector", "--run", str(run), "--version", "smoke"]) == 0
-    onnx = run / "weights" / "best.onnx"
+    onnx = train_tiny_detector(prepared, tmp_path / "runs", version="smoke")
     out = tmp_path / "q"
     assert (
         main(
