@@ -40,6 +40,8 @@ class ManifestLike(Protocol):
     def name(self) -> str: ...
     @property
     def version(self) -> str: ...
+    @property
+    def classes(self) -> list[str]: ...
 
 
 class DetectorLike(Protocol):
@@ -67,6 +69,8 @@ class CatalogueLike(Protocol):
 
     @property
     def version(self) -> str: ...
+    @property
+    def parts(self) -> list[str]: ...
     def currency_for(self, region: str) -> str: ...
 
 
@@ -391,6 +395,13 @@ def build_pipeline(
         pricer = load_pricer(catalogue)
     except (AutoquoteError, ImportError, OSError) as exc:
         problems.append(f"pricing: {exc}")
+    if detector is not None and catalogue is not None:
+        priced = {part.casefold() for part in catalogue.parts}
+        unpriced = [c for c in detector.manifest.classes if c.casefold() not in priced]
+        if unpriced:
+            # A part the detector finds but the catalogue cannot price would fail every such quote.
+            problems.append(f"pricing: catalogue {catalogue.version} has no entry for detector classes {unpriced}")
+            pricer = None
     for problem in problems:
         log.warning("not in service: %s", problem)
     return Pipeline(detector, severity, pricer, catalogue, config, problems)

@@ -156,3 +156,27 @@ def test_real_pricing_prices_fake_findings() -> None:
     quote = pipe.quote([PhotoInput("p1", pipe.decode(jpeg(640, 480)))], CTX)
     assert quote.estimate is not None and quote.estimate.currency == "CNY" and quote.estimate.line_items
     assert quote.versions["catalogue"] == catalogue.version
+
+
+def test_a_detector_class_the_catalogue_cannot_price_takes_pricing_out_of_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import model.pricing as pricing
+    from model.pipeline import build_pipeline
+
+    real = pricing.load_catalogue()
+
+    class WithoutWindshield:
+        version = real.version
+        parts = [p for p in real.parts if p != "Windshield"]
+
+        def currency_for(self, region: str) -> str:
+            return real.currency_for(region)
+
+    monkeypatch.setattr(pricing, "load_catalogue", lambda: WithoutWindshield())
+    monkeypatch.setattr(pricing, "load_pricer", lambda catalogue: object())
+    pipeline = build_pipeline()
+    assert not pipeline.ready
+    assert any("Windshield" in problem for problem in pipeline.problems)
+    monkeypatch.undo()
+    assert build_pipeline().ready
