@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from model.errors import InferenceError, ManifestError
 from model.findings import ClaimContext, Finding, LineItem, PriceEstimate
-from model.manifest import Manifest, load_manifest
-from model.offline import configure_offline
+from model.manifest import Manifest
+from model.onnx_session import open_session
 from model.pricing.catalogue import Catalogue
 from model.pricing.estimator import Estimator
 from model.pricing.features import encode, feature_spec
@@ -69,7 +69,8 @@ class CostHead:
 
     def __init__(self, onnx_path: Path, catalogue: Catalogue, estimator: Estimator | None = None) -> None:
         self.path = Path(onnx_path)
-        self.manifest = load_manifest(self.path)
+        # one thread: a claim is a single tiny row, and the service's other sessions need the cores
+        self._session, self.manifest = open_session(self.path, "cost", threads=1)
         self.settings = head_settings(self.manifest)
         self.catalogue = catalogue
         self.estimator = estimator if estimator is not None else Estimator(catalogue)
@@ -79,12 +80,6 @@ class CostHead:
                 f"{self.path.name} was trained on features {self.settings.features} but catalogue "
                 f"{catalogue.version} gives {self.spec.as_dict()}; retrain the head for this catalogue"
             )
-        configure_offline()
-        import onnxruntime as ort  # after configure_offline, which keeps it quiet and offline
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
 
     @property
     def version(self) -> str:
