@@ -1,4 +1,4 @@
-"""Train the damaged-part detector: an ultralytics YOLO built from its YAML (no pretrained weights)."""
+"""Train the damaged-part detector: an ultralytics YOLO built from its YAML, optionally seeded by ``init_from``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.errors import ConfigError
 from training.config import default_work_dir, save_resolved
+from training.transfer import resolve_model_yaml, seed_checkpoint
 
 
 class DetectorConfig(BaseModel):
@@ -42,21 +44,23 @@ class DetectorConfig(BaseModel):
     cache: bool | str = "ram"
     amp: bool = True
     extra: dict[str, Any] = Field(default_factory=dict, description="any other ultralytics argument")
-    init_from: Path | None = Field(None, description="checkpoint whose matching layers seed the network")
+    threads: int | None = Field(None, description="CPU threads for training (default: all cores); not an "
+                                "ultralytics argument")
+    init_from: Path | None = Field(None, description="checkpoint (read with the allowlist reader) whose tensors "
+                                   "matching by name and shape seed the network")
 
 
 def train_arguments(cfg: DetectorConfig, data_yaml: Path) -> dict[str, Any]:
     """The keyword arguments for ``YOLO.train``."""
     args: dict[str, Any] = cfg.model_dump(exclude={"model", "prepared", "project", "extra", "device", "time",
-                                                   "init_from"})
+                                                   "init_from",
+                                                   "threads"})
     args.update(data=str(data_yaml), project=str(cfg.project.resolve()), exist_ok=True, pretrained=False,
                 plots=True, verbose=False)
     if cfg.time is not None:
         args["time"] = cfg.time
     if cfg.device is not None:
         args["device"] = cfg.device
-    if cfg.init_from is not None:  # ultralytics loads the tensors whose name and shape match
-        args["pretrained"] = str(cfg.init_from.resolve())
     args.update(cfg.extra)
     return args
 
@@ -72,12 +76,17 @@ def train_detector(cfg: DetectorConfig) -> Path:
         raise ConfigError(f"init_from {cfg.init_from} not found: run `autoquote-train pretrain` first")
     if not data_yaml.is_file():
         raise ConfigError(f"{data_yaml} not found: run `autoquote-train prepare` first")
-    prepare_ultralytics()
+    prepare_ultralytics(cfg.threads)
     from ultralytics import YOLO
 
     run_dir = cfg.project / cfg.name
     save_resolved(cfg, run_dir)
-    yolo = YOLO(cfg.model, task="detect")
-    yolo.train(**train_arguments(cfg, data_yaml))
+    args = train_arguments(cfg, data_yaml)
+    if cfg.init_from is not None:
+        nc = len(yaml.safe_load(data_yaml.read_text())["names"])
+        seed, _ = seed_checkpoint(cfg.init_from, cfg.model, "detect", nc, run_dir)
+        args["pretrained"] = str(seed.resolve())
+    yolo = YOLO(resolve_model_yaml(cfg.model), task="detect")
+    yolo.train(**args)
     (run_dir / "data.json").write_text(json.dumps({"data_yaml": str(data_yaml)}))
     return run_dir

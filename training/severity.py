@@ -8,7 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.errors import ConfigError
+from model.findings import SEVERITY_LEVELS
 from training.config import default_work_dir, save_resolved
+from training.transfer import resolve_model_yaml, seed_checkpoint
 
 
 class SeverityConfig(BaseModel):
@@ -37,7 +39,10 @@ class SeverityConfig(BaseModel):
     cache: bool | str = "ram"
     amp: bool = True
     extra: dict[str, Any] = Field(default_factory=dict)
-    init_from: Path | None = Field(None, description="checkpoint whose matching layers seed the network")
+    threads: int | None = Field(None, description="CPU threads for training (default: all cores); not an "
+                                "ultralytics argument")
+    init_from: Path | None = Field(None, description="checkpoint (read with the allowlist reader) whose tensors "
+                                   "matching by name and shape seed the network")
 
 
 def train_severity(cfg: SeverityConfig) -> Path:
@@ -49,13 +54,14 @@ def train_severity(cfg: SeverityConfig) -> Path:
     data = cfg.prepared / "severity"
     if not (data / "train").is_dir():
         raise ConfigError(f"{data}/train not found: run `autoquote-train prepare` first")
-    prepare_ultralytics()
+    prepare_ultralytics(cfg.threads)
     from ultralytics import YOLO
 
     run_dir = cfg.project / cfg.name
     save_resolved(cfg, run_dir)
     args: dict[str, Any] = cfg.model_dump(
-        exclude={"model", "prepared", "project", "extra", "device", "time", "init_from"}
+        exclude={"model", "prepared", "project", "extra", "device", "time", "init_from",
+                                                   "threads"}
     )
     args.update(data=str(data.resolve()), project=str(cfg.project.resolve()), exist_ok=True,
                 pretrained=False, plots=True, verbose=False)
@@ -63,11 +69,12 @@ def train_severity(cfg: SeverityConfig) -> Path:
         args["time"] = cfg.time
     if cfg.device is not None:
         args["device"] = cfg.device
-    if cfg.init_from is not None:  # ultralytics loads the tensors whose name and shape match
+    if cfg.init_from is not None:
         if not cfg.init_from.is_file():
-            raise ConfigError(f"init_from {cfg.init_from} not found: run `autoquote-train pretrain` first")
-        args["pretrained"] = str(cfg.init_from.resolve())
+            raise ConfigError(f"init_from {cfg.init_from} not found: give a checkpoint file")
+        seed, _ = seed_checkpoint(cfg.init_from, cfg.model, "classify", len(SEVERITY_LEVELS), run_dir)
+        args["pretrained"] = str(seed.resolve())
     args.update(cfg.extra)
-    yolo = YOLO(cfg.model, task="classify")
+    yolo = YOLO(resolve_model_yaml(cfg.model), task="classify")
     yolo.train(**args)
     return run_dir
