@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from model.errors import PolicyError, UnknownJurisdiction
 from model.findings import Finding, PriceEstimate
 from model.quality import QualityIssue
+from model.vocabulary import JURISDICTION_PATTERN
 
 Outcome = Literal["auto_settle", "human_review", "retake_photos"]
 ReasonCode = Literal[
@@ -31,7 +32,7 @@ ReasonCode = Literal[
     "pipeline_error",
 ]
 POLICIES_DIR = Path(__file__).resolve().parent / "policies"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_NAME = re.compile(JURISDICTION_PATTERN)
 
 
 class Policy(BaseModel):

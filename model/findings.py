@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
-Severity = Literal["minor", "moderate", "severe"]
-SEVERITY_LEVELS: tuple[Severity, ...] = ("minor", "moderate", "severe")
-Segment = Literal["economy", "mid", "premium"]
-Operation = Literal["repair", "replace"]
+from model.vocabulary import SEVERITY_LEVELS, Operation, Segment, Severity
+
+__all__ = [
+    "SEVERITY_LEVELS",
+    "ClaimContext",
+    "Detection",
+    "Finding",
+    "LineItem",
+    "Operation",
+    "PriceEstimate",
+    "Segment",
+    "Severity",
+    "SeverityGrade",
+]
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Literal
 
 from model.errors import AuthenticationRequired, PermissionDenied
+from model.vocabulary import Role
 
-Role = Literal["customer", "adjuster", "admin"]
 KEY_PREFIX = "aq_"
 
 

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from model.vocabulary import ROLES, SEGMENTS
+
 if TYPE_CHECKING:
     from model.pipeline import Quote
 
@@ -32,7 +34,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="create, revoke and list API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print it once")
-    create.add_argument("--role", required=True, choices=("customer", "adjuster", "admin"))
+    create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name", required=True)
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
@@ -41,7 +43,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     quote = sub.add_parser("quote", help="quote photos in-process and print the quote")
     quote.add_argument("photos", nargs="+", type=Path)
     quote.add_argument("--region", default="CN")
-    quote.add_argument("--segment", default="mid", choices=("economy", "mid", "premium"))
+    quote.add_argument("--segment", default="mid", choices=SEGMENTS)
     quote.add_argument("--jurisdiction", default=None, help="decision policy (default: the region)")
     quote.add_argument("--json", action="store_true", help="print JSON instead of text")
 
@@ -170,14 +172,14 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def cmd_export_reviewed(args: argparse.Namespace) -> int:
     """Export reviewed claims from the configured database and photo store."""
     from model.manifest import WEIGHTS_DIR, load_manifest
+    from model.store import read_pointer
     from serve.db.session import make_engine, make_sessionmaker, run_migrations
     from serve.export import export_reviewed
-    from serve.registry import read_pointer
     from serve.settings import get_settings
     from serve.storage import LocalPhotoStore
 
     settings = get_settings()
-    pointer = read_pointer(settings)
+    pointer = read_pointer(settings.data_dir)
     detector = args.classes_from or (pointer.detector if pointer else None) or settings.detector_path
     classes = load_manifest(detector or WEIGHTS_DIR / "detector.onnx", verify=False).classes
     run_migrations(settings.db_url)

@@ -5,7 +5,7 @@ The folder the training commands read (``training/`` never imports the service):
     detect/images/aq-<sha256[:16]>.<ext>   photos of reviewed claims, copied from the photo store
     detect/labels/aq-<sha256[:16]>.txt     their boxes (adjuster-corrected, else the model's) as YOLO rows
     detect/classes.txt                     the class names, one a line, in class-id order
-    ledger.csv                             approved amounts in the claims-ledger schema (training/cost/ledger.py)
+    ledger.csv                             approved amounts in the claims-ledger schema (model/ledger.py)
     shadow_quotes.jsonl                    each shadow quote beside the quote in service and the final decision
     export.json                            counts and what was skipped, and why
 
@@ -15,21 +15,19 @@ Photos of approved claims are exported, and of rejected claims only where an adj
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from model.ledger import LedgerFinding, LedgerRow, write_ledger
 from serve.db import review
 from serve.db.rows import ClaimRow, QuoteRow, ShadowQuoteRow, utcnow
 from serve.storage import PhotoStore
 
-LEDGER_COLUMNS = ("claim_id", "date", "region", "segment", "currency", "paid", "findings", "source")
 LEDGER_SOURCE = "adjuster-approved"
 SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 # A box an adjuster drew has no severity grade; this prior marks it as moderate (documented in export.json).
@@ -90,7 +88,7 @@ def export_reviewed(session: Session, store: PhotoStore, out: Path, classes: Seq
     labels.mkdir(parents=True, exist_ok=True)
     (out / "detect" / "classes.txt").write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
     class_id = {name: i for i, name in enumerate(classes)}
-    ledger: list[dict[str, str]] = []
+    ledger: list[LedgerRow] = []
     for claim in _reviewed(session):
         report.claims += 1
         decision = claim.reviews[-1] if claim.reviews else None
@@ -98,7 +96,7 @@ def export_reviewed(session: Session, store: PhotoStore, out: Path, classes: Seq
         report.approved += int(approved)
         boxes = review.current_boxes(session, claim)
         quote = review.model_quote(claim)
-        findings: list[dict[str, Any]] = []
+        findings: list[LedgerFinding] = []
         for photo in claim.photos:
             found, corrected = boxes[photo.id]
             if not approved and not corrected:
@@ -116,38 +114,35 @@ def export_reviewed(session: Session, store: PhotoStore, out: Path, classes: Seq
                 rows.append(f"{class_id[box.part]} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
                 area = (box.x2 - box.x1) * (box.y2 - box.y1) / float(photo.width * photo.height)
                 findings.append(
-                    {
-                        "part": box.part,
-                        "severity": _severity(box, photo.id, quote),
-                        "area_fraction": round(min(1.0, area), 6),
-                        "photo_id": photo.id,
-                    }
+                    LedgerFinding(
+                        part=box.part,
+                        severity=_severity(box, photo.id, quote),
+                        area_fraction=round(min(1.0, area), 6),
+                        photo_id=photo.id,
+                    )
                 )
             (images / (stem + SUFFIX.get(photo.content_type, ".jpg"))).write_bytes(store.get(photo.sha256))
             (labels / (stem + ".txt")).write_text("".join(rows), encoding="utf-8")
             report.images += 1
             report.boxes += len(rows)
             report.corrected_photos += int(corrected)
-        if approved and decision is not None:
+        if approved and decision is not None and decision.amount is not None:
             if not findings:
                 report.skipped.append(f"claim {claim.id}: approved without any box, no ledger row")
                 continue
             ledger.append(
-                {
-                    "claim_id": claim.id,
-                    "date": decision.created_at.date().isoformat(),
-                    "region": claim.region,
-                    "segment": claim.segment,
-                    "currency": decision.currency,
-                    "paid": f"{decision.amount:.2f}",
-                    "findings": json.dumps(findings, separators=(",", ":")),
-                    "source": LEDGER_SOURCE,
-                }
+                LedgerRow(
+                    claim_id=claim.id,
+                    date=decision.created_at.date(),
+                    region=claim.region,
+                    segment=claim.segment,
+                    currency=decision.currency,
+                    paid=decision.amount,
+                    findings=tuple(findings),
+                    source=LEDGER_SOURCE,
+                )
             )
-    with (out / "ledger.csv").open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(ledger)
+    write_ledger(ledger, out / "ledger.csv")
     report.ledger_rows = len(ledger)
     report.shadow_quotes = _export_shadow(session, out / "shadow_quotes.jsonl")
     summary = {

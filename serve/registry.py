@@ -1,7 +1,8 @@
 """Which models the service runs: the active-model pointer, promotion without losing requests, shadow mode.
 
-``<data_dir>/active_models.json`` names the detector and severity model in service; it wins over
-``AUTOQUOTE_DETECTOR_PATH`` / ``AUTOQUOTE_SEVERITY_PATH`` at start-up, so a promotion survives a restart.
+The pointer ``<data_dir>/active_models.json`` (:mod:`model.store`) names the detector and severity model
+in service; it wins over ``AUTOQUOTE_DETECTOR_PATH`` / ``AUTOQUOTE_SEVERITY_PATH`` at start-up, so a
+promotion survives a restart.
 A promotion builds the new pipeline first and then swaps one reference under a lock: requests already
 running keep the pipeline they were handed and finish on it. A shadow candidate runs after the main
 response on live claims; its quotes are stored, never shown, and its failures never reach the customer.
@@ -12,68 +13,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from model.errors import InvalidModelChoice, ModelError
 from model.findings import ClaimContext
 from model.manifest import WEIGHTS_DIR, load_manifest
 from model.pipeline import PhotoInput, Pipeline, Quote
+from model.store import TASK_OF_KIND, ModelChoice, read_pointer, write_pointer
 from serve.db.rows import ShadowQuoteRow, utcnow
 from serve.settings import Settings
 from serve.storage import PhotoStore
 
 log = logging.getLogger(__name__)
-POINTER_FILE = "active_models.json"
 PipelineFactory = Callable[[Settings], Pipeline]
-TASKS = {"detector": "detect", "severity": "classify"}
-
-
-class ModelChoice(BaseModel):
-    """A detector and a severity model by path (None: the shipped one), and who chose them when."""
-
-    model_config = ConfigDict(frozen=True)
-
-    detector: Path | None = None
-    severity: Path | None = None
-    chosen_at: datetime | None = None
-    chosen_by: str | None = None
-
-
-def pointer_path(settings: Settings) -> Path:
-    return settings.data_dir / POINTER_FILE
-
-
-def read_pointer(settings: Settings) -> ModelChoice | None:
-    """The promoted models, if a promotion was ever recorded for this data folder."""
-    path = pointer_path(settings)
-    if not path.is_file():
-        return None
-    try:
-        return ModelChoice.model_validate_json(path.read_text(encoding="utf-8"))
-    except (ValidationError, OSError):
-        log.exception("ignoring unreadable %s", path)
-        return None
-
-
-def write_pointer(settings: Settings, choice: ModelChoice) -> Path:
-    """Replace the pointer atomically (temp file, fsync, rename)."""
-    path = pointer_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".active-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(choice.model_dump_json(indent=2))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
 
 
 def with_models(settings: Settings, choice: ModelChoice) -> Settings:
@@ -97,7 +53,7 @@ def checked_model(path: Path | str, kind: str, settings: Settings) -> Path:
         manifest = load_manifest(candidate)
     except ModelError as exc:
         raise InvalidModelChoice(f"{kind} {path}: {exc.message}") from exc
-    if manifest.task != TASKS[kind]:
+    if manifest.task != TASK_OF_KIND[kind]:
         raise InvalidModelChoice(f"{path} is a {manifest.task} model, not a {kind}")
     return candidate
 
@@ -109,7 +65,7 @@ class ModelService:
         self.settings = settings
         self.factory = factory
         self._lock = threading.Lock()
-        pointer = read_pointer(settings)
+        pointer = read_pointer(settings.data_dir)
         self.active = pointer or ModelChoice(detector=settings.detector_path, severity=settings.severity_path)
         self.pipeline: Pipeline | None = None
         self.shadow: Pipeline | None = None
@@ -155,7 +111,7 @@ class ModelService:
             old = self.current().versions()
             self.pipeline = pipeline  # one reference assignment: requests see the old or the new, never half
             self.active = choice
-            write_pointer(self.settings, choice)
+            write_pointer(self.settings.data_dir, choice)
         return old, pipeline
 
     def start_shadow(self, detector: Path | None, severity: Path | None, by: str | None) -> Pipeline:

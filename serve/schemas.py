@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.pipeline import Quote
+from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
 
 Decision = Literal["auto_settle", "human_review", "retake_photos"]
@@ -27,13 +28,13 @@ class ClaimCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    region: str = Field(default="CN", pattern=r"^[A-Za-z]{2,8}$", description="pricing region, e.g. CN or US")
+    region: str = Field(default="CN", pattern=REGION_PATTERN, description="pricing region, e.g. CN or US")
     jurisdiction: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        pattern=JURISDICTION_PATTERN,
         description="decision policy, e.g. CN or CN-single-vehicle; defaults to the region",
     )
-    segment: Literal["economy", "mid", "premium"] = "mid"
+    segment: Segment = "mid"
     description: str = Field(default="", max_length=2000)
 
 

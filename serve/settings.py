@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from model.image_io import ImageLimits
 from model.pipeline import PipelineConfig
 from model.quality import QualityThresholds
+from model.store import store_in
 
 
 class Settings(BaseSettings):
@@ -25,7 +26,6 @@ class Settings(BaseSettings):
     detector_path: Path | None = None
     severity_path: Path | None = None
     ort_threads: int | None = Field(default=None, ge=1)
-    default_region: str = "CN"
     # Learning loop: the model registry folder (promotions and shadows must come from it) and a candidate
     # that runs in shadow on live claims (its quotes are stored, never used).
     registry_dir: Path | None = Field(default=None, description="model registry; data_dir/registry if unset")
@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         """The model registry folder."""
-        return self.registry_dir if self.registry_dir is not None else self.data_dir / "registry"
+        return self.registry_dir if self.registry_dir is not None else store_in(self.data_dir)
 
     def pipeline_config(self) -> PipelineConfig:
         """The pipeline's limits and thresholds from these settings."""

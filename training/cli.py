@@ -26,7 +26,7 @@ from model.offline import configure_offline
 from training.accuracy_commands import register as register_accuracy
 from training.config import default_work_dir, load_config
 from training.cost.commands import register as register_cost
-from training.loop_commands import register as register_loop
+from training.registry_commands import register as register_registry
 
 COMMAND_FILE = "command.txt"
 
@@ -202,7 +202,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
     register_cost(sub)
     register_accuracy(sub)
-    register_loop(sub)
+    register_registry(sub)
     return parser
 
 

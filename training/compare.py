@@ -22,6 +22,7 @@ from model.findings import Finding
 from model.manifest import WEIGHTS_DIR, load_manifest
 from model.pricing.catalogue import load_catalogue
 from model.pricing.pricer import load_pricer
+from model.store import KIND_OF_TASK, read_pointer
 from training.cost.ledger import SPLITS, read_ledger, split_of
 
 COST_FRACTIONS = (0.6, 0.2, 0.2)  # the cost head's default split (training/configs/cost_head.yaml)
@@ -43,19 +44,17 @@ def models_from(label: str, paths: list[Path]) -> Models:
     models = Models(label)
     for given in paths:
         path = given / "model.onnx" if given.is_dir() else given
-        task = load_manifest(path, verify=False).task
-        setattr(models, {"detect": "detector", "classify": "severity", "cost": "cost"}[task], path)
+        setattr(models, KIND_OF_TASK[load_manifest(path, verify=False).task], path)
     return models
 
 
 def in_service(service_data: Path | None) -> Models:
     """What the service runs: its promoted models (``<data>/active_models.json``), else the shipped ones."""
     models = Models("in-service", WEIGHTS_DIR / "detector.onnx", WEIGHTS_DIR / "severity.onnx")
-    pointer = service_data / "active_models.json" if service_data else None
-    if pointer is not None and pointer.is_file():
-        chosen = json.loads(pointer.read_text(encoding="utf-8"))
-        models.detector = Path(chosen["detector"]) if chosen.get("detector") else models.detector
-        models.severity = Path(chosen["severity"]) if chosen.get("severity") else models.severity
+    pointer = read_pointer(service_data) if service_data else None
+    if pointer is not None:
+        models.detector = pointer.detector or models.detector
+        models.severity = pointer.severity or models.severity
     return models
 
 

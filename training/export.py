@@ -32,11 +32,11 @@ def export_onnx(weights: Path, imgsz: int, opset: int = 17) -> Path:
 
     prepare_ultralytics()
     import onnx
-    from ultralytics import YOLO
 
     # The default export keeps the head ultralytics' own predict() runs on a loaded checkpoint (for YOLO26
     # the one-to-many branch, decoded with NMS by the runtime); nms=False would swap in the one-to-one branch.
     import torch
+    from ultralytics import YOLO
 
     with warnings.catch_warnings():
         # Tracing warns about Python-side shape logic in the head; it is expected for a static-shape export

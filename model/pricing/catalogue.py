@@ -11,11 +11,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from model.errors import CatalogueError, UnknownCurrency, UnknownPart, UnknownRegion, UnknownSegment
-from model.findings import SEVERITY_LEVELS, Segment, Severity
+from model.vocabulary import SEGMENTS, SEVERITY_LEVELS, Segment, Severity
 
 CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "catalogues"
 DEFAULT_CATALOGUE = CATALOGUE_DIR / "catalogue-2026.1.yaml"
-SEGMENTS: tuple[Segment, ...] = ("economy", "mid", "premium")
 
 _Strict = ConfigDict(frozen=True, extra="forbid")
 

@@ -10,8 +10,9 @@ import numpy as np
 import numpy.typing as npt
 
 from model.findings import ClaimContext, Finding, PriceEstimate
-from model.pricing.catalogue import SEGMENTS, Catalogue
+from model.pricing.catalogue import Catalogue
 from model.pricing.estimator import Claim, Estimator
+from model.vocabulary import SEGMENTS
 
 FEATURES_VERSION = "claim-features-v1"
 _PER_PART = ("present", "p_minor", "p_moderate", "p_severe", "area", "replace", "log_item")

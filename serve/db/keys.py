@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from model.errors import ApiKeyNotFound, InputError
-from serve.auth import KEY_PREFIX, Principal, Role, generate_key, hash_key
+from model.vocabulary import ROLES, Role
+from serve.auth import KEY_PREFIX, Principal, generate_key, hash_key
 from serve.db import audit
-from serve.db.rows import ROLES, ApiKeyRow, utcnow
+from serve.db.rows import ApiKeyRow, utcnow
 
 
 def create_key(

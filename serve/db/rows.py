@@ -25,9 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-CLAIM_STATUSES = ("submitted", "retake_requested", "assessed", "in_review", "approved", "rejected")
 CLOSED_STATUSES = ("approved", "rejected")
-ROLES = ("customer", "adjuster", "admin")
 
 
 def utcnow() -> datetime:

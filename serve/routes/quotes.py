@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
 from model.errors import TooManyPhotos
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput
+from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.db.claims import duplicate_of
 from serve.deps import MetricsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep
 from serve.routes.claims import ERRORS, decode_uploads
@@ -25,9 +26,9 @@ def quote_photos(
     pipeline: PipelineDep,
     settings: SettingsDep,
     metrics: MetricsDep,
-    region: Annotated[str, Form(pattern=r"^[A-Za-z]{2,8}$")] = "CN",
-    segment: Annotated[Literal["economy", "mid", "premium"], Form()] = "mid",
-    jurisdiction: Annotated[str | None, Form(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")] = None,
+    region: Annotated[str, Form(pattern=REGION_PATTERN)] = "CN",
+    segment: Annotated[Segment, Form()] = "mid",
+    jurisdiction: Annotated[str | None, Form(pattern=JURISDICTION_PATTERN)] = None,
 ) -> QuoteOut:
     """Quote photos at once; photos already seen in a claim are flagged. Photo ids are 1, 2, ... in order."""
     if len(files) > settings.max_photos_per_quote:

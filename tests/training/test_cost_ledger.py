@@ -10,8 +10,9 @@ import pytest
 
 from model.errors import LedgerError
 from model.findings import ClaimContext
+from model.ledger import COLUMNS, write_ledger
 from model.pricing import Estimator, load_catalogue
-from training.cost.ledger import COLUMNS, read_ledger, split_of, write_ledger
+from training.cost.ledger import read_ledger, split_of
 from training.cost.synthetic import SYNTHETIC_SOURCE, NoiseModel, synthetic_rows
 
 CATALOGUE = load_catalogue()

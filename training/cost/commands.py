@@ -107,10 +107,11 @@ def _summary(report: dict[str, Any], out: Path) -> None:
 def run_ledger(args: argparse.Namespace) -> int:
     """Generate a synthetic ledger CSV."""
     configure_offline()
+    from model.ledger import write_ledger
     from model.pricing.catalogue import load_catalogue
     from training.config import default_work_dir, load_config
     from training.cost.config import CostConfig
-    from training.cost.ledger import read_ledger, write_ledger
+    from training.cost.ledger import read_ledger
     from training.cost.synthetic import SYNTHETIC_SOURCE, synthetic_rows
 
     config = load_config(CostConfig, args.config, args.overrides)

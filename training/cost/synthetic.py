@@ -31,9 +31,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.findings import SEVERITY_LEVELS, ClaimContext, Finding
-from model.pricing.catalogue import SEGMENTS, Catalogue
+from model.ledger import LedgerFinding, LedgerRow
+from model.pricing.catalogue import Catalogue
 from model.pricing.estimator import Estimator
-from training.cost.ledger import LedgerFinding, LedgerRow
+from model.vocabulary import SEGMENTS
 
 SYNTHETIC_SOURCE = "synthetic-v1"
 FRONT_END = frozenset({"Bonnet", "Bumper", "Light", "Fender"})

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from model.errors import LedgerError
+from model.ledger import write_ledger
 from model.manifest import (
     DatasetRef,
     Manifest,
@@ -38,7 +39,7 @@ from training.cost.head import (
     predict_torch,
     train_head,
 )
-from training.cost.ledger import Ledger, Rejected, read_ledger, write_ledger
+from training.cost.ledger import Ledger, Rejected, read_ledger
 from training.cost.synthetic import synthetic_rows
 
 ONNX_NAME = "cost_head.onnx"

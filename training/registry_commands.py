@@ -1,4 +1,4 @@
-"""Learning-loop commands of ``autoquote-train``: ``registry list|add`` and ``compare``.
+"""``autoquote-train registry list|add`` (the model store, :mod:`model.store`) and ``compare``.
 
 Reviewed claims come from the service as a folder (``autoquote export-reviewed --out DIR``); feed them to
 training with ``autoquote-train prepare --set "extra_detect=[DIR/detect]"`` and
@@ -10,18 +10,41 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from model import store
+from model.manifest import Manifest
 from training.config import default_work_dir
 
 
 def run_registry(args: argparse.Namespace) -> None:
-    from training import registry
-
     if args.registry_command == "add":
         for path in args.models:
-            entry = registry.add(args.registry, path)
+            entry = store.register(args.registry, path)
             print(f"registered {entry.manifest.name}@{entry.manifest.version} ({entry.kind}) at {entry.path}")
     else:
-        print(registry.format_entries(registry.entries(args.registry)))
+        print(format_entries(store.entries(args.registry)))
+
+
+def headline(manifest: Manifest) -> str:
+    """The held-out metric a model is known by."""
+    m = manifest.metrics
+    for key in ("map50", "macro_f1"):
+        if isinstance(m.get(key), int | float):
+            return f"{key}={m[key]:.3f} ({m.get('split', '?')})"
+    head = m.get("cost-head")
+    if isinstance(head, dict) and "mdape" in head:
+        return f"mdape={head['mdape']:.3f} ({m.get('split', '?')})"
+    return "-"
+
+
+def format_entries(found: list[store.Entry]) -> str:
+    """The entries as a table with their held-out metric."""
+    lines = [f"{'kind':<9} {'name':<22} {'version':<24} {'sha256':<12}  {'held-out':<26} path"]
+    for e in found:
+        m = e.manifest
+        lines.append(
+            f"{e.kind:<9} {m.name:<22} {m.version:<24} {m.sha256[:12]:<12}  {headline(m):<26} {e.path}"
+        )
+    return "\n".join(lines)
 
 
 def run_compare(args: argparse.Namespace) -> None:
@@ -41,13 +64,11 @@ def run_compare(args: argparse.Namespace) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``registry`` and ``compare`` to ``autoquote-train``."""
-    from training.registry import default_registry
-
     p = subparsers.add_parser("registry", help="list or add models in the model registry (immutable entries)")
     p.add_argument(
         "--registry",
         type=Path,
-        default=default_registry(),
+        default=store.default_store(),
         help="registry folder (AUTOQUOTE_REGISTRY_DIR, default data/registry)",
     )
     sub = p.add_subparsers(dest="registry_command", required=True)
