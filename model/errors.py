@@ -54,6 +54,10 @@ HTTP status codes are chosen only by the service's exception handlers, never her
                                                                   without a valid manifest, or failing to load)
     NotFound
     └── PhotoNotFound                   photo_not_found          (no such photo in this claim)
+
+    Added for several replicas:
+
+    StorageUnavailable                  storage_unavailable      (the photo store refused or did not answer)
 """
 
 from __future__ import annotations
@@ -232,3 +236,7 @@ class PhotoNotFound(NotFound):
 
 class InvalidModelChoice(InputError):
     code = "model_choice_invalid"
+
+
+class StorageUnavailable(AutoquoteError):
+    code = "storage_unavailable"

@@ -19,7 +19,7 @@ from serve.metrics import LatencyMiddleware, make_metrics
 from serve.registry import ModelService
 from serve.routes import admin, claims, pages, quotes, review, system
 from serve.settings import Settings, get_settings
-from serve.storage import LocalPhotoStore, PhotoStore
+from serve.storage import PhotoStore, make_photo_store
 
 log = logging.getLogger(__name__)
 PipelineFactory = Callable[[Settings], Pipeline]
@@ -54,7 +54,7 @@ def create_app(
         engine = make_engine(settings.db_url)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.store = store_factory(settings) if store_factory else LocalPhotoStore(settings.photos_dir)
+        app.state.store = store_factory(settings) if store_factory else make_photo_store(settings)
         models = ModelService(settings, pipeline_factory)
         pipeline = await run_in_threadpool(models.start)
         app.state.models = models

@@ -56,6 +56,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="detector ONNX whose manifest gives the class names (default: the detector in service)",
     )
 
+    orphans = sub.add_parser(
+        "collect-orphans", help="find (and with --delete remove) stored photos that no claim references"
+    )
+    orphans.add_argument("--older-than-hours", type=float, default=24.0,
+                         help="spare photos stored more recently than this (uploads still committing)")
+    orphans.add_argument("--delete", action="store_true", help="delete them (default: only list them)")
+
     promote = sub.add_parser("promote", help="switch the service to models from the registry (audited)")
     promote.add_argument("--detector", help="detector ONNX in the registry (path, or relative to it)")
     promote.add_argument("--severity", help="severity ONNX in the registry (path, or relative to it)")
@@ -89,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_export_reviewed(args)
         if args.command == "promote":
             return cmd_promote(args)
+        if args.command == "collect-orphans":
+            return cmd_collect_orphans(args)
         return cmd_quote(args)
     except AutoquoteError as exc:
         print(f"error [{exc.code}]: {exc.message}", file=sys.stderr)
@@ -176,7 +185,7 @@ def cmd_export_reviewed(args: argparse.Namespace) -> int:
     from serve.db.session import make_engine, make_sessionmaker, run_migrations
     from serve.export import export_reviewed
     from serve.settings import get_settings
-    from serve.storage import LocalPhotoStore
+    from serve.storage import make_photo_store
 
     settings = get_settings()
     pointer = read_pointer(settings.data_dir)
@@ -186,7 +195,7 @@ def cmd_export_reviewed(args: argparse.Namespace) -> int:
     engine = make_engine(settings.db_url)
     try:
         with make_sessionmaker(engine)() as session:
-            report = export_reviewed(session, LocalPhotoStore(settings.photos_dir), args.out, classes)
+            report = export_reviewed(session, make_photo_store(settings), args.out, classes)
     finally:
         engine.dispose()
     print(
@@ -196,6 +205,36 @@ def cmd_export_reviewed(args: argparse.Namespace) -> int:
     )
     for line in report.skipped:
         print(f"  skipped: {line}")
+    return 0
+
+
+def cmd_collect_orphans(args: argparse.Namespace) -> int:
+    """List or delete photos in the configured store that no claim references."""
+    from datetime import timedelta
+
+    from serve.db.session import make_engine, make_sessionmaker, run_migrations
+    from serve.orphans import collect_orphans
+    from serve.settings import get_settings
+    from serve.storage import make_photo_store
+
+    settings = get_settings()
+    run_migrations(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            report = collect_orphans(
+                session, make_photo_store(settings), timedelta(hours=args.older_than_hours), args.delete
+            )
+    finally:
+        engine.dispose()
+    for name in report.orphans:
+        print(name)
+    done = f"deleted {report.deleted}" if args.delete else "listed (add --delete to remove them)"
+    print(
+        f"{report.scanned} photo(s) scanned: {report.referenced} referenced, {report.too_recent} too recent "
+        f"to judge, {len(report.orphans)} orphan(s) {done}",
+        file=sys.stderr,
+    )
     return 0
 
 

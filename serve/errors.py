@@ -23,6 +23,7 @@ from model.errors import (
     NotFound,
     PermissionDenied,
     RequestTooLarge,
+    StorageUnavailable,
     UnsupportedImageType,
 )
 from serve.metrics import Metrics
@@ -43,6 +44,7 @@ STATUS_BY_ERROR: tuple[tuple[type[AutoquoteError], int], ...] = (
     (UnsupportedImageType, 415),
     (InputError, 422),
     (ModelError, 503),
+    (StorageUnavailable, 503),
     (ConfigError, 500),
     (AutoquoteError, 500),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.image_io import ImageLimits
@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     registry_dir: Path | None = Field(default=None, description="model registry; data_dir/registry if unset")
     shadow_detector_path: Path | None = None
     shadow_severity_path: Path | None = None
+    # Photo store: the local folder (data_dir/photos) or an S3-compatible bucket shared by several replicas.
+    photo_store: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_prefix: str = Field(default="photos/", description="key prefix inside the bucket")
+    s3_endpoint_url: str | None = Field(default=None, description="unset for AWS; the URL of MinIO, Ceph, ...")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = Field(default=None, description="unset: boto3's usual credential chain")
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    # Several replicas: how often each checks the database for a promotion made on another one.
+    model_poll_seconds: float = Field(default=2.0, gt=0)
     # Bad-input limits.
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_request_bytes: int = Field(default=80 * 1024 * 1024, gt=0)
@@ -48,6 +59,8 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.max_photo_bytes > self.max_request_bytes:
             raise ValueError("AUTOQUOTE_MAX_PHOTO_BYTES must not exceed AUTOQUOTE_MAX_REQUEST_BYTES")
+        if self.photo_store == "s3" and not self.s3_bucket:
+            raise ValueError("AUTOQUOTE_PHOTO_STORE=s3 needs AUTOQUOTE_S3_BUCKET")
         if self.environment == "production" and self.database_url is None:
             raise ValueError(
                 "set AUTOQUOTE_DATABASE_URL in production; the SQLite default is for one machine"

@@ -1,4 +1,9 @@
-"""Photos on disk, addressed by their sha256: durable before the database acknowledges them."""
+"""Photo stores, addressed by their sha256: a photo is durable before the database acknowledges it.
+
+Two implementations share :class:`PhotoStore`: :class:`LocalPhotoStore` (a folder, the embedded default)
+and ``serve.s3_store.S3PhotoStore`` (any S3-compatible object store, for several replicas; the ``scale``
+extra). :func:`make_photo_store` picks one from the settings.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,13 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from serve.settings import Settings
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -20,6 +30,30 @@ class PhotoStore(Protocol):
     def exists(self, sha256: str) -> bool: ...
 
 
+class CollectablePhotoStore(PhotoStore, Protocol):
+    """A store whose photos can be listed and deleted (for the orphan collector)."""
+
+    def stored(self) -> Iterator[tuple[str, datetime]]: ...
+    def written_at(self, sha256: str) -> datetime | None: ...
+    def delete(self, sha256: str) -> None: ...
+
+
+def check_sha256(sha256: str) -> str:
+    """The name, checked (so a stored value cannot address anything but a photo)."""
+    if not _SHA256.match(sha256):
+        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+    return sha256
+
+
+def make_photo_store(settings: Settings) -> CollectablePhotoStore:
+    """The photo store the settings name: the local folder, or an S3 bucket."""
+    if settings.photo_store == "s3":
+        from serve.s3_store import S3PhotoStore
+
+        return S3PhotoStore.from_settings(settings)
+    return LocalPhotoStore(settings.photos_dir)
+
+
 class LocalPhotoStore:
     """Content-addressed files under ``root/ab/cd/<sha256>``: temp file, fsync, rename, fsync the folder."""
 
@@ -29,8 +63,7 @@ class LocalPhotoStore:
 
     def path_for(self, sha256: str) -> Path:
         """The file of a photo (the name is checked, so a stored value cannot escape ``root``)."""
-        if not _SHA256.match(sha256):
-            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        check_sha256(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def exists(self, sha256: str) -> bool:
@@ -46,6 +79,7 @@ class LocalPhotoStore:
         sha256 = hashlib.sha256(data).hexdigest()
         path = self.path_for(sha256)
         if path.is_file() and path.stat().st_size == len(data):
+            os.utime(path)  # fresh again: the orphan collector spares photos written within its grace period
             return sha256
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -60,6 +94,23 @@ class LocalPhotoStore:
             raise
         _fsync_dir(path.parent)
         return sha256
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        """Every stored photo with the time it was written (temporary files are not photos)."""
+        for path in self.root.glob("??/??/*"):
+            if _SHA256.match(path.name) and path.is_file():
+                yield path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+    def written_at(self, sha256: str) -> datetime | None:
+        """When a photo was last stored (None: not stored)."""
+        try:
+            return datetime.fromtimestamp(self.path_for(sha256).stat().st_mtime, UTC)
+        except FileNotFoundError:
+            return None
+
+    def delete(self, sha256: str) -> None:
+        """Remove a photo (gone already is fine)."""
+        self.path_for(sha256).unlink(missing_ok=True)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -7,6 +7,7 @@ Database: SQLite in a temporary folder by default; tests marked ``postgres`` run
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from fakes import fake_pipeline
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
@@ -69,6 +71,38 @@ def settings(tmp_path: Path) -> Settings:
         max_pixels=4_000_000,
         max_photos_per_claim=4,
         min_side=200,
+    )
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 server on loopback for the whole run (skips without the scale extra)."""
+    pytest.importorskip("boto3", reason="the S3 photo store needs the scale extra: pip install -e '.[scale]'")
+    pytest.importorskip("moto.server", reason="the S3 tests need moto[server] (the scale extra)")
+    from s3_server import moto_server
+
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def s3_settings(settings: Settings, s3_endpoint: str, request: pytest.FixtureRequest) -> Settings:
+    """The test settings on a fresh bucket of the S3 stand-in."""
+    import boto3
+
+    bucket = "aq-" + uuid.uuid4().hex[:20]
+    boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ).create_bucket(Bucket=bucket)
+    return settings.model_copy(
+        update={
+            "photo_store": "s3",
+            "s3_bucket": bucket,
+            "s3_endpoint_url": s3_endpoint,
+            "s3_access_key_id": "testing",
+            "s3_secret_access_key": SecretStr("testing"),
+        }
     )
 
 
