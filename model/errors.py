@@ -58,6 +58,13 @@ HTTP status codes are chosen only by the service's exception handlers, never her
     Added for several replicas:
 
     StorageUnavailable                  storage_unavailable      (the photo store refused or did not answer)
+
+    Added for hostile input:
+
+    InputError
+    ├── NulCharacter                    text_has_nul             (a NUL in a URL, query or header)
+    └── RequestTooManyPixels            request_too_many_pixels  (photos of one request decode too large)
+    DecoderBusy                         decoder_busy             (every decode slot stayed busy; retry)
 """
 
 from __future__ import annotations
@@ -240,3 +247,15 @@ class InvalidModelChoice(InputError):
 
 class StorageUnavailable(AutoquoteError):
     code = "storage_unavailable"
+
+
+class NulCharacter(InputError):
+    code = "text_has_nul"
+
+
+class RequestTooManyPixels(InputError):
+    code = "request_too_many_pixels"
+
+
+class DecoderBusy(AutoquoteError):
+    code = "decoder_busy"

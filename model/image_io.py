@@ -57,6 +57,12 @@ class DecodedImage:
         return self.original_size[0] / self.image.width if self.image.width else 1.0
 
 
+def mebibytes(n: int) -> str:
+    """A byte count as limits are read: 25 MiB is "25 MB", not "26.2 MB"."""
+    value = n / (1024 * 1024)
+    return f"{value:.0f} MB" if value >= 10 or value == int(value) else f"{value:.1f} MB"
+
+
 def configure_pillow(max_pixels: int) -> None:
     """Set Pillow's bomb guard to our limit: it refuses twice that on open; our header check the rest."""
     Image.MAX_IMAGE_PIXELS = max_pixels
@@ -91,7 +97,7 @@ def decode_image(data: bytes, limits: ImageLimits, target_side: int | None = Non
         raise EmptyImage("the photo is empty (0 bytes); choose the photo again and re-upload it")
     if len(data) > limits.max_bytes:
         raise ImageTooLarge(
-            f"the photo is {len(data) / 1e6:.1f} MB, over the limit of {limits.max_bytes / 1e6:.1f} MB; "
+            f"the photo is {mebibytes(len(data))}, over the limit of {mebibytes(limits.max_bytes)}; "
             "send a smaller photo (the phone's default camera setting is fine)"
         )
     kind = sniff_type(data)

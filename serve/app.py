@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 from starlette.concurrency import run_in_threadpool
 
 from model.image_io import configure_pillow
@@ -14,10 +15,10 @@ from model.offline import configure_offline
 from model.pipeline import Pipeline, build_pipeline
 from serve.db.session import make_engine, make_sessionmaker, run_migrations
 from serve.errors import install_error_handlers
-from serve.limits import BodyLimitMiddleware
+from serve.limits import BodyLimitMiddleware, NulGuardMiddleware
 from serve.metrics import LatencyMiddleware, make_metrics
 from serve.registry import ModelService
-from serve.routes import admin, claims, pages, quotes, review, system
+from serve.routes import admin, claims, docs, pages, quotes, review, system
 from serve.settings import Settings, get_settings
 from serve.storage import PhotoStore, make_photo_store
 
@@ -59,9 +60,17 @@ def create_app(
         pipeline = await run_in_threadpool(models.start)
         app.state.models = models
         metrics.models_ready.set(1 if pipeline.ready else 0)
+        scraper = None
+        if settings.metrics_port is not None:
+            scraper, _thread = start_http_server(
+                settings.metrics_port, settings.metrics_host, registry=metrics.registry
+            )
         try:
             yield
         finally:
+            if scraper is not None:
+                scraper.shutdown()
+                scraper.server_close()
             engine.dispose()
 
     app = FastAPI(
@@ -69,17 +78,21 @@ def create_app(
         version="1",
         summary="Photos of a damaged car in, a repair quote and a settle-or-review decision out.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app, metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(NulGuardMiddleware)
     app.add_middleware(LatencyMiddleware, metrics=metrics)  # outermost: times refusals too
     app.include_router(system.router)
     app.include_router(claims.router)
     app.include_router(quotes.router)
     app.include_router(review.router)
     app.include_router(admin.router)
+    docs.mount_docs(app)
     pages.mount_pages(app)
     return app
 

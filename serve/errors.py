@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.errors import (
     AccessError,
@@ -15,6 +18,7 @@ from model.errors import (
     AutoquoteError,
     ConfigError,
     ConflictError,
+    DecoderBusy,
     ImageTooLarge,
     ImageTooManyPixels,
     InputError,
@@ -27,6 +31,7 @@ from model.errors import (
     UnsupportedImageType,
 )
 from serve.metrics import Metrics
+from serve.schemas import ErrorOut
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +48,50 @@ STATUS_BY_ERROR: tuple[tuple[type[AutoquoteError], int], ...] = (
     (ImageTooManyPixels, 413),
     (UnsupportedImageType, 415),
     (InputError, 422),
+    (DecoderBusy, 429),
     (ModelError, 503),
     (StorageUnavailable, 503),
     (ConfigError, 500),
     (AutoquoteError, 500),
 )
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "request_too_large"}
+# Codes that come from the framework or middleware rather than from an AutoquoteError raised by a route.
+_FRAMEWORK_CODES: dict[int, tuple[str, ...]] = {
+    400: ("bad_request",),
+    404: ("not_found",),
+    405: ("method_not_allowed",),
+    422: ("request_invalid", "photo_not_a_file"),
+}
+
+
+def _all_errors(cls: type[AutoquoteError] = AutoquoteError) -> list[type[AutoquoteError]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_errors(sub))
+    return out
+
+
+def status_for_class(cls: type[AutoquoteError]) -> int:
+    """The HTTP status every error of class ``cls`` is answered with."""
+    for known, status in STATUS_BY_ERROR:
+        if issubclass(cls, known):
+            return status
+    return 500
+
+
+def codes_for(status: int) -> list[str]:
+    """Every stable error code the service may answer with ``status``."""
+    codes = {cls.code for cls in _all_errors() if status_for_class(cls) == status}
+    codes.update(_FRAMEWORK_CODES.get(status, ()))
+    return sorted(codes)
+
+
+def errors_for(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` declaring each status with the error codes it may carry."""
+    return {
+        status: {"model": ErrorOut, "description": "error codes: " + ", ".join(codes_for(status))}
+        for status in statuses
+    }
 
 
 def status_for(exc: AutoquoteError) -> int:
@@ -59,12 +102,68 @@ def status_for(exc: AutoquoteError) -> int:
     return 500
 
 
-def error_response(status: int, code: str, message: str, metrics: Metrics | None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, metrics: Metrics | None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The JSON error body every refusal uses."""
     if metrics is not None:
         metrics.errors.labels(code).inc()
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if status == 429:
+        headers["Retry-After"] = "2"
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (Starlette's 405 names only the first route's)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+class CatchUnexpectedMiddleware:
+    """Turns an unexpected exception into one logged traceback and a JSON 500 (not re-raised, logged twice)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except AutoquoteError as exc:  # raised outside a route, e.g. while a body streams in
+            if not started:
+                await error_response(status_for(exc), exc.code, exc.message, self.metrics)(scope, receive, send)
+        except Exception as exc:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
+            if started:
+                return
+            response = error_response(
+                500,
+                "internal_error",
+                "something went wrong on our side; try again, the request was not applied",
+                self.metrics,
+            )
+            await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
@@ -81,6 +180,14 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": ()}
         where = ".".join(str(p) for p in first.get("loc", ()))
+        if "Expected UploadFile" in str(first.get("msg")):
+            return error_response(
+                422,
+                "photo_not_a_file",
+                f"{where} must be a file: send each photo as a multipart file part with a filename "
+                '(Content-Disposition: form-data; name="files"; filename="photo.jpg")',
+                metrics,
+            )
         return error_response(
             422, "request_invalid", f"{first.get('msg')} at {where}; fix the request", metrics
         )
@@ -91,18 +198,17 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         if isinstance(exc.__cause__, AutoquoteError):
             return await autoquote_error(request, exc.__cause__)
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        return error_response(exc.status_code, code, str(exc.detail), metrics)
-
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=exc)
-        return error_response(
-            500,
-            "internal_error",
-            "something went wrong on our side; try again, the request was not applied",
-            metrics,
-        )
+        headers = dict(exc.headers or {})
+        message = str(exc.detail)
+        if exc.status_code == 405:
+            methods = allowed_methods(request)
+            headers["Allow"] = ", ".join(methods)
+            message = f"{request.method} is not allowed here; use {' or '.join(methods)}"
+        elif exc.status_code == 404:
+            message = f"nothing at {request.url.path}; see /docs for the API"
+        return error_response(exc.status_code, code, message, metrics, headers)
 
     app.add_exception_handler(AutoquoteError, autoquote_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Exception, unexpected)
+    app.add_middleware(CatchUnexpectedMiddleware, metrics=metrics)

@@ -6,14 +6,49 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model.errors import RequestTooLarge
+from model.errors import NulCharacter, RequestTooLarge
+from model.image_io import mebibytes
 
 
 def too_large(limit: int) -> RequestTooLarge:
     """The refusal for a request body over ``limit`` bytes."""
     return RequestTooLarge(
-        f"the request is larger than {limit / 1e6:.0f} MB; send fewer or smaller photos per request"
+        f"the request is larger than {mebibytes(limit)}; send fewer or smaller photos per request"
     )
+
+
+def _refuse(status: int, code: str, message: str) -> tuple[Message, Message]:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+class NulGuardMiddleware:
+    """Refuses a NUL character anywhere in the URL or the headers: no field may hold one, and databases choke."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+            query = scope.get("query_string", b"")
+            headers = scope.get("headers") or []
+            if (
+                "\x00" in scope["path"]
+                or b"%00" in raw.lower() + query.lower()
+                or b"\x00" in raw + query
+                or any(b"\x00" in v for _, v in headers)
+            ):
+                error = NulCharacter("the URL or a header contains a NUL (%00) character; remove it")
+                for message in _refuse(422, error.code, error.message):
+                    await send(message)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -30,15 +65,8 @@ class BodyLimitMiddleware:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             error = too_large(self.max_bytes)
-            body = json.dumps({"error": {"code": error.code, "message": error.message}}).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            for message in _refuse(413, error.code, error.message):
+                await send(message)
             return
         seen = 0
 

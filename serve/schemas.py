@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from model.pipeline import Quote
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
+from serve.fields import Text
 
 Decision = Literal["auto_settle", "human_review", "retake_photos"]
 
@@ -35,7 +36,7 @@ class ClaimCreate(BaseModel):
         description="decision policy, e.g. CN or CN-single-vehicle; defaults to the region",
     )
     segment: Segment = "mid"
-    description: str = Field(default="", max_length=2000)
+    description: Text = Field(default="", max_length=2000)
 
 
 class PhotoOut(BaseModel):

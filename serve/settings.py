@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
     # Several replicas: how often each checks the database for a promotion made on another one.
     model_poll_seconds: float = Field(default=2.0, gt=0)
+    # /metrics needs an admin key; a scraper without one reads this separate listener instead (one per worker).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
     # Bad-input limits.
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_request_bytes: int = Field(default=80 * 1024 * 1024, gt=0)

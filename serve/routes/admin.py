@@ -8,13 +8,16 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from model.errors import InvalidModelChoice
-from serve.auth import require_role
+from serve.access import AccessRoute, allow
 from serve.db import audit
 from serve.deps import MetricsDep, ModelsDep, PrincipalDep, SessionDep
+from serve.fields import Text
 from serve.registry import ModelService, describe
 from serve.routes.claims import ERRORS
 
-router = APIRouter(prefix="/v1/admin/models", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin/models", tags=["admin"], route_class=AccessRoute, dependencies=[allow("admin")]
+)
 
 
 class ModelChoiceIn(BaseModel):
@@ -22,8 +25,8 @@ class ModelChoiceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    detector: str | None = Field(default=None, max_length=1000)
-    severity: str | None = Field(default=None, max_length=1000)
+    detector: Text | None = Field(default=None, max_length=1000)
+    severity: Text | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")
     def _one(self) -> ModelChoiceIn:
@@ -57,7 +60,6 @@ def _path(value: str | None) -> Path | None:
 @router.get("", response_model=ModelsStateOut, responses=ERRORS)
 def models_state(principal: PrincipalDep, models: ModelsDep) -> ModelsStateOut:
     """The models in service and in shadow, and where they were loaded from."""
-    require_role(principal, "admin")
     return _state(models)
 
 
@@ -66,7 +68,6 @@ def promote(
     body: ModelChoiceIn, principal: PrincipalDep, models: ModelsDep, session: SessionDep, metrics: MetricsDep
 ) -> ModelsStateOut:
     """Load the chosen models, then switch the service to them; requests in flight finish on the old ones."""
-    require_role(principal, "admin")
     try:
         previous, pipeline = models.promote(_path(body.detector), _path(body.severity), principal.key_id)
     except InvalidModelChoice as exc:
@@ -96,7 +97,6 @@ def start_shadow(
     body: ModelChoiceIn, principal: PrincipalDep, models: ModelsDep, session: SessionDep
 ) -> ModelsStateOut:
     """Run a candidate beside the service on every assessed claim; its quotes are stored, never used."""
-    require_role(principal, "admin")
     shadow = models.start_shadow(_path(body.detector), _path(body.severity), principal.key_id)
     audit.record(
         session,
@@ -112,7 +112,6 @@ def start_shadow(
 @router.delete("/shadow", response_model=ModelsStateOut, responses=ERRORS)
 def stop_shadow(principal: PrincipalDep, models: ModelsDep, session: SessionDep) -> ModelsStateOut:
     """Stop the shadow candidate."""
-    require_role(principal, "admin")
     was = models.shadow.versions() if models.shadow else None
     models.stop_shadow()
     audit.record(session, principal, "model.shadow_stopped", None, {"versions": was})

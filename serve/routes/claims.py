@@ -15,29 +15,29 @@ from sqlalchemy.exc import IntegrityError
 
 from model.errors import ImageTooLarge, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
 from model.findings import ClaimContext
-from model.image_io import DecodedImage
+from model.image_io import DecodedImage, mebibytes
 from model.pipeline import PhotoInput, Pipeline
-from serve.auth import require_role
+from serve.access import AccessRoute, allow
 from serve.db import audit
 from serve.db import claims as repo
 from serve.deps import MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
+from serve.errors import errors_for
+from serve.fields import Offset, display_filename
 from serve.registry import run_shadow
 from serve.schemas import (
     AuditEventOut,
     ClaimCreate,
     ClaimOut,
     ClaimPage,
-    ErrorOut,
     audit_out,
     claim_out,
     claim_summary,
 )
 
-router = APIRouter(prefix="/v1/claims", tags=["claims"])
+router = APIRouter(prefix="/v1/claims", tags=["claims"], route_class=AccessRoute, dependencies=[allow()])
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 415, 422)
-}
+# Every status a /v1 route may answer besides its success, each with its codes (see serve.errors).
+ERRORS = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 
 
 def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
@@ -45,7 +45,7 @@ def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
     data = upload.file.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ImageTooLarge(
-            f"{upload.filename or 'a photo'} is over the limit of {max_bytes / 1e6:.1f} MB per photo; "
+            f"{display_filename(upload.filename)} is over the limit of {mebibytes(max_bytes)} per photo; "
             "send a smaller photo"
         )
     return data
@@ -58,7 +58,7 @@ def decode_uploads(
     out = []
     for upload in files:
         data = read_upload(upload, max_bytes)
-        out.append((data, pipeline.decode(data), upload.filename or ""))
+        out.append((data, pipeline.decode(data), display_filename(upload.filename)))
     return out
 
 
@@ -78,16 +78,12 @@ def create_claim(
     request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
     if idempotency_key is not None:
         if not _IDEMPOTENCY_KEY.match(idempotency_key):
-            raise InvalidIdempotencyKey(
-                "Idempotency-Key must be 1-200 printable ASCII characters, e.g. a UUID"
-            )
+            raise InvalidIdempotencyKey("Idempotency-Key must be 1-200 printable ASCII characters, e.g. a UUID")
         existing = repo.find_idempotent(session, principal, idempotency_key, request_hash)
         if existing is not None:
             response.status_code = status.HTTP_200_OK
             return claim_out(repo.get_claim(session, principal, existing.id))
-    new = repo.NewClaim(
-        region=region, jurisdiction=jurisdiction, segment=body.segment, description=body.description
-    )
+    new = repo.NewClaim(region=region, jurisdiction=jurisdiction, segment=body.segment, description=body.description)
     try:
         row = repo.create_claim(session, principal, new, idempotency_key, request_hash)
         session.commit()
@@ -104,9 +100,7 @@ def create_claim(
     return claim_out(repo.get_claim(session, principal, row.id))
 
 
-@router.post(
-    "/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS
-)
+@router.post("/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS)
 def add_photos(
     claim_id: str,
     files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG or WebP photos")],
@@ -164,9 +158,7 @@ def assess_claim(
         PhotoInput(photo.id, pipeline.decode(store.get(photo.sha256)), photo.duplicate_of_claim_id)
         for photo in claim.photos
     ]
-    quote = pipeline.quote(
-        inputs, ClaimContext(segment=claim.segment, region=claim.region), claim.jurisdiction
-    )
+    quote = pipeline.quote(inputs, ClaimContext(segment=claim.segment, region=claim.region), claim.jurisdiction)
     row = repo.save_quote(session, principal, claim, quote)
     session.commit()
     metrics.decisions.labels(quote.decision.outcome, "claim").inc()
@@ -174,9 +166,15 @@ def assess_claim(
         metrics.model_errors.labels(stage).inc()
     if models.shadow is not None:  # after the response is sent; never affects it
         background.add_task(
-            run_shadow, models.shadow, request.app.state.sessionmaker, store, claim.id, row.id,
+            run_shadow,
+            models.shadow,
+            request.app.state.sessionmaker,
+            store,
+            claim.id,
+            row.id,
             [(p.id, p.sha256, p.duplicate_of_claim_id) for p in claim.photos],
-            ClaimContext(segment=claim.segment, region=claim.region), claim.jurisdiction,
+            ClaimContext(segment=claim.segment, region=claim.region),
+            claim.jurisdiction,
             lambda: metrics.model_errors.labels("shadow").inc(),
         )
     return claim_out(repo.get_claim(session, principal, claim_id))
@@ -192,18 +190,22 @@ def read_claim(claim_id: str, principal: PrincipalDep, session: SessionDep) -> C
 def list_claims(
     principal: PrincipalDep,
     session: SessionDep,
-    claim_status: Annotated[str | None, Query(alias="status", max_length=24)] = None,
+    claim_status: Annotated[str | None, Query(alias="status", pattern=r"^[a-z_]{1,24}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> ClaimPage:
     """The caller's claims, newest first (adjusters and admins see every claim)."""
     rows = repo.list_claims(session, principal, claim_status, limit, offset)
     return ClaimPage(items=[claim_summary(r) for r in rows], limit=limit, offset=offset)
 
 
-@router.get("/{claim_id}/audit", response_model=list[AuditEventOut], responses=ERRORS)
+@router.get(
+    "/{claim_id}/audit",
+    response_model=list[AuditEventOut],
+    responses=ERRORS,
+    dependencies=[allow("adjuster", "admin")],
+)
 def claim_audit(claim_id: str, principal: PrincipalDep, session: SessionDep) -> list[AuditEventOut]:
     """Every recorded change and decision of a claim, oldest first (adjusters and admins)."""
-    require_role(principal, "adjuster", "admin")
     repo.get_claim(session, principal, claim_id)
     return [audit_out(e) for e in audit.events_for_claim(session, claim_id)]

@@ -10,12 +10,13 @@ from model.errors import TooManyPhotos
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
+from serve.access import AccessRoute, allow
 from serve.db.claims import duplicate_of
 from serve.deps import MetricsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep
 from serve.routes.claims import ERRORS, decode_uploads
 from serve.schemas import QuoteOut, quote_out_from_domain
 
-router = APIRouter(prefix="/v1", tags=["quote"])
+router = APIRouter(prefix="/v1", tags=["quote"], route_class=AccessRoute, dependencies=[allow()])
 
 
 @router.post("/quote", response_model=QuoteOut, responses=ERRORS)

@@ -3,25 +3,24 @@ approve and reject; and the photo bytes (adjusters any claim, customers only the
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from model.pipeline import Pipeline
-from serve.auth import require_role
+from serve.access import AccessRoute, allow
 from serve.db import audit, review
 from serve.db import claims as repo
 from serve.deps import PipelineDep, PrincipalDep, SessionDep, StoreDep
+from serve.fields import Finite, Hours, Money, Offset, Part, Text, no_nul
 from serve.routes.claims import ERRORS
 from serve.schemas import AuditEventOut, ClaimOut, QuoteOut, audit_out, claim_out, quote_out_from_row
 
-router = APIRouter(prefix="/v1", tags=["review"])
+router = APIRouter(prefix="/v1", tags=["review"], route_class=AccessRoute, dependencies=[allow()])
+ADJUSTERS = [allow("adjuster", "admin")]
 OPERATIONS = ("repair", "replace", "refinish")
-Part = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Money = Annotated[float, Field(ge=0, le=1e8)]
 
 
 class QueueItemOut(BaseModel):
@@ -51,14 +50,7 @@ class BoxIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     part: Part
-    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in pixels of the photo")
-
-    @field_validator("box")
-    @classmethod
-    def _finite(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        if not all(math.isfinite(v) for v in value):
-            raise ValueError("box coordinates must be finite numbers")
-        return value
+    box: tuple[Finite, Finite, Finite, Finite] = Field(description="x1, y1, x2, y2 in pixels of the photo")
 
 
 class BoxesIn(BaseModel):
@@ -88,12 +80,12 @@ class LineItemIn(BaseModel):
     operation: Literal["repair", "replace", "refinish"]
     total: Money
     parts_cost: Money = 0.0
-    labour_hours: Annotated[float, Field(ge=0, le=1e4)] = 0.0
+    labour_hours: Hours = 0.0
     labour_cost: Money = 0.0
-    refinish_hours: Annotated[float, Field(ge=0, le=1e4)] = 0.0
+    refinish_hours: Hours = 0.0
     refinish_cost: Money = 0.0
     materials_cost: Money = 0.0
-    description: str = Field(default="", max_length=500)
+    description: Text = Field(default="", max_length=500)
 
 
 class LineItemsIn(BaseModel):
@@ -107,16 +99,16 @@ class LineItemsIn(BaseModel):
 class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: Annotated[float, Field(gt=0, le=1e8, description="the final amount, in the quote's currency")]
-    comment: str = Field(default="", max_length=2000)
+    amount: Annotated[Finite, Field(gt=0, le=1e8, description="the final amount, in the quote's currency")]
+    comment: Text = Field(default="", max_length=2000)
 
 
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
-        description="why the claim is rejected (required)"
-    )
+    comment: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(no_nul)
+    ] = Field(description="why the claim is rejected (required)")
 
 
 class ReviewClaimOut(BaseModel):
@@ -139,21 +131,20 @@ def known_parts(pipeline: Pipeline) -> list[str]:
     return []
 
 
-@router.get("/review/queue", response_model=QueuePage, responses=ERRORS)
+@router.get("/review/queue", response_model=QueuePage, responses=ERRORS, dependencies=ADJUSTERS)
 def queue(
     principal: PrincipalDep,
     session: SessionDep,
-    reason: Annotated[str | None, Query(max_length=40, description="a reason code, e.g. over_limit")] = None,
-    min_total: Annotated[float | None, Query(ge=0)] = None,
-    max_total: Annotated[float | None, Query(ge=0)] = None,
+    reason: Annotated[
+        str | None, Query(pattern=r"^[a-z_]{1,40}$", description="a reason code, e.g. over_limit")
+    ] = None,
+    min_total: Annotated[float | None, Query(ge=0, le=1e12, allow_inf_nan=False)] = None,
+    max_total: Annotated[float | None, Query(ge=0, le=1e12, allow_inf_nan=False)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> QueuePage:
     """Claims routed to a human, oldest first, with how many match (adjusters and admins)."""
-    require_role(principal, "adjuster", "admin")
-    rows, count = review.review_queue(
-        session, review.QueueFilter(reason or None, min_total, max_total), limit, offset
-    )
+    rows, count = review.review_queue(session, review.QueueFilter(reason or None, min_total, max_total), limit, offset)
     items = []
     for row in rows:
         quote = review.latest_quote(row)
@@ -177,9 +168,7 @@ def queue(
     return QueuePage(items=items, count=count, limit=limit, offset=offset)
 
 
-def _review_view(
-    session: SessionDep, principal: PrincipalDep, pipeline: Pipeline, claim_id: str
-) -> ReviewClaimOut:
+def _review_view(session: SessionDep, principal: PrincipalDep, pipeline: Pipeline, claim_id: str) -> ReviewClaimOut:
     claim = repo.get_claim(session, principal, claim_id)
     model = review.model_quote(claim)
     boxes = review.current_boxes(session, claim)
@@ -200,21 +189,17 @@ def _review_view(
     )
 
 
-@router.get("/review/claims/{claim_id}", response_model=ReviewClaimOut, responses=ERRORS)
-def review_claim(
-    claim_id: str, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
-) -> ReviewClaimOut:
+@router.get("/review/claims/{claim_id}", response_model=ReviewClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
+def review_claim(claim_id: str, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep) -> ReviewClaimOut:
     """One claim as the adjuster sees it: photos, boxes, quote, the models' quote, audit trail."""
-    require_role(principal, "adjuster", "admin")
     return _review_view(session, principal, pipeline, claim_id)
 
 
-@router.put("/claims/{claim_id}/line-items", response_model=ReviewClaimOut, responses=ERRORS)
+@router.put("/claims/{claim_id}/line-items", response_model=ReviewClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
 def edit_line_items(
     claim_id: str, body: LineItemsIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
 ) -> ReviewClaimOut:
     """Replace the quote's line items (change, add, remove): a new adjuster quote supersedes the old one."""
-    require_role(principal, "adjuster", "admin")
     claim = repo.get_claim(session, principal, claim_id)
     lines = [review.EditedLine(**item.model_dump()) for item in body.line_items]
     review.edit_line_items(session, principal, claim, lines, known_parts(pipeline))
@@ -222,7 +207,12 @@ def edit_line_items(
     return _review_view(session, principal, pipeline, claim_id)
 
 
-@router.put("/claims/{claim_id}/photos/{photo_id}/boxes", response_model=ReviewClaimOut, responses=ERRORS)
+@router.put(
+    "/claims/{claim_id}/photos/{photo_id}/boxes",
+    response_model=ReviewClaimOut,
+    responses=ERRORS,
+    dependencies=ADJUSTERS,
+)
 def correct_boxes(
     claim_id: str,
     photo_id: str,
@@ -232,7 +222,6 @@ def correct_boxes(
     pipeline: PipelineDep,
 ) -> ReviewClaimOut:
     """Replace a photo's boxes with the adjuster's; they become detector labels when exported."""
-    require_role(principal, "adjuster", "admin")
     claim = repo.get_claim(session, principal, claim_id)
     boxes = [review.Box(b.part, *b.box) for b in body.boxes]
     review.correct_boxes(session, principal, claim, photo_id, boxes, known_parts(pipeline))
@@ -240,20 +229,18 @@ def correct_boxes(
     return _review_view(session, principal, pipeline, claim_id)
 
 
-@router.post("/claims/{claim_id}/approve", response_model=ClaimOut, responses=ERRORS)
+@router.post("/claims/{claim_id}/approve", response_model=ClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
 def approve_claim(claim_id: str, body: ApproveIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
     """Close the claim as approved for the final amount."""
-    require_role(principal, "adjuster", "admin")
     claim = repo.get_claim(session, principal, claim_id)
     review.approve(session, principal, claim, body.amount, body.comment)
     session.commit()
     return claim_out(repo.get_claim(session, principal, claim_id))
 
 
-@router.post("/claims/{claim_id}/reject", response_model=ClaimOut, responses=ERRORS)
+@router.post("/claims/{claim_id}/reject", response_model=ClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
 def reject_claim(claim_id: str, body: RejectIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
     """Close the claim as rejected; the comment is required and shown to the customer."""
-    require_role(principal, "adjuster", "admin")
     claim = repo.get_claim(session, principal, claim_id)
     review.reject(session, principal, claim, body.comment)
     session.commit()

@@ -7,11 +7,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from model.decision import available_policies
 from model.errors import AutoquoteError
+from serve.access import AccessRoute, allow
 from serve.db.session import ping
 from serve.deps import MetricsDep, PipelineDep
+from serve.errors import errors_for
 from serve.schemas import HealthOut, ModelsOut, PolicyOut, ReadyOut
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=AccessRoute)
 
 
 @router.get("/healthz", response_model=HealthOut)
@@ -32,9 +34,14 @@ def readyz(request: Request, pipeline: PipelineDep, response: Response) -> Ready
     return ReadyOut(ready=ready, checks=checks, problems=problems)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors_for(401, 403)},
+    dependencies=[allow("admin")],
+)
 def metrics_endpoint(metrics: MetricsDep) -> Response:
-    """Prometheus metrics of this worker."""
+    """Prometheus metrics of this worker (an admin key; or scrape AUTOQUOTE_METRICS_PORT without one)."""
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -228,7 +228,9 @@ def test_health_ready_models_metrics_and_docs(client: TestClient, new_key: Keys)
     client.post(f"/v1/claims/{claim['id']}/photos", files=[("files", jpeg(7))], headers=auth(key))
     client.post(f"/v1/claims/{claim['id']}/assess", headers=auth(key))
     client.get("/v1/claims/nope", headers=auth(key))
-    text = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=auth(key)).status_code == 403
+    text = client.get("/metrics", headers=auth(new_key("admin"))).text
     assert 'autoquote_decisions_total{decision="auto_settle",endpoint="claim"} 1.0' in text
     assert (
         "autoquote_http_request_duration_seconds_count"
@@ -249,12 +251,12 @@ def test_not_ready_without_models_but_still_serving(
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["checks"]["models"] is False and r.json()["problems"]
     assert client.get("/healthz").status_code == 200
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=auth(new_key("admin"))).text
     key = new_key("customer")
     r = client.post("/v1/quote", files=[("files", jpeg(8))], headers=auth(key))
     assert r.json()["decision"] == "human_review"
     assert "autoquote_models_ready 0.0" in text
-    assert 'autoquote_model_errors_total{stage="detector"} 1.0' in client.get("/metrics").text
+    assert 'autoquote_model_errors_total{stage="detector"} 1.0' in client.get("/metrics", headers=auth(new_key("admin"))).text
 
 
 def test_serving_never_imports_torch_or_ultralytics() -> None:
