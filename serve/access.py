@@ -16,7 +16,8 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from model.errors import InvalidApiKey
-from serve.auth import Principal, Role, key_from_headers, require_role
+from model.vocabulary import Role
+from serve.auth import Principal, key_from_headers, require_role
 from serve.db.keys import principal_for
 
 

@@ -256,7 +256,8 @@ def test_not_ready_without_models_but_still_serving(
     r = client.post("/v1/quote", files=[("files", jpeg(8))], headers=auth(key))
     assert r.json()["decision"] == "human_review"
     assert "autoquote_models_ready 0.0" in text
-    assert 'autoquote_model_errors_total{stage="detector"} 1.0' in client.get("/metrics", headers=auth(new_key("admin"))).text
+    scraped = client.get("/metrics", headers=auth(new_key("admin"))).text
+    assert 'autoquote_model_errors_total{stage="detector"} 1.0' in scraped
 
 
 def test_serving_never_imports_torch_or_ultralytics() -> None:

@@ -104,7 +104,8 @@ def test_a_failing_shadow_never_affects_the_customer(
     )
     body = assess(client, customer, 3)
     assert body["quote"]["decision"] == "auto_settle" and shadows(client) == []
-    assert 'autoquote_model_errors_total{stage="shadow"} 1.0' in client.get("/metrics", headers=auth(new_key("admin"))).text
+    scraped = client.get("/metrics", headers=auth(new_key("admin"))).text
+    assert 'autoquote_model_errors_total{stage="shadow"} 1.0' in scraped
 
 
 def test_a_shadow_named_in_the_settings_starts_with_the_service(settings: Settings, new_key: Keys) -> None:
