@@ -27,6 +27,7 @@ from training.accuracy_commands import register as register_accuracy
 from training.config import default_work_dir, load_config
 from training.cost.commands import register as register_cost
 from training.registry_commands import register as register_registry
+from training.severity_crops import register as register_crops
 
 COMMAND_FILE = "command.txt"
 
@@ -93,6 +94,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         parity_severity,
         ship,
     )
+    from training.transfer import initial_weights
 
     run = Path(args.run)
     cfg = _run_config(args.kind, run)
@@ -135,7 +137,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     metrics["parity_torch_vs_onnxruntime"] = parity
     notes = ["metrics computed by `autoquote-train evaluate` through model/ (onnxruntime), not ultralytics"]
     manifest = build_manifest(args.kind, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes,
-                              {"split": args.split, **metrics}, args.opset, notes)
+                              {"split": args.split, **metrics}, args.opset, notes, initial_weights(run))
     finalise(onnx_path, manifest)
     print(json.dumps({k: metrics[k] for k in metrics if k in ("map50", "map50_95", "macro_f1", "accuracy",
                                                               "latency_ms", "parity_torch_vs_onnxruntime")},
@@ -159,8 +161,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     else:
         from model.severity import SeverityModel
 
-        report = evaluate_severity(SeverityModel.load(args.model), prepared, args.split, out_dir)
-        keys = ("macro_f1", "accuracy", "per_class", "latency_ms")
+        crop_detector = Detector.load(args.detector) if args.input == "crops" else None
+        report = evaluate_severity(SeverityModel.load(args.model), prepared, args.split, out_dir,
+                                   crop_detector=crop_detector)
+        keys = ("macro_f1", "accuracy", "per_class", "input", "latency_ms")
     print(json.dumps({k: report[k] for k in keys}, indent=2))
     print(f"report and plots in {out_dir}")
 
@@ -198,11 +202,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--prepared", help="prepared data folder (default work/prepared)")
     p.add_argument("--out", help="folder for the JSON report and plots (default work/eval)")
+    p.add_argument("--input", choices=["photos", "crops"], default="photos",
+                   help="severity only: grade whole photos, or crops around detected damage as the service does")
+    p.add_argument("--detector", help="severity with --input crops: detector ONNX (default: the shipped one)")
     p.set_defaults(func=cmd_evaluate)
 
     register_cost(sub)
     register_accuracy(sub)
     register_registry(sub)
+    register_crops(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from model.detector import Detector
 from model.findings import SEVERITY_LEVELS
+from model.pipeline import PipelineConfig
 from model.preprocess import letterbox
 from model.severity import SeverityModel
 from training import plots
@@ -125,8 +126,15 @@ def severity_images(prepared: Path, split: str) -> list[tuple[Path, int]]:
 
 
 def evaluate_severity(model: SeverityModel, prepared: Path, split: str, out_dir: Path,
-                      progress: bool = True) -> dict[str, Any]:
-    """Precision, recall, F1 per class, macro-F1, confusion matrix and latency on ``prepared/severity/<split>``."""
+                      progress: bool = True, crop_detector: Detector | None = None) -> dict[str, Any]:
+    """Precision, recall, F1 per class, macro-F1, confusion matrix and latency on ``prepared/severity/<split>``.
+
+    With ``crop_detector`` each photo is graded as the service grades it: the crop around its
+    highest-scoring detection (the whole photo when nothing is detected).
+    """
+    from training.severity_crops import damage_crop
+
+    margin = PipelineConfig().crop_margin
     out_dir.mkdir(parents=True, exist_ok=True)
     y_true: list[int] = []
     y_pred: list[int] = []
@@ -135,6 +143,8 @@ def evaluate_severity(model: SeverityModel, prepared: Path, split: str, out_dir:
                             disable=not progress, unit="img"):
         with Image.open(path) as im:
             image = im.convert("RGB")
+        if crop_detector is not None:
+            image, _ = damage_crop(image, crop_detector, margin)
         start = time.perf_counter()
         grade = model.grade(image)
         latencies.append((time.perf_counter() - start) * 1000)
@@ -142,6 +152,7 @@ def evaluate_severity(model: SeverityModel, prepared: Path, split: str, out_dir:
         y_pred.append(SEVERITY_LEVELS.index(grade.label))  # type: ignore[arg-type]
     report = classification_report(np.array(y_true), np.array(y_pred), list(SEVERITY_LEVELS))
     report.update(split=split, images=len(y_true),
+                  input="crops around the top detection" if crop_detector is not None else "whole photo",
                   latency_ms={"median": float(np.median(latencies)) if latencies else 0.0,
                               "what": "resize + crop + onnxruntime, per image, this machine"})
     plots.confusion(np.array(report["confusion_matrix"]), list(SEVERITY_LEVELS),

@@ -129,8 +129,12 @@ def parity_severity(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
 
 def build_manifest(kind: Kind, onnx_path: Path, classes: list[str], imgsz: int, version: str,
                    run_config: Any, command: str, dataset_hashes: dict[str, str], metrics: dict[str, Any],
-                   opset: int, notes: list[str]) -> Manifest:
-    """A manifest with everything but the final sha256 (filled in after metadata is embedded)."""
+                   opset: int, notes: list[str], initial_weights: dict[str, Any] | None = None) -> Manifest:
+    """A manifest with everything but the final sha256 (filled in after metadata is embedded).
+
+    ``initial_weights`` (file, sha256, licence, tensors moved) is recorded when the network was seeded from
+    another checkpoint, next to the dataset hashes; None means trained from scratch.
+    """
     preprocess = Preprocess(kind="letterbox") if kind == "detector" else Preprocess(kind="resize_center_crop")
     return Manifest(
         name=f"autoquote-{kind}",
@@ -150,6 +154,7 @@ def build_manifest(kind: Kind, onnx_path: Path, classes: list[str], imgsz: int, 
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         licence=LICENCE,
         notes=notes,
+        initial_weights=initial_weights or "none: trained from scratch",
     )
 
 

@@ -22,6 +22,8 @@ class SeverityConfig(BaseModel):
     prepared: Path = Field(default_factory=lambda: default_work_dir() / "prepared")
     project: Path = Field(default_factory=lambda: default_work_dir() / "runs")
     name: str = "severity"
+    data: str = Field("severity", description="folder of the prepared data: severity (whole photos) or "
+                      "severity-crops (crops around detected damage, see prepare-severity-crops)")
     imgsz: int = 224
     epochs: int = 100
     time: float | None = None
@@ -51,7 +53,7 @@ def train_severity(cfg: SeverityConfig) -> Path:
 
     if cfg.model.endswith(".pt"):
         raise ConfigError("model must be an architecture YAML such as yolo26n-cls.yaml")
-    data = cfg.prepared / "severity"
+    data = cfg.prepared / cfg.data
     if not (data / "train").is_dir():
         raise ConfigError(f"{data}/train not found: run `autoquote-train prepare` first")
     prepare_ultralytics(cfg.threads)
@@ -61,7 +63,7 @@ def train_severity(cfg: SeverityConfig) -> Path:
     save_resolved(cfg, run_dir)
     args: dict[str, Any] = cfg.model_dump(
         exclude={"model", "prepared", "project", "extra", "device", "time", "init_from",
-                                                   "threads"}
+                                                   "threads", "data"}
     )
     args.update(data=str(data.resolve()), project=str(cfg.project.resolve()), exist_ok=True,
                 pretrained=False, plots=True, verbose=False)
