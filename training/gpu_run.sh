@@ -8,13 +8,16 @@
 # A GPU machine needs Python 3.12+ with torch, torchvision, numpy, opencv, pillow, onnx and onnxruntime;
 # ultralytics and polars can come from the wheels folder, so the machine needs no package index:
 #   STAGES=install bash training/gpu_run.sh        # with work/wheels copied beside the checkout
+#   cp <yolov5n-coco.pt> work/carry/                # the COCO weights (GPL-3.0) for the coco stage
 #   bash training/gpu_run.sh                       # with work/carry copied beside the checkout
-# STAGES picks a subset, e.g. STAGES="pretrain detector" (default: all but install).
+# STAGES picks a subset, e.g. STAGES="coco export" (default: all but install). The coco stage is the
+# shipped recipe (COCO-initialised YOLOv5n detector and classifier) run longer and at a larger size.
 set -euo pipefail
 
 OUT=${OUT:-work/gpu-out}
 PREP=${PREP:-work/carry/prepared}
-STAGES=${STAGES:-"pretrain detector distill severity export"}
+STAGES=${STAGES:-"coco pretrain detector distill severity export"}
+COCO=${COCO:-work/carry/yolov5n-coco.pt}
 TIME_PRETRAIN=${TIME_PRETRAIN:-0.012}   # hours, per ultralytics `time`
 TIME_SSL=${TIME_SSL:-0.01}
 TIME_DET=${TIME_DET:-0.02}
@@ -38,6 +41,12 @@ fi
 $T carry --rebase "$PREP"
 CP=$RUNS/pretrain-car-parts/weights/best.pt
 SSL=$RUNS/pretrain-ssl/weights
+
+if has coco; then
+  log "detector and severity from COCO weights"
+  $T train-detector --config detector-coco.yaml --prepared "$PREP" --init-from "$COCO" --set project="$RUNS"
+  $T train-severity --config severity-coco.yaml --prepared "$PREP" --init-from "$COCO" --set project="$RUNS"
+fi
 
 if has pretrain; then
   log "supervised pretraining on car-parts"
@@ -72,7 +81,7 @@ if has severity; then
 fi
 
 if has export; then
-  for run in detector-cp detector-ssl distill-student; do
+  for run in detector-coco detector-cp detector-ssl distill-student; do
     [[ -f $RUNS/$run/weights/best.pt ]] || continue
     log "export $run"
     $T export detector --run "$RUNS/$run" --prepared "$PREP" --version "issue6-$run" > "$OUT/export-$run.txt" 2>&1 \
@@ -80,7 +89,7 @@ if has export; then
     $T quantize --model "$RUNS/$run/weights/best.onnx" --prepared "$PREP" --out "$OUT/quantize-$run" \
       > "$OUT/quantize-$run.txt" 2>&1 || tail -5 "$OUT/quantize-$run.txt"
   done
-  for run in severity-ssl severity-cp; do
+  for run in severity-coco severity-ssl severity-cp; do
     [[ -f $RUNS/$run/weights/best.pt ]] || continue
     log "export $run"
     $T export severity --run "$RUNS/$run" --prepared "$PREP" --version "issue6-$run" > "$OUT/export-$run.txt" 2>&1 \

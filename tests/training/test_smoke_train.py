@@ -9,7 +9,8 @@ import pytest
 
 from training.cli import main
 
-from .synthetic_data import make_shared_datasets
+from .synthetic_data import make_shared_datasets, train_tiny_detector
+from .test_checkpoint import COCO_WEIGHTS, needs_weights
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +37,7 @@ def test_detector_trains_exports_and_runs_through_the_runtime(prepared: Path) ->
     assert manifest["classes"][:2] == ["Bonnet", "Bumper"] and manifest["input_size"] == 64
     assert manifest["metrics"]["split"] == "test" and "Bonnet" in manifest["metrics"]["per_class"]
     assert "train-detector" in manifest["trained_with"]["command"]
+    assert manifest["initial_weights"] == "none: trained from scratch"
     assert len(manifest["dataset"]["sha256"]) == 64
     parity = manifest["metrics"]["parity_torch_vs_onnxruntime"]
     assert parity["max_raw_output"] < 1e-2  # pixels and scores of every candidate box, before decoding
@@ -74,3 +76,28 @@ def test_a_pt_model_name_is_refused_before_anything_downloads(
 ) -> None:
     code = main(["train-detector", "--prepared", str(prepared / "prepared"), "--set", "model=yolo26n.pt"])
     assert code == 2 and "download" in capsys.readouterr().err
+
+
+@needs_weights
+def test_severity_from_coco_weights_on_crops_around_detections(prepared: Path) -> None:
+    root = prepared
+    detector = train_tiny_detector(root / "prepared", root / "runs", name="det-for-crops")
+    assert main(["prepare-severity-crops", "--detector", str(detector), "--prepared", str(root / "prepared")]) == 0
+    crops = root / "prepared" / "severity-crops"
+    for split in ("train", "val", "test"):
+        assert sorted(p.name for p in (crops / split).iterdir()) == ["minor", "moderate", "severe"]
+    assert len(list((crops / "train").rglob("*.jpg"))) == len(list((root / "prepared" / "severity" / "train").rglob("*.*")))
+    assert main(["train-severity", "--config", "severity-coco-cpu.yaml", "--prepared", str(root / "prepared"),
+                 "--init-from", str(COCO_WEIGHTS), "--set", f"project={root / 'runs'}", "--set", "name=sev-crops",
+                 "--set", "data=severity-crops", "--set", "time=null", "--set", "epochs=1", "--set", "imgsz=32",
+                 "--set", "batch=8", "--set", "cache=false"]) == 0
+    run = root / "runs" / "sev-crops"
+    assert json.loads((run / "transfer.json").read_text())["transferred"] == 186
+    assert main(["export", "severity", "--run", str(run), "--version", "crops"]) == 0
+    manifest = json.loads((run / "weights" / "best.json").read_text())
+    assert manifest["initial_weights"]["licence"] == "GPL-3.0"
+    assert manifest["initial_weights"]["tensors_transferred"] == "186 of 194"
+    assert main(["evaluate", "severity", "--model", str(run / "weights" / "best.onnx"), "--input", "crops",
+                 "--detector", str(detector), "--prepared", str(root / "prepared"), "--out", str(root / "ev")]) == 0
+    report = json.loads((root / "ev" / "severity_eval.json").read_text())
+    assert report["input"] == "crops around the top detection" and report["images"] > 0
