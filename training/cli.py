@@ -148,13 +148,12 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from model.detector import Detector
     from training.evaluate import evaluate_detector, evaluate_severity
 
     prepared = Path(args.prepared) if args.prepared else default_work_dir() / "prepared"
     out_dir = Path(args.out) if args.out else default_work_dir() / "eval"
     if args.kind == "detector":
-        from model.detector import Detector
-
         report = evaluate_detector(Detector.load(args.model), prepared, args.split, out_dir)
         report.pop("per_image")
         keys = ("map50", "map50_95", "per_class", "latency_ms")
