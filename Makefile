@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # CI adds `scale` (S3 store, Ray, the multi-replica run); without it those tests skip and say why.
 TEST_EXTRAS ?= serve,train,dev
 
-.PHONY: serve test
+.PHONY: serve test claim-states
 
 $(SERVE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -27,3 +27,7 @@ serve: $(SERVE_VENV)/.installed
 
 test: $(TEST_VENV)/.installed-$(TEST_EXTRAS)
 	$(TEST_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The README's claim state diagram, regenerated from serve/claim_states.py (a test fails when it drifts).
+claim-states:
+	$(PYTHON) -m serve.claim_states README.md

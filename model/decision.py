@@ -30,6 +30,7 @@ ReasonCode = Literal[
     "duplicate_photo",
     "model_unavailable",
     "pipeline_error",
+    "retake_limit",
 ]
 POLICIES_DIR = Path(__file__).resolve().parent / "policies"
 _NAME = re.compile(JURISDICTION_PATTERN)
@@ -51,6 +52,10 @@ class Policy(BaseModel):
     severe_probability: float = Field(gt=0, le=1)
     max_relative_width: float = Field(gt=0)
     no_damage_action: Literal["retake_photos", "human_review"] = "retake_photos"
+    # Retake rounds a customer gets before the claim goes to an adjuster anyway: a claim never loops.
+    max_retake_rounds: int = Field(default=2, ge=0, le=10)
+    # An approved amount more than this many times above or below the model's quote needs a comment.
+    approval_comment_ratio: float = Field(default=1.5, gt=1)
 
     @property
     def label(self) -> str:

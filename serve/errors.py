@@ -1,4 +1,16 @@
-"""The one place that turns exceptions into HTTP status codes and ``{"error": {code, message}}`` bodies."""
+"""The one place that turns exceptions into HTTP status codes and ``{"error": {code, message}}`` bodies.
+
+Errors of the claim state machine (raised by ``serve.claim_states``), beside the tree in ``model/errors.py``:
+
+    ConflictError
+    └── ClaimStateConflict              claim_state_conflict
+        ├── TransitionNotAllowed        claim_state_conflict     (with ``allowed``: the actions allowed now)
+        └── PhotoAlreadyInClaim         photo_already_in_claim   (a photo withdrawn or still in this claim)
+    PermissionDenied
+    └── OwnClaimDecision                own_claim_decision_forbidden
+    InputError
+    └── ApprovalCommentRequired         approval_comment_required (amount far from the model's quote)
+"""
 
 from __future__ import annotations
 
@@ -16,6 +28,7 @@ from model.errors import (
     AccessError,
     AuthenticationRequired,
     AutoquoteError,
+    ClaimStateConflict,
     ConfigError,
     ConflictError,
     DecoderBusy,
@@ -34,6 +47,26 @@ from serve.metrics import Metrics
 from serve.schemas import ErrorOut
 
 log = logging.getLogger(__name__)
+
+
+class TransitionNotAllowed(ClaimStateConflict):
+    """A claim cannot make this transition now; ``allowed`` lists what the caller may do instead."""
+
+    def __init__(self, message: str, allowed: list[str]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class PhotoAlreadyInClaim(ClaimStateConflict):
+    code = "photo_already_in_claim"
+
+
+class OwnClaimDecision(PermissionDenied):
+    code = "own_claim_decision_forbidden"
+
+
+class ApprovalCommentRequired(InputError):
+    code = "approval_comment_required"
 
 # First match wins: specific classes before their parents.
 STATUS_BY_ERROR: tuple[tuple[type[AutoquoteError], int], ...] = (
@@ -103,9 +136,14 @@ def status_for(exc: AutoquoteError) -> int:
 
 
 def error_response(
-    status: int, code: str, message: str, metrics: Metrics | None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    metrics: Metrics | None,
+    headers: dict[str, str] | None = None,
+    allowed: list[str] | None = None,
 ) -> JSONResponse:
-    """The JSON error body every refusal uses."""
+    """The JSON error body every refusal uses; a refused transition also lists the actions allowed now."""
     if metrics is not None:
         metrics.errors.labels(code).inc()
     headers = dict(headers or {})
@@ -113,7 +151,10 @@ def error_response(
         headers["WWW-Authenticate"] = "Bearer"
     if status == 429:
         headers["Retry-After"] = "2"
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    error: dict[str, object] = {"code": code, "message": message}
+    if allowed is not None:
+        error["allowed"] = allowed
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -174,7 +215,8 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         status = status_for(exc)
         if status >= 500:
             log.error("%s: %s", exc.code, exc.message)
-        return error_response(status, exc.code, exc.message, metrics)
+        allowed = exc.allowed if isinstance(exc, TransitionNotAllowed) else None
+        return error_response(status, exc.code, exc.message, metrics, allowed=allowed)
 
     async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

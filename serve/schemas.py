@@ -18,6 +18,9 @@ Decision = Literal["auto_settle", "human_review", "retake_photos"]
 class ErrorBody(BaseModel):
     code: str = Field(description="stable, machine-readable error code")
     message: str = Field(description="what went wrong and what to do")
+    allowed: list[str] | None = Field(
+        default=None, description="claim_state_conflict only: the actions this key may take on the claim now"
+    )
 
 
 class ErrorOut(BaseModel):
@@ -136,6 +139,7 @@ class ClaimOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     photos: list[PhotoOut]
+    retake_rounds: int = Field(default=0, description="how many times the assessment asked for retakes")
     quote: QuoteOut | None = Field(description="the latest quote, if the claim was assessed")
     review: ReviewOut | None = Field(default=None, description="the adjuster's decision, once made")
 
@@ -300,6 +304,7 @@ def claim_out(row: ClaimRow) -> ClaimOut:
         created_at=row.created_at,
         updated_at=row.updated_at,
         photos=[photo_out(p) for p in row.photos],
+        retake_rounds=row.retake_rounds,
         quote=quote_out_from_row(row.quotes[-1]) if row.quotes else None,
         review=review_out(row.reviews[-1]) if row.reviews else None,
     )

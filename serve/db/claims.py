@@ -1,19 +1,21 @@
-"""Claims, their photos and quotes in the database; every change leaves an audit event."""
+"""Claims, their photos and quotes in the database.
+
+Statuses and audit events are not changed here: routes make each change through ``serve.claim_states``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from model.errors import ClaimNotFound, ClaimStateConflict, IdempotencyConflict, TooManyPhotos
+from model.errors import ClaimNotFound, IdempotencyConflict, PhotoNotFound, TooManyPhotos
 from model.pipeline import Quote
 from serve.auth import Principal
-from serve.db import audit
 from serve.db.rows import (
-    CLOSED_STATUSES,
     ClaimRow,
     FindingRow,
     LineItemRow,
@@ -21,8 +23,7 @@ from serve.db.rows import (
     QuoteRow,
     utcnow,
 )
-
-STATUS_AFTER = {"auto_settle": "assessed", "human_review": "in_review", "retake_photos": "retake_requested"}
+from serve.errors import PhotoAlreadyInClaim
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def create_claim(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
 ) -> ClaimRow:
-    """Open a claim owned by the caller."""
+    """A new claim row owned by the caller (its status and audit event come from serve.claim_states)."""
     row = ClaimRow(
         owner_key_id=principal.key_id,
         region=new.region,
@@ -79,32 +80,49 @@ def create_claim(
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session,
-        principal,
-        "claim.created",
-        row.id,
-        {"region": new.region, "jurisdiction": new.jurisdiction, "segment": new.segment},
+    return row
+
+
+def _claim_query(claim_id: str) -> Select[ClaimRow]:
+    return (
+        select(ClaimRow)
+        .where(ClaimRow.id == claim_id)
+        .options(
+            selectinload(ClaimRow.photos),
+            selectinload(ClaimRow.all_photos),
+            selectinload(ClaimRow.quotes).selectinload(QuoteRow.findings),
+            selectinload(ClaimRow.quotes).selectinload(QuoteRow.line_items),
+            selectinload(ClaimRow.reviews),
+        )
+        # Always the database's current state, not what this session loaded earlier.
+        .execution_options(populate_existing=True)
     )
+
+
+def _visible(row: ClaimRow | None, principal: Principal, claim_id: str) -> ClaimRow:
+    if row is None or (not principal.sees_all_claims and row.owner_key_id != principal.key_id):
+        raise ClaimNotFound(f"no claim {claim_id!r} for this key; list yours with GET /v1/claims")
     return row
 
 
 def get_claim(session: Session, principal: Principal, claim_id: str) -> ClaimRow:
     """A claim the caller may see; another customer's claim is 'not found', not 'forbidden'."""
-    stmt = (
-        select(ClaimRow)
-        .where(ClaimRow.id == claim_id)
-        .options(
-            selectinload(ClaimRow.photos),
-            selectinload(ClaimRow.quotes).selectinload(QuoteRow.findings),
-            selectinload(ClaimRow.quotes).selectinload(QuoteRow.line_items),
-            selectinload(ClaimRow.reviews),
-        )
-    )
-    row = session.scalar(stmt)
-    if row is None or (not principal.sees_all_claims and row.owner_key_id != principal.key_id):
-        raise ClaimNotFound(f"no claim {claim_id!r} for this key; list yours with GET /v1/claims")
-    return row
+    return _visible(session.scalar(_claim_query(claim_id)), principal, claim_id)
+
+
+def lock_claim(session: Session, principal: Principal, claim_id: str) -> ClaimRow:
+    """The claim, locked against concurrent changes until this session commits or rolls back.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` on the claim row. SQLite: ``BEGIN IMMEDIATE`` takes the database's
+    write lock before anything is read, so two requests cannot both count the photos and then both insert.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return _visible(session.scalar(_claim_query(claim_id)), principal, claim_id)
+    return _visible(session.scalar(_claim_query(claim_id).with_for_update(of=ClaimRow)), principal, claim_id)
 
 
 def list_claims(
@@ -128,17 +146,64 @@ def duplicate_of(session: Session, sha256: str, claim_id: str | None) -> str | N
     return session.scalar(stmt.order_by(PhotoRow.created_at).limit(1))
 
 
-def ensure_open(claim: ClaimRow) -> None:
-    """Refuse changes to a claim an adjuster has closed."""
-    if claim.status in CLOSED_STATUSES:
-        raise ClaimStateConflict(f"claim {claim.id} is {claim.status}; open a new claim for new damage")
+def photo_in_force(claim: ClaimRow, photo_id: str) -> PhotoRow:
+    """A photo the claim currently holds, or photo_not_found."""
+    for photo in claim.photos:
+        if photo.id == photo_id:
+            return photo
+    raise PhotoNotFound(
+        f"claim {claim.id} holds no photo {photo_id!r} (withdrawn or never sent); "
+        f"GET /v1/claims/{claim.id} lists its photos"
+    )
+
+
+def _refuse_withdrawn(claim: ClaimRow, sha256: str) -> None:
+    for photo in claim.all_photos:
+        if photo.sha256 == sha256 and photo.withdrawn_at is not None:
+            raise PhotoAlreadyInClaim(
+                f"this photo was withdrawn from claim {claim.id} (photo {photo.id}); take a new photo"
+            )
+
+
+def _photo_row(
+    session: Session, principal: Principal, claim: ClaimRow, photo: StoredPhoto, position: int
+) -> PhotoRow:
+    row = PhotoRow(
+        claim_id=claim.id,
+        position=position,
+        sha256=photo.sha256,
+        content_type=photo.content_type,
+        byte_size=photo.byte_size,
+        width=photo.width,
+        height=photo.height,
+        filename=photo.filename[:255],
+        duplicate_of_claim_id=duplicate_of(session, photo.sha256, claim.id),
+        uploaded_by=principal.key_id,
+    )
+    session.add(row)
+    return row
+
+
+def _flush_photos(session: Session, claim: ClaimRow) -> None:
+    # The photo collections are read-only views: reload them on next use instead of trusting memory.
+    session.flush()
+    session.expire(claim, ["photos", "all_photos"])
+
+
+def _photo_detail(row: PhotoRow) -> dict[str, object]:
+    return {
+        "photo_id": row.id,
+        "sha256": row.sha256,
+        "position": row.position,
+        "duplicate_of_claim": row.duplicate_of_claim_id,
+    }
 
 
 def add_photos(
     session: Session, principal: Principal, claim: ClaimRow, photos: Sequence[StoredPhoto], max_photos: int
 ) -> list[PhotoRow]:
-    """Attach stored photos to a claim; the same photo sent twice to one claim is attached once."""
-    ensure_open(claim)
+    """Attach stored photos to a locked claim, counted against ``max_photos``; a photo sent twice is attached
+    once. Returns the claim's row for each photo given, in order."""
     have = {p.sha256: p for p in claim.photos}
     fresh = [p for p in dict((p.sha256, p) for p in photos).values() if p.sha256 not in have]
     if len(have) + len(fresh) > max_photos:
@@ -146,42 +211,48 @@ def add_photos(
             f"a claim holds at most {max_photos} photos and this one has {len(have)}; "
             f"send at most {max(0, max_photos - len(have))} more"
         )
-    rows: list[PhotoRow] = []
-    for photo in photos:
-        if photo.sha256 in have:
-            rows.append(have[photo.sha256])
-            continue
-        row = PhotoRow(
-            claim_id=claim.id,
-            position=len(have),
-            sha256=photo.sha256,
-            content_type=photo.content_type,
-            byte_size=photo.byte_size,
-            width=photo.width,
-            height=photo.height,
-            filename=photo.filename[:255],
-            duplicate_of_claim_id=duplicate_of(session, photo.sha256, claim.id),
-            uploaded_by=principal.key_id,
-        )
-        claim.photos.append(row)
-        have[photo.sha256] = row
-        rows.append(row)
-        session.flush()
-        audit.record(
-            session,
-            principal,
-            "photo.added",
-            claim.id,
-            {"photo_id": row.id, "sha256": row.sha256, "duplicate_of_claim": row.duplicate_of_claim_id},
-        )
-    if claim.status == "retake_requested" and fresh:
-        claim.status = "submitted"
-    claim.updated_at = utcnow()
-    return rows
+    position = max((p.position for p in claim.photos), default=-1) + 1
+    for photo in fresh:
+        _refuse_withdrawn(claim, photo.sha256)
+        have[photo.sha256] = _photo_row(session, principal, claim, photo, position)
+        position += 1
+    _flush_photos(session, claim)
+    return [have[p.sha256] for p in photos]
 
 
-def save_quote(session: Session, principal: Principal, claim: ClaimRow, quote: Quote) -> QuoteRow:
-    """Record a model quote with its findings, line items, reasons and versions; move the claim on."""
+def photos_detail(rows: Sequence[PhotoRow]) -> dict[str, Any]:
+    """What the audit trail records about added photos."""
+    return {"photos": [_photo_detail(row) for row in dict((r.id, r) for r in rows).values()]}
+
+
+def replace_photo(
+    session: Session, principal: Principal, claim: ClaimRow, photo_id: str, photo: StoredPhoto
+) -> dict[str, Any]:
+    """Put a new photo in the place of one of a locked claim's photos; the old one stays stored, withdrawn."""
+    old = photo_in_force(claim, photo_id)
+    if any(p.sha256 == photo.sha256 for p in claim.photos):
+        raise PhotoAlreadyInClaim(
+            f"claim {claim.id} already holds this photo; take a new photo to replace {photo_id}"
+        )
+    _refuse_withdrawn(claim, photo.sha256)
+    old.withdrawn_at = utcnow()
+    session.flush()  # frees the position before the new photo takes it
+    row = _photo_row(session, principal, claim, photo, old.position)
+    row.replaces_id = old.id
+    _flush_photos(session, claim)
+    return {"photo_id": row.id, "replaces": old.id, "old_sha256": old.sha256, **_photo_detail(row)}
+
+
+def withdraw_photo(session: Session, claim: ClaimRow, photo_id: str) -> dict[str, Any]:
+    """Take a photo out of a locked claim; it stays in the store and in the audit trail."""
+    old = photo_in_force(claim, photo_id)
+    old.withdrawn_at = utcnow()
+    _flush_photos(session, claim)
+    return {"photo_id": old.id, "sha256": old.sha256, "position": old.position}
+
+
+def save_quote(session: Session, claim: ClaimRow, quote: Quote) -> QuoteRow:
+    """Record a model quote with its findings, line items, reasons and versions."""
     est = quote.estimate
     versions = quote.versions
     row = QuoteRow(
@@ -251,23 +322,24 @@ def save_quote(session: Session, principal: Principal, claim: ClaimRow, quote: Q
             )
         )
     claim.quotes.append(row)
-    previous = claim.status
-    claim.status = STATUS_AFTER[quote.decision.outcome]
-    claim.updated_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        principal,
-        "quote.decided",
-        claim.id,
-        {
-            "quote_id": row.id,
-            "decision": row.decision,
-            "reasons": [r.code for r in quote.decision.reasons],
-            "total": row.total,
-            "currency": row.currency,
-            "versions": dict(versions),
-            "status": {"from": previous, "to": claim.status},
-        },
-    )
     return row
+
+
+def quote_detail(row: QuoteRow) -> dict[str, Any]:
+    """What the audit trail records about a model quote."""
+    return {
+        "quote_id": row.id,
+        "decision": row.decision,
+        "reasons": [r["code"] for r in row.reasons],
+        "photos": [c["photo_id"] for c in row.photo_checks],
+        "total": row.total,
+        "currency": row.currency,
+        "versions": {
+            "detector": row.detector_version,
+            "severity": row.severity_version,
+            "pricer": row.pricer_version,
+            "catalogue": row.catalogue_version,
+            "policy": row.policy_version,
+        },
+    }

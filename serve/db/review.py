@@ -2,21 +2,21 @@
 
 Nothing is updated in place: a line-item edit is a new quote row (``source="adjuster"``, ``supersedes_id``),
 a box correction is a new row holding the photo's full set of boxes, a decision is a review row; each
-action appends an audit event with the adjuster's key and the time.
+action's audit event (with the adjuster's key and the time) is written by ``serve.claim_states`` from the
+detail these functions return.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from model.errors import ClaimStateConflict, InvalidBox, PhotoNotFound, UnknownPart
 from serve.auth import Principal
-from serve.db import audit
-from serve.db.claims import ensure_open
 from serve.db.rows import (
     BoxCorrectionRow,
     ClaimReviewRow,
@@ -25,7 +25,6 @@ from serve.db.rows import (
     LineItemRow,
     PhotoRow,
     QuoteRow,
-    utcnow,
 )
 
 QUEUE_STATUSES = ("in_review",)
@@ -108,8 +107,8 @@ def review_queue(
 
 
 def photo_of(claim: ClaimRow, photo_id: str) -> PhotoRow:
-    """A photo of this claim, or photo_not_found."""
-    for photo in claim.photos:
+    """A photo of this claim (also a withdrawn one), or photo_not_found."""
+    for photo in claim.all_photos:
         if photo.id == photo_id:
             return photo
     raise PhotoNotFound(f"claim {claim.id} has no photo {photo_id!r}; GET /v1/claims/{claim.id} lists them")
@@ -152,9 +151,10 @@ def correct_boxes(
     photo_id: str,
     boxes: Sequence[Box],
     parts: Sequence[str],
-) -> BoxCorrectionRow:
-    """Replace a photo's boxes with the adjuster's (relabelled, deleted, drawn); every box must fit the photo."""
-    ensure_open(claim)
+) -> dict[str, Any]:
+    """Replace a photo's boxes with the adjuster's (relabelled, deleted, drawn); every box must fit the photo.
+
+    Returns the audit detail."""
     photo = photo_of(claim, photo_id)
     for box in boxes:
         check_part(box.part, parts)
@@ -174,16 +174,8 @@ def correct_boxes(
         author_key_id=principal.key_id,
     )
     session.add(row)
-    claim.updated_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        principal,
-        "boxes.corrected",
-        claim.id,
-        {"photo_id": photo_id, "before": [b.as_dict() for b in before], "after": row.boxes},
-    )
-    return row
+    return {"photo_id": photo_id, "before": [b.as_dict() for b in before], "after": row.boxes}
 
 
 def _line_row(position: int, line: EditedLine) -> LineItemRow:
@@ -208,9 +200,10 @@ def edit_line_items(
     claim: ClaimRow,
     lines: Sequence[EditedLine],
     parts: Sequence[str],
-) -> QuoteRow:
-    """A new adjuster quote with these line items, superseding the one in force; the total is their sum."""
-    ensure_open(claim)
+) -> dict[str, Any]:
+    """A new adjuster quote with these line items, superseding the one in force; the total is their sum.
+
+    Returns the audit detail."""
     base = latest_quote(claim)
     if base is None:
         raise ClaimStateConflict(f"claim {claim.id} has no quote to edit yet; assess it first")
@@ -258,23 +251,15 @@ def edit_line_items(
     for i, line in enumerate(lines):
         row.line_items.append(_line_row(i, line))
     claim.quotes.append(row)
-    claim.updated_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        principal,
-        "quote.edited",
-        claim.id,
-        {
-            "quote_id": row.id,
-            "supersedes_id": base.id,
-            "total": {"from": base.total, "to": total},
-            "currency": row.currency,
-            "before": [_line_detail(li.part, li.operation, li.total) for li in base.line_items],
-            "after": [_line_detail(line.part, line.operation, line.total) for line in lines],
-        },
-    )
-    return row
+    return {
+        "quote_id": row.id,
+        "supersedes_id": base.id,
+        "total": {"from": base.total, "to": total},
+        "currency": row.currency,
+        "before": [_line_detail(li.part, li.operation, li.total) for li in base.line_items],
+        "after": [_line_detail(line.part, line.operation, line.total) for line in lines],
+    }
 
 
 def _line_detail(part: str, operation: str, total: float) -> dict[str, object]:
@@ -282,7 +267,6 @@ def _line_detail(part: str, operation: str, total: float) -> dict[str, object]:
 
 
 def _close(claim: ClaimRow) -> QuoteRow:
-    ensure_open(claim)
     quote = latest_quote(claim)
     if quote is None:
         raise ClaimStateConflict(f"claim {claim.id} was never assessed; assess it before deciding it")
@@ -291,7 +275,7 @@ def _close(claim: ClaimRow) -> QuoteRow:
 
 def approve(
     session: Session, principal: Principal, claim: ClaimRow, amount: float, comment: str = ""
-) -> ClaimReviewRow:
+) -> dict[str, Any]:
     """Close the claim as approved for ``amount`` (in the quote's currency)."""
     quote = _close(claim)
     row = ClaimReviewRow(
@@ -303,10 +287,10 @@ def approve(
         quote_id=quote.id,
         author_key_id=principal.key_id,
     )
-    return _record_review(session, principal, claim, row, quote)
+    return _record_review(session, claim, row, quote)
 
 
-def reject(session: Session, principal: Principal, claim: ClaimRow, comment: str) -> ClaimReviewRow:
+def reject(session: Session, principal: Principal, claim: ClaimRow, comment: str) -> dict[str, Any]:
     """Close the claim as rejected; the comment says why."""
     quote = _close(claim)
     row = ClaimReviewRow(
@@ -318,30 +302,17 @@ def reject(session: Session, principal: Principal, claim: ClaimRow, comment: str
         quote_id=quote.id,
         author_key_id=principal.key_id,
     )
-    return _record_review(session, principal, claim, row, quote)
+    return _record_review(session, claim, row, quote)
 
 
-def _record_review(
-    session: Session, principal: Principal, claim: ClaimRow, row: ClaimReviewRow, quote: QuoteRow
-) -> ClaimReviewRow:
-    previous = claim.status
+def _record_review(session: Session, claim: ClaimRow, row: ClaimReviewRow, quote: QuoteRow) -> dict[str, Any]:
     claim.reviews.append(row)
-    claim.status = row.outcome
-    claim.updated_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        principal,
-        f"claim.{row.outcome}",
-        claim.id,
-        {
-            "review_id": row.id,
-            "quote_id": quote.id,
-            "amount": row.amount,
-            "quoted_total": quote.total,
-            "currency": row.currency,
-            "comment": row.comment,
-            "status": {"from": previous, "to": claim.status},
-        },
-    )
-    return row
+    return {
+        "review_id": row.id,
+        "quote_id": quote.id,
+        "amount": row.amount,
+        "quoted_total": quote.total,
+        "currency": row.currency,
+        "comment": row.comment,
+    }

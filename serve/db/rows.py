@@ -17,15 +17,16 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-CLOSED_STATUSES = ("approved", "rejected")
 
 
 def utcnow() -> datetime:
@@ -79,7 +80,9 @@ class ClaimRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     owner_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    # Changed only through serve.claim_states, which also writes the audit event.
     status: Mapped[str] = mapped_column(String(24), default="submitted", index=True)
+    retake_rounds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     region: Mapped[str] = mapped_column(String(16))
     jurisdiction: Mapped[str] = mapped_column(String(64))
     segment: Mapped[str] = mapped_column(String(16))
@@ -89,14 +92,31 @@ class ClaimRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    photos: Mapped[list[PhotoRow]] = relationship(back_populates="claim", order_by="PhotoRow.position")
+    # The photos in force; withdrawn and replaced ones stay in ``all_photos`` (and in the store).
+    photos: Mapped[list[PhotoRow]] = relationship(
+        primaryjoin=lambda: and_(ClaimRow.id == PhotoRow.claim_id, PhotoRow.withdrawn_at.is_(None)),
+        order_by="PhotoRow.position",
+        viewonly=True,
+    )
+    all_photos: Mapped[list[PhotoRow]] = relationship(back_populates="claim", order_by="PhotoRow.created_at")
     quotes: Mapped[list[QuoteRow]] = relationship(back_populates="claim", order_by="QuoteRow.created_at")
     reviews: Mapped[list[ClaimReviewRow]] = relationship(order_by="ClaimReviewRow.created_at")
 
 
 class PhotoRow(Base):
     __tablename__ = "photos"
-    __table_args__ = (UniqueConstraint("claim_id", "sha256", name="uq_photos_claim_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("claim_id", "sha256", name="uq_photos_claim_sha256"),
+        # One photo in force per position; a withdrawn photo gives its position up.
+        Index(
+            "uq_photos_claim_position_in_force",
+            "claim_id",
+            "position",
+            unique=True,
+            sqlite_where=text("withdrawn_at IS NULL"),
+            postgresql_where=text("withdrawn_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), index=True)
@@ -110,8 +130,10 @@ class PhotoRow(Base):
     duplicate_of_claim_id: Mapped[str | None] = mapped_column(String(32), default=None)
     uploaded_by: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+    replaces_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
-    claim: Mapped[ClaimRow] = relationship(back_populates="photos")
+    claim: Mapped[ClaimRow] = relationship(back_populates="all_photos")
 
 
 class QuoteRow(Base):

@@ -1,4 +1,5 @@
-"""/v1/claims: open a claim, add photos, assess it, read it, list them, read its audit trail.
+"""/v1/claims: open a claim, add, replace and withdraw photos, assess it, ask for a review, withdraw it, read it,
+list them, read its audit trail. Each change is a transition of ``serve.claim_states``.
 
 Handlers that decode photos or run onnxruntime are plain ``def``: FastAPI runs them in its threadpool.
 """
@@ -12,12 +13,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, File, Header, Query, Request, Response, UploadFile, status
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from model.errors import ImageTooLarge, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
+from model.errors import ClaimStateConflict, ImageTooLarge, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
 from model.findings import ClaimContext
 from model.image_io import DecodedImage, mebibytes
 from model.pipeline import PhotoInput, Pipeline
 from serve.access import AccessRoute, allow
+from serve import claim_states
+from serve.auth import Principal
+from serve.claim_states import Action
 from serve.db import audit
 from serve.db import claims as repo
 from serve.deps import MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
@@ -33,6 +38,7 @@ from serve.schemas import (
     claim_out,
     claim_summary,
 )
+from serve.storage import PhotoStore
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"], route_class=AccessRoute, dependencies=[allow()])
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -86,6 +92,12 @@ def create_claim(
     new = repo.NewClaim(region=region, jurisdiction=jurisdiction, segment=body.segment, description=body.description)
     try:
         row = repo.create_claim(session, principal, new, idempotency_key, request_hash)
+        claim_states.opened(
+            session,
+            principal,
+            row,
+            {"region": new.region, "jurisdiction": new.jurisdiction, "segment": new.segment},
+        )
         session.commit()
     except IntegrityError:
         # Two requests with one key raced; the other one won, answer with its claim.
@@ -100,28 +112,13 @@ def create_claim(
     return claim_out(repo.get_claim(session, principal, row.id))
 
 
-@router.post("/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS)
-def add_photos(
-    claim_id: str,
-    files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG or WebP photos")],
-    principal: PrincipalDep,
-    session: SessionDep,
-    pipeline: PipelineDep,
-    store: StoreDep,
-    settings: SettingsDep,
-) -> ClaimOut:
-    """Add photos to a claim; each is validated, then stored durably before the claim records it."""
-    claim = repo.get_claim(session, principal, claim_id)
-    repo.ensure_open(claim)
-    if len(claim.photos) + len(files) > settings.max_photos_per_claim:
-        raise TooManyPhotos(
-            f"a claim holds at most {settings.max_photos_per_claim} photos and this one has "
-            f"{len(claim.photos)}; send fewer photos"
-        )
-    decoded = decode_uploads(files, pipeline, settings.max_photo_bytes)
+def store_uploads(
+    files: list[UploadFile], pipeline: Pipeline, store: PhotoStore, max_bytes: int
+) -> list[repo.StoredPhoto]:
+    """Validate every upload, then write each durably (fsync + rename) before any commit acknowledges it."""
     stored = []
-    for data, image, filename in decoded:
-        sha256 = store.put(data)  # durable (fsync + rename) before the commit below acknowledges it
+    for data, image, filename in decode_uploads(files, pipeline, max_bytes):
+        sha256 = store.put(data)
         stored.append(
             repo.StoredPhoto(
                 sha256=sha256,
@@ -132,7 +129,71 @@ def add_photos(
                 filename=filename,
             )
         )
-    repo.add_photos(session, principal, claim, stored, settings.max_photos_per_claim)
+    return stored
+
+
+@router.post(
+    "/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS
+)
+def add_photos(
+    claim_id: str,
+    files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG or WebP photos")],
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> ClaimOut:
+    """Add photos to a claim (also while a retake is requested); the photo limit holds under concurrency."""
+    claim = repo.get_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.ADD_PHOTOS)
+    if len(claim.photos) + len(files) > settings.max_photos_per_claim:
+        raise TooManyPhotos(
+            f"a claim holds at most {settings.max_photos_per_claim} photos and this one has "
+            f"{len(claim.photos)}; send fewer photos"
+        )
+    stored = store_uploads(files, pipeline, store, settings.max_photo_bytes)
+    # Counted again under the claim's lock: concurrent uploads cannot pass the limit together.
+    claim = repo.lock_claim(session, principal, claim_id)
+    before = {p.id for p in claim.photos}
+    rows = repo.add_photos(session, principal, claim, stored, settings.max_photos_per_claim)
+    added = [r for r in rows if r.id not in before]
+    if added:
+        claim_states.apply(session, principal, claim, Action.ADD_PHOTOS, repo.photos_detail(added))
+    session.commit()
+    return claim_out(repo.get_claim(session, principal, claim_id))
+
+
+@router.put("/{claim_id}/photos/{photo_id}", response_model=ClaimOut, responses=ERRORS)
+def replace_photo(
+    claim_id: str,
+    photo_id: str,
+    file: Annotated[UploadFile, File(description="the new JPEG, PNG or WebP photo")],
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    store: StoreDep,
+    settings: SettingsDep,
+) -> ClaimOut:
+    """Replace one photo (e.g. the one a retake names); the old photo stays stored and in the audit trail."""
+    claim = repo.get_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.REPLACE_PHOTO)
+    repo.photo_in_force(claim, photo_id)
+    [stored] = store_uploads([file], pipeline, store, settings.max_photo_bytes)
+    claim = repo.lock_claim(session, principal, claim_id)
+    detail = repo.replace_photo(session, principal, claim, photo_id, stored)
+    claim_states.apply(session, principal, claim, Action.REPLACE_PHOTO, detail)
+    session.commit()
+    return claim_out(repo.get_claim(session, principal, claim_id))
+
+
+@router.delete("/{claim_id}/photos/{photo_id}", response_model=ClaimOut, responses=ERRORS)
+def withdraw_photo(claim_id: str, photo_id: str, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+    """Withdraw one photo from the claim; it stays stored and in the audit trail."""
+    claim = repo.lock_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.WITHDRAW_PHOTO)
+    detail = repo.withdraw_photo(session, claim, photo_id)
+    claim_states.apply(session, principal, claim, Action.WITHDRAW_PHOTO, detail)
     session.commit()
     return claim_out(repo.get_claim(session, principal, claim_id))
 
@@ -149,17 +210,27 @@ def assess_claim(
     background: BackgroundTasks,
     request: Request,
 ) -> ClaimOut:
-    """Run the pipeline on the claim's photos, record the quote and decision, and return the claim."""
+    """Run the pipeline on the claim's photos, record the quote, and settle, route or ask for a retake."""
     claim = repo.get_claim(session, principal, claim_id)
-    repo.ensure_open(claim)
+    claim_states.check(claim, principal, Action.ASSESS)
+    claim_states.ensure_model_may_quote(claim)
     if not claim.photos:
         raise NoPhotos(f"claim {claim_id} has no photos yet; add some with POST /v1/claims/{claim_id}/photos")
-    inputs = [
-        PhotoInput(photo.id, pipeline.decode(store.get(photo.sha256)), photo.duplicate_of_claim_id)
-        for photo in claim.photos
-    ]
-    quote = pipeline.quote(inputs, ClaimContext(segment=claim.segment, region=claim.region), claim.jurisdiction)
-    row = repo.save_quote(session, principal, claim, quote)
+    photos = [(p.id, p.sha256, p.duplicate_of_claim_id) for p in claim.photos]
+    inputs = [PhotoInput(pid, pipeline.decode(store.get(sha)), dup) for pid, sha, dup in photos]
+    context = ClaimContext(segment=claim.segment, region=claim.region)
+    quote = pipeline.quote(inputs, context, claim.jurisdiction)
+    # The models ran without the lock; record the result only if nothing changed meanwhile.
+    claim = repo.lock_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.ASSESS)
+    claim_states.ensure_model_may_quote(claim)
+    if [p.id for p in claim.photos] != [pid for pid, _sha, _dup in photos]:
+        raise ClaimStateConflict(f"the photos of claim {claim_id} changed during the assessment; assess it again")
+    quote, outcome = claim_states.outcome_of(quote, claim, pipeline.policy(claim.jurisdiction))
+    row = repo.save_quote(session, claim, quote)
+    detail = repo.quote_detail(row)
+    claim_states.apply(session, principal, claim, Action.ASSESS, detail)
+    claim_states.apply(session, None, claim, outcome, {**detail, "requested_by": principal.key_id})
     session.commit()
     metrics.decisions.labels(quote.decision.outcome, "claim").inc()
     for stage in quote.failed_stages:
@@ -172,12 +243,31 @@ def assess_claim(
             store,
             claim.id,
             row.id,
-            [(p.id, p.sha256, p.duplicate_of_claim_id) for p in claim.photos],
-            ClaimContext(segment=claim.segment, region=claim.region),
+            photos,
+            context,
             claim.jurisdiction,
             lambda: metrics.model_errors.labels("shadow").inc(),
         )
     return claim_out(repo.get_claim(session, principal, claim_id))
+
+
+def _transition(session: Session, principal: Principal, claim_id: str, action: Action) -> ClaimOut:
+    claim = repo.lock_claim(session, principal, claim_id)
+    claim_states.apply(session, principal, claim, action)
+    session.commit()
+    return claim_out(repo.get_claim(session, principal, claim_id))
+
+
+@router.post("/{claim_id}/request-review", response_model=ClaimOut, responses=ERRORS)
+def request_review(claim_id: str, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+    """The customer does not accept the settlement: an adjuster reviews the claim."""
+    return _transition(session, principal, claim_id, Action.REQUEST_REVIEW)
+
+
+@router.post("/{claim_id}/withdraw", response_model=ClaimOut, responses=ERRORS)
+def withdraw_claim(claim_id: str, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+    """The customer withdraws the claim: it ends here."""
+    return _transition(session, principal, claim_id, Action.WITHDRAW)
 
 
 @router.get("/{claim_id}", response_model=ClaimOut, responses=ERRORS)

@@ -11,6 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from model.pipeline import Pipeline
 from serve.access import AccessRoute, allow
+from serve import claim_states
+from serve.claim_states import Action
 from serve.db import audit, review
 from serve.db import claims as repo
 from serve.deps import PipelineDep, PrincipalDep, SessionDep, StoreDep
@@ -200,9 +202,11 @@ def edit_line_items(
     claim_id: str, body: LineItemsIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
 ) -> ReviewClaimOut:
     """Replace the quote's line items (change, add, remove): a new adjuster quote supersedes the old one."""
-    claim = repo.get_claim(session, principal, claim_id)
+    claim = repo.lock_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.EDIT_LINE_ITEMS)
     lines = [review.EditedLine(**item.model_dump()) for item in body.line_items]
-    review.edit_line_items(session, principal, claim, lines, known_parts(pipeline))
+    detail = review.edit_line_items(session, principal, claim, lines, known_parts(pipeline))
+    claim_states.apply(session, principal, claim, Action.EDIT_LINE_ITEMS, detail)
     session.commit()
     return _review_view(session, principal, pipeline, claim_id)
 
@@ -222,18 +226,28 @@ def correct_boxes(
     pipeline: PipelineDep,
 ) -> ReviewClaimOut:
     """Replace a photo's boxes with the adjuster's; they become detector labels when exported."""
-    claim = repo.get_claim(session, principal, claim_id)
+    claim = repo.lock_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.CORRECT_BOXES)
     boxes = [review.Box(b.part, *b.box) for b in body.boxes]
-    review.correct_boxes(session, principal, claim, photo_id, boxes, known_parts(pipeline))
+    detail = review.correct_boxes(session, principal, claim, photo_id, boxes, known_parts(pipeline))
+    claim_states.apply(session, principal, claim, Action.CORRECT_BOXES, detail)
     session.commit()
     return _review_view(session, principal, pipeline, claim_id)
 
 
 @router.post("/claims/{claim_id}/approve", response_model=ClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
-def approve_claim(claim_id: str, body: ApproveIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
-    """Close the claim as approved for the final amount."""
-    claim = repo.get_claim(session, principal, claim_id)
-    review.approve(session, principal, claim, body.amount, body.comment)
+def approve_claim(
+    claim_id: str, body: ApproveIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
+) -> ClaimOut:
+    """Close a claim in review as approved for the final amount; far from the model's quote it needs a comment.
+
+    Nobody approves a claim they opened."""
+    claim = repo.lock_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.APPROVE)
+    policy = pipeline.policy(claim.jurisdiction)
+    claim_states.check_approval(claim, principal, body.amount, body.comment, policy)
+    detail = review.approve(session, principal, claim, body.amount, body.comment)
+    claim_states.apply(session, principal, claim, Action.APPROVE, detail)
     session.commit()
     return claim_out(repo.get_claim(session, principal, claim_id))
 
@@ -241,8 +255,11 @@ def approve_claim(claim_id: str, body: ApproveIn, principal: PrincipalDep, sessi
 @router.post("/claims/{claim_id}/reject", response_model=ClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
 def reject_claim(claim_id: str, body: RejectIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
     """Close the claim as rejected; the comment is required and shown to the customer."""
-    claim = repo.get_claim(session, principal, claim_id)
-    review.reject(session, principal, claim, body.comment)
+    claim = repo.lock_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.REJECT)
+    claim_states.check_decision(claim, principal)
+    detail = review.reject(session, principal, claim, body.comment)
+    claim_states.apply(session, principal, claim, Action.REJECT, detail)
     session.commit()
     return claim_out(repo.get_claim(session, principal, claim_id))
 

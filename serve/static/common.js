@@ -24,6 +24,7 @@ const AQ = (() => {
     in_review: "With an adjuster",
     approved: "Approved",
     rejected: "Rejected",
+    withdrawn: "Withdrawn",
   };
 
   function key() { return sessionStorage.getItem(KEY) || ""; }

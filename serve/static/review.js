@@ -64,7 +64,7 @@
     state.view = view;
     const { claim } = view;
     const quote = claim.quote;
-    const closed = claim.status === "approved" || claim.status === "rejected";
+    const closed = claim.status !== "in_review" && claim.status !== "assessed";
     const root = document.getElementById("claim");
     clear(root);
     root.append(el("div", { class: "claim-head card" },

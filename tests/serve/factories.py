@@ -6,6 +6,7 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
+from serve import claim_states
 from serve.auth import Principal
 from serve.db import claims, keys
 from serve.db.rows import ApiKeyRow, ClaimRow
@@ -28,9 +29,12 @@ def principal_of(row: ApiKeyRow) -> Principal:
 def make_claim(
     session: Session, owner: ApiKeyRow, region: str = "CN", jurisdiction: str | None = None
 ) -> ClaimRow:
-    """An open claim owned by ``owner``."""
+    """An open claim owned by ``owner``, opened as the service opens it (with its audit event)."""
     new = claims.NewClaim(region=region, jurisdiction=jurisdiction or region, segment="mid")
-    return claims.create_claim(session, principal_of(owner), new)
+    who = principal_of(owner)
+    row = claims.create_claim(session, who, new)
+    claim_states.opened(session, who, row, {"region": region})
+    return row
 
 
 def make_stored_photo(seed: int = 0, sha256: str | None = None) -> claims.StoredPhoto:

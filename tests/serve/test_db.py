@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from model.errors import ApiKeyNotFound, ClaimNotFound, ClaimStateConflict, IdempotencyConflict, TooManyPhotos
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput
+from serve import claim_states
 from serve.app import create_app
 from serve.db import audit, claims, keys
 from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow
@@ -70,14 +71,14 @@ def test_photos_duplicates_and_limits(db_session: Session) -> None:
         claims.add_photos(db_session, who, second, [make_stored_photo(i) for i in (2, 3, 4)], max_photos=3)
 
 
-def test_quote_is_saved_with_versions_and_closes_nothing(db_session: Session) -> None:
+def test_quote_is_saved_with_versions_and_moves_nothing(db_session: Session) -> None:
     alice, _ = make_key(db_session)
     claim = make_claim(db_session, alice)
     who = principal_of(alice)
     [photo] = claims.add_photos(db_session, who, claim, [make_stored_photo(7)], max_photos=3)
     pipe = fake_pipeline()
     quote = pipe.quote([PhotoInput(photo.id, pipe.decode(photo_bytes()))], ClaimContext("mid", "CN"))
-    row = claims.save_quote(db_session, who, claim, quote)
+    row = claims.save_quote(db_session, claim, quote)
     db_session.flush()
     stored = db_session.get(QuoteRow, row.id)
     assert (
@@ -88,12 +89,16 @@ def test_quote_is_saved_with_versions_and_closes_nothing(db_session: Session) ->
     assert (
         len(stored.findings) == 1 and len(stored.line_items) == 1 and stored.findings[0].photo_id == photo.id
     )
+    # Row code never moves a claim or writes its events: serve.claim_states does, called by the routes.
+    assert claim.status == "submitted"
+    events = [e.action for e in audit.events_for_claim(db_session, claim.id)]
+    assert events == ["claim.created"]
+    claim_states.apply(db_session, None, claim, claim_states.Action.SETTLE, {"quote_id": row.id})
     assert claim.status == "assessed"
     events = [e.action for e in audit.events_for_claim(db_session, claim.id)]
-    assert events == ["claim.created", "photo.added", "quote.decided"]
-    claim.status = "approved"
+    assert events == ["claim.created", "claim.settled"]
     with pytest.raises(ClaimStateConflict):
-        claims.add_photos(db_session, who, claim, [make_stored_photo(8)], max_photos=3)
+        claim_states.check(claim, who, claim_states.Action.ADD_PHOTOS)
 
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_events SET action = 'x'", "DELETE FROM audit_events"])

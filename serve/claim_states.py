@@ -1,0 +1,349 @@
+"""The claim state machine: every status, every allowed transition, who may make it and the audit event it writes.
+
+Routes call :func:`check` before doing work and :func:`apply` inside the transaction that records it; no other
+code changes ``ClaimRow.status``. A transition that is not in :data:`TRANSITIONS` is refused with
+``claim_state_conflict`` (409) and the list of actions allowed now. ``python -m serve.claim_states README.md``
+rewrites the state diagram in the README from this table; a test fails when the two disagree.
+
+Every claim reaches an end: the model settles it, an adjuster decides it, or the customer withdraws it. Retake
+requests are counted per claim; past the policy's ``max_retake_rounds`` an assessment that would ask for
+another retake sends the claim to an adjuster instead (reason ``retake_limit``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from model.decision import Policy, Reason
+from model.errors import ClaimStateConflict
+from model.pipeline import Quote
+from serve.auth import Principal
+from serve.db import audit
+from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow, utcnow
+from serve.errors import ApprovalCommentRequired, OwnClaimDecision, TransitionNotAllowed
+
+Actor = Literal["customer", "adjuster", "admin", "system"]
+
+
+class ClaimStatus(StrEnum):
+    SUBMITTED = "submitted"
+    RETAKE_REQUESTED = "retake_requested"
+    ASSESSED = "assessed"  # settled by the model: the quote is the payout offer
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class Action(StrEnum):
+    OPEN = "open"
+    ADD_PHOTOS = "add_photos"
+    REPLACE_PHOTO = "replace_photo"
+    WITHDRAW_PHOTO = "withdraw_photo"
+    ASSESS = "assess"
+    SETTLE = "settle"
+    ROUTE_TO_REVIEW = "route_to_review"
+    REQUEST_RETAKE = "request_retake"
+    REQUEST_REVIEW = "request_review"
+    EDIT_LINE_ITEMS = "edit_line_items"
+    CORRECT_BOXES = "correct_boxes"
+    APPROVE = "approve"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"
+
+
+S = ClaimStatus
+# "customer" is the key that opened the claim, whatever its role; the other actors are key roles.
+CUSTOMER: frozenset[Actor] = frozenset({"customer"})
+STAFF: frozenset[Actor] = frozenset({"adjuster", "admin"})
+SYSTEM: frozenset[Actor] = frozenset({"system"})
+ENDS = frozenset({S.ASSESSED, S.APPROVED, S.REJECTED, S.WITHDRAWN})
+PHOTO_STATES = frozenset({S.SUBMITTED, S.RETAKE_REQUESTED})
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of the table: from which statuses, to which (None: unchanged), by whom, and the event written."""
+
+    action: Action
+    sources: frozenset[ClaimStatus]
+    target: ClaimStatus | None
+    actors: frozenset[Actor]
+    event: str
+    says: str  # what it means, for the README and for refusals
+
+    def target_from(self, status: ClaimStatus) -> ClaimStatus:
+        return self.target if self.target is not None else status
+
+
+TRANSITIONS: dict[Action, Transition] = {
+    t.action: t
+    for t in (
+        Transition(Action.OPEN, frozenset(), S.SUBMITTED, CUSTOMER | STAFF, "claim.created", "open a claim"),
+        Transition(
+            Action.ADD_PHOTOS, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.added", "add photos"
+        ),
+        Transition(
+            Action.REPLACE_PHOTO, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.replaced", "replace a photo"
+        ),
+        Transition(
+            Action.WITHDRAW_PHOTO, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.withdrawn", "withdraw a photo"
+        ),
+        Transition(
+            Action.ASSESS,
+            frozenset({S.SUBMITTED}),
+            None,
+            CUSTOMER | {"admin"},
+            "quote.decided",
+            "assess the photos",
+        ),
+        Transition(
+            Action.SETTLE, frozenset({S.SUBMITTED}), S.ASSESSED, SYSTEM, "claim.settled", "settle it (model)"
+        ),
+        Transition(
+            Action.ROUTE_TO_REVIEW,
+            frozenset({S.SUBMITTED}),
+            S.IN_REVIEW,
+            SYSTEM,
+            "claim.routed_to_review",
+            "send it to an adjuster (model)",
+        ),
+        Transition(
+            Action.REQUEST_RETAKE,
+            frozenset({S.SUBMITTED}),
+            S.RETAKE_REQUESTED,
+            SYSTEM,
+            "claim.retake_requested",
+            "ask for a retake (model)",
+        ),
+        Transition(
+            Action.REQUEST_REVIEW,
+            frozenset({S.ASSESSED}),
+            S.IN_REVIEW,
+            CUSTOMER,
+            "claim.review_requested",
+            "ask an adjuster to review the settlement",
+        ),
+        Transition(
+            Action.EDIT_LINE_ITEMS,
+            frozenset({S.IN_REVIEW}),
+            None,
+            STAFF,
+            "quote.edited",
+            "edit the line items",
+        ),
+        Transition(
+            Action.CORRECT_BOXES,
+            frozenset({S.ASSESSED, S.IN_REVIEW}),
+            None,
+            STAFF,
+            "boxes.corrected",
+            "correct the boxes",
+        ),
+        Transition(
+            Action.APPROVE, frozenset({S.IN_REVIEW}), S.APPROVED, STAFF, "claim.approved", "approve it"
+        ),
+        Transition(Action.REJECT, frozenset({S.IN_REVIEW}), S.REJECTED, STAFF, "claim.rejected", "reject it"),
+        Transition(
+            Action.WITHDRAW,
+            frozenset({S.SUBMITTED, S.RETAKE_REQUESTED, S.IN_REVIEW}),
+            S.WITHDRAWN,
+            CUSTOMER | {"admin"},
+            "claim.withdrawn",
+            "withdraw the claim",
+        ),
+    )
+}
+OUTCOME_ACTION = {
+    "auto_settle": Action.SETTLE,
+    "human_review": Action.ROUTE_TO_REVIEW,
+    "retake_photos": Action.REQUEST_RETAKE,
+}
+
+
+def actors_of(principal: Principal | None, claim: ClaimRow | None) -> frozenset[Actor]:
+    """Who the caller is for this claim: its customer if they opened it, and their staff role if any."""
+    if principal is None:
+        return SYSTEM
+    found: set[Actor] = set()
+    if claim is None or claim.owner_key_id == principal.key_id:
+        found.add("customer")
+    if principal.role in ("adjuster", "admin"):
+        found.add(principal.role)
+    return frozenset(found)
+
+
+def allowed(status: ClaimStatus, actors: Iterable[Actor]) -> list[Action]:
+    """The actions these actors may take on a claim in ``status``, in table order."""
+    who = set(actors)
+    return [t.action for t in TRANSITIONS.values() if status in t.sources and who & t.actors]
+
+
+def status_of(claim: ClaimRow) -> ClaimStatus:
+    return ClaimStatus(claim.status)
+
+
+def _refusal(claim: ClaimRow, transition: Transition, actors: frozenset[Actor]) -> TransitionNotAllowed:
+    status = status_of(claim)
+    now = allowed(status, actors)
+    others = [a for a in allowed(status, {"customer", "adjuster", "admin"}) if a not in now]
+    needs = ", ".join(sorted(transition.sources)) or "a new claim"
+    message = (
+        f"claim {claim.id} is {status.value}: you cannot {transition.says} now (only when it is {needs}); "
+        f"allowed now: {', '.join(now) if now else 'nothing for this key'}"
+    )
+    if others:
+        message += f" (others may: {', '.join(others)})"
+    return TransitionNotAllowed(message, [a.value for a in now])
+
+
+def check(claim: ClaimRow, principal: Principal | None, action: Action) -> Transition:
+    """The transition for ``action``, or claim_state_conflict saying what is allowed now."""
+    transition = TRANSITIONS[action]
+    actors = actors_of(principal, claim)
+    if status_of(claim) not in transition.sources or not actors & transition.actors:
+        raise _refusal(claim, transition, actors)
+    return transition
+
+
+def apply(
+    session: Session,
+    principal: Principal | None,
+    claim: ClaimRow,
+    action: Action,
+    detail: dict[str, Any] | None = None,
+) -> AuditEventRow:
+    """Make the transition (re-checked: call this with the claim locked) and write its audit event."""
+    transition = check(claim, principal, action)
+    before = status_of(claim)
+    after = transition.target_from(before)
+    claim.status = after.value
+    if action is Action.REQUEST_RETAKE:
+        claim.retake_rounds += 1
+    claim.updated_at = utcnow()
+    session.flush()
+    body = dict(detail or {})
+    body["status"] = {"from": before.value, "to": after.value}
+    return audit.record(session, principal, transition.event, claim.id, body)
+
+
+def opened(session: Session, principal: Principal, claim: ClaimRow, detail: dict[str, Any]) -> AuditEventRow:
+    """Record a new claim: the one transition without a source status."""
+    transition = TRANSITIONS[Action.OPEN]
+    claim.status = ClaimStatus.SUBMITTED.value
+    return audit.record(session, principal, transition.event, claim.id, detail)
+
+
+def outcome_of(quote: Quote, claim: ClaimRow, policy: Policy) -> tuple[Quote, Action]:
+    """What the system does with an assessment; past the retake limit a retake becomes a review."""
+    if quote.decision.outcome != "retake_photos" or claim.retake_rounds < policy.max_retake_rounds:
+        return quote, OUTCOME_ACTION[quote.decision.outcome]
+    reason = Reason(
+        "retake_limit",
+        f"photos were retaken {claim.retake_rounds} times and the assessment still asks for another; "
+        "an adjuster will look at the claim",
+    )
+    decision = dataclasses.replace(
+        quote.decision, outcome="human_review", reasons=(*quote.decision.reasons, reason)
+    )
+    return dataclasses.replace(quote, decision=decision), Action.ROUTE_TO_REVIEW
+
+
+def ensure_model_may_quote(claim: ClaimRow) -> None:
+    """An adjuster's quote is never replaced by a model quote."""
+    if any(q.source == "adjuster" for q in claim.quotes):
+        raise ClaimStateConflict(
+            f"claim {claim.id} carries an adjuster's quote; the model does not quote it again"
+        )
+
+
+def check_decision(claim: ClaimRow, principal: Principal) -> None:
+    """Nobody decides a claim they opened."""
+    if claim.owner_key_id == principal.key_id:
+        raise OwnClaimDecision(
+            f"claim {claim.id} was opened with this key; another adjuster must decide it"
+        )
+
+
+def check_approval(claim: ClaimRow, principal: Principal, amount: float, comment: str, policy: Policy) -> None:
+    """Approving far from the model's quote (``approval_comment_ratio`` either way) needs a comment."""
+    check_decision(claim, principal)
+    if comment.strip():
+        return
+    model = [q for q in claim.quotes if q.source == "model" and q.total]
+    reference: QuoteRow | None = model[-1] if model else None
+    if reference is None or reference.total is None:
+        raise ApprovalCommentRequired(
+            f"claim {claim.id} has no model quote to compare {amount:,.2f} with; "
+            "add a comment saying how the amount was reached"
+        )
+    ratio = max(amount / reference.total, reference.total / amount)
+    if ratio > policy.approval_comment_ratio:
+        raise ApprovalCommentRequired(
+            f"{amount:,.2f} is {ratio:.1f} times away from the model's quote of {reference.total:,.2f} "
+            f"{reference.currency} (more than {policy.approval_comment_ratio:g}); "
+            "add a comment saying why"
+        )
+
+
+# The README's state diagram, generated from TRANSITIONS.
+BEGIN = "<!-- claim-states:begin (generated by `python -m serve.claim_states README.md`) -->"
+END = "<!-- claim-states:end -->"
+
+
+def mermaid() -> str:
+    """The transition table as a Mermaid state diagram, one edge per source status and action."""
+    lines = ["```mermaid", "stateDiagram-v2"]
+    for t in TRANSITIONS.values():
+        who = ", ".join(sorted(t.actors))
+        if not t.sources:
+            lines.append(f"    [*] --> {t.target}: {t.action.value} ({who})")
+        for source in sorted(t.sources):
+            lines.append(f"    {source} --> {t.target_from(source)}: {t.action.value} ({who})")
+    lines.extend(f"    {end} --> [*]" for end in sorted(ENDS))
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def table_markdown() -> str:
+    """The transition table as Markdown: action, from, to, who, audit event."""
+    rows = ["| action | from | to | who | audit event |", "|---|---|---|---|---|"]
+    for t in TRANSITIONS.values():
+        sources = ", ".join(sorted(t.sources)) or "(new)"
+        target = t.target.value if t.target is not None else "(unchanged)"
+        rows.append(
+            f"| `{t.action.value}` | {sources} | {target} | {', '.join(sorted(t.actors))} | `{t.event}` |"
+        )
+    return "\n".join(rows)
+
+
+def render(readme: str) -> str:
+    """``readme`` with the text between the markers replaced by the generated diagram and table."""
+    head, begin, rest = readme.partition(BEGIN)
+    _old, end, tail = rest.partition(END)
+    if not begin or not end:
+        raise ValueError(f"the README lacks the markers {BEGIN!r} ... {END!r}")
+    return f"{head}{BEGIN}\n{mermaid()}\n\n{table_markdown()}\n{END}{tail}"
+
+
+def main(argv: list[str]) -> int:
+    """Rewrite the state diagram in the given README."""
+    path = Path(argv[0] if argv else "README.md")
+    text = path.read_text(encoding="utf-8")
+    new = render(text)
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+        print(f"updated the claim state diagram in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
