@@ -88,15 +88,9 @@ TRANSITIONS: dict[Action, Transition] = {
     t.action: t
     for t in (
         Transition(Action.OPEN, frozenset(), S.SUBMITTED, CUSTOMER | STAFF, "claim.created", "open a claim"),
-        Transition(
-            Action.ADD_PHOTOS, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.added", "add photos"
-        ),
-        Transition(
-            Action.REPLACE_PHOTO, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.replaced", "replace a photo"
-        ),
-        Transition(
-            Action.WITHDRAW_PHOTO, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.withdrawn", "withdraw a photo"
-        ),
+        Transition(Action.ADD_PHOTOS, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.added", "add photos"),
+        Transition(Action.REPLACE_PHOTO, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.replaced", "replace a photo"),
+        Transition(Action.WITHDRAW_PHOTO, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.withdrawn", "withdraw a photo"),
         Transition(
             Action.ASSESS,
             frozenset({S.SUBMITTED}),
@@ -105,9 +99,7 @@ TRANSITIONS: dict[Action, Transition] = {
             "quote.decided",
             "assess the photos",
         ),
-        Transition(
-            Action.SETTLE, frozenset({S.SUBMITTED}), S.ASSESSED, SYSTEM, "claim.settled", "settle it (model)"
-        ),
+        Transition(Action.SETTLE, frozenset({S.SUBMITTED}), S.ASSESSED, SYSTEM, "claim.settled", "settle it (model)"),
         Transition(
             Action.ROUTE_TO_REVIEW,
             frozenset({S.SUBMITTED}),
@@ -148,9 +140,7 @@ TRANSITIONS: dict[Action, Transition] = {
             "boxes.corrected",
             "correct the boxes",
         ),
-        Transition(
-            Action.APPROVE, frozenset({S.IN_REVIEW}), S.APPROVED, STAFF, "claim.approved", "approve it"
-        ),
+        Transition(Action.APPROVE, frozenset({S.IN_REVIEW}), S.APPROVED, STAFF, "claim.approved", "approve it"),
         Transition(Action.REJECT, frozenset({S.IN_REVIEW}), S.REJECTED, STAFF, "claim.rejected", "reject it"),
         Transition(
             Action.WITHDRAW,
@@ -251,26 +241,20 @@ def outcome_of(quote: Quote, claim: ClaimRow, policy: Policy) -> tuple[Quote, Ac
         f"photos were retaken {claim.retake_rounds} times and the assessment still asks for another; "
         "an adjuster will look at the claim",
     )
-    decision = dataclasses.replace(
-        quote.decision, outcome="human_review", reasons=(*quote.decision.reasons, reason)
-    )
+    decision = dataclasses.replace(quote.decision, outcome="human_review", reasons=(*quote.decision.reasons, reason))
     return dataclasses.replace(quote, decision=decision), Action.ROUTE_TO_REVIEW
 
 
 def ensure_model_may_quote(claim: ClaimRow) -> None:
     """An adjuster's quote is never replaced by a model quote."""
     if any(q.source == "adjuster" for q in claim.quotes):
-        raise ClaimStateConflict(
-            f"claim {claim.id} carries an adjuster's quote; the model does not quote it again"
-        )
+        raise ClaimStateConflict(f"claim {claim.id} carries an adjuster's quote; the model does not quote it again")
 
 
 def check_decision(claim: ClaimRow, principal: Principal) -> None:
     """Nobody decides a claim they opened."""
     if claim.owner_key_id == principal.key_id:
-        raise OwnClaimDecision(
-            f"claim {claim.id} was opened with this key; another adjuster must decide it"
-        )
+        raise OwnClaimDecision(f"claim {claim.id} was opened with this key; another adjuster must decide it")
 
 
 def check_approval(claim: ClaimRow, principal: Principal, amount: float, comment: str, policy: Policy) -> None:
@@ -319,9 +303,7 @@ def table_markdown() -> str:
     for t in TRANSITIONS.values():
         sources = ", ".join(sorted(t.sources)) or "(new)"
         target = t.target.value if t.target is not None else "(unchanged)"
-        rows.append(
-            f"| `{t.action.value}` | {sources} | {target} | {', '.join(sorted(t.actors))} | `{t.event}` |"
-        )
+        rows.append(f"| `{t.action.value}` | {sources} | {target} | {', '.join(sorted(t.actors))} | `{t.event}` |")
     return "\n".join(rows)
 
 

@@ -19,8 +19,8 @@ from model.errors import ClaimStateConflict, ImageTooLarge, InvalidIdempotencyKe
 from model.findings import ClaimContext
 from model.image_io import DecodedImage, mebibytes
 from model.pipeline import PhotoInput, Pipeline
-from serve.access import AccessRoute, allow
 from serve import claim_states
+from serve.access import AccessRoute, allow
 from serve.auth import Principal
 from serve.claim_states import Action
 from serve.db import audit

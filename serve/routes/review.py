@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from model.pipeline import Pipeline
-from serve.access import AccessRoute, allow
 from serve import claim_states
+from serve.access import AccessRoute, allow
 from serve.claim_states import Action
 from serve.db import audit, review
 from serve.db import claims as repo

@@ -44,9 +44,7 @@ def test_every_status_reaches_an_end_and_ends_stay_ended() -> None:
     for status in (ClaimStatus.APPROVED, ClaimStatus.REJECTED, ClaimStatus.WITHDRAWN):
         assert claim_states.allowed(status, {"customer", "adjuster", "admin", "system"}) == []
     # Every model decision has a transition of the system's; nothing else is the system's to make.
-    assert {t.action for t in TRANSITIONS.values() if "system" in t.actors} == set(
-        claim_states.OUTCOME_ACTION.values()
-    )
+    assert {t.action for t in TRANSITIONS.values() if "system" in t.actors} == set(claim_states.OUTCOME_ACTION.values())
     assert len({t.event for t in TRANSITIONS.values()}) == len(TRANSITIONS)
 
 
