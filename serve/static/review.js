@@ -410,7 +410,12 @@
       case "boxes.corrected": return (d.before || []).length + " → " + (d.after || []).length + " boxes on photo " + String(d.photo_id).slice(0, 8);
       case "claim.approved": return "approved " + money(d.amount, d.currency) + (d.comment ? " · " + d.comment : "");
       case "claim.rejected": return "rejected · " + d.comment;
-      case "photo.added": return "photo " + String(d.photo_id).slice(0, 8);
+      case "photo.added": return (d.photos || []).map((p) => "photo " + String(p.photo_id).slice(0, 8)).join(", ");
+      case "photo.replaced": return "photo " + String(d.replaces).slice(0, 8) + " → " + String(d.photo_id).slice(0, 8);
+      case "photo.withdrawn": return "photo " + String(d.photo_id).slice(0, 8);
+      case "claim.settled":
+      case "claim.routed_to_review":
+      case "claim.retake_requested": return (d.reasons || []).join(", ");
       default: return "";
     }
   }

@@ -276,3 +276,48 @@ def test_the_customer_withdraws_a_claim_and_it_ends(api: Api) -> None:
     # Another customer's claim stays invisible, whatever the action.
     stranger = api.key("customer")
     assert api.client.post(f"/v1/claims/{claim_id}/withdraw", headers=auth(stranger)).status_code == 404
+
+
+def test_the_migration_gives_photos_sharing_a_position_their_own(database_url: str) -> None:
+    """Claims raced past the limit before the state machine hold photos at one position; upgrading fixes them."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from serve.db.session import alembic_config, make_engine, run_migrations
+
+    command.downgrade(alembic_config(database_url), "0002")
+    engine = make_engine(database_url)
+    at = "2026-11-01 10:00:00+00:00"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO api_keys (id, name, role, key_hash, prefix, created_at) "
+                    "VALUES ('k', 'k', 'customer', :h, 'aq_', :at)"
+                ),
+                {"h": "0" * 64, "at": at},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO claims (id, owner_key_id, status, region, jurisdiction, segment, description, "
+                    "created_at, updated_at) VALUES ('c', 'k', 'submitted', 'CN', 'CN', 'mid', '', :at, :at)"
+                ),
+                {"at": at},
+            )
+            for i in range(3):
+                conn.execute(
+                    text(
+                        "INSERT INTO photos (id, claim_id, position, sha256, content_type, byte_size, width, "
+                        "height, filename, uploaded_by, created_at) "
+                        "VALUES (:id, 'c', 0, :sha, 'image/jpeg', 1, 1, 1, '', 'k', :at)"
+                    ),
+                    {"id": f"p{i}", "sha": f"{i:064x}", "at": at},
+                )
+        run_migrations(database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT p.id, p.position, c.retake_rounds FROM photos p JOIN claims c ON c.id = p.claim_id")
+            )
+            assert sorted((r[0], r[1], r[2]) for r in rows) == [("p0", 0, 0), ("p1", 1, 0), ("p2", 2, 0)]
+    finally:
+        engine.dispose()
