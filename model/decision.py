@@ -1,12 +1,18 @@
 """Settle, send to an adjuster, or ask for a retake: a pure function of the findings, the price and a policy.
 
 Policies are versioned YAML per jurisdiction in ``model/policies/``; nothing here knows a number.
+
+A policy written by ``autoquote-train calibrate`` carries a ``calibration`` block: the models its thresholds
+were calibrated for, the error target and the bound proven on held-out photos. Such a policy settles only
+claims assessed by exactly those models; with any other model in service (after a promotion, say) every
+claim goes to an adjuster with ``policy_not_calibrated``, so a calibration never carries over silently.
+A policy without the block has hand-set thresholds and states no error rate.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,9 +37,35 @@ ReasonCode = Literal[
     "model_unavailable",
     "pipeline_error",
     "retake_limit",
+    "policy_not_calibrated",
 ]
 POLICIES_DIR = Path(__file__).resolve().parent / "policies"
 _NAME = re.compile(JURISDICTION_PATTERN)
+
+
+class Calibration(BaseModel):
+    """How a policy's thresholds were chosen: for which models, to what error target, with what evidence."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # name@version of each model the thresholds hold for (detector, severity, pricer), as Pipeline.versions().
+    models: dict[str, str] = Field(min_length=1)
+    # False when no thresholds met the target on the calibration photos: the policy then settles nothing.
+    proven: bool
+    target: float = Field(gt=0, lt=1)  # largest acceptable share of settled photos with wrong priced parts
+    confidence: float = Field(gt=0, lt=1)  # one-sided confidence of the bound
+    error_bound: float | None = Field(default=None, ge=0, le=1)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    settle_share: float = Field(ge=0, le=1)
+    n_photos: int = Field(ge=0)
+    n_settled: int = Field(ge=0)
+    n_wrong: int = Field(ge=0)
+    split: str
+    method: str
+    wrong_means: str
+    calibrated_at: str
+    command: str = ""
+    dataset_sha256: str | None = None
 
 
 class Policy(BaseModel):
@@ -56,6 +88,7 @@ class Policy(BaseModel):
     max_retake_rounds: int = Field(default=2, ge=0, le=10)
     # An approved amount more than this many times above or below the model's quote needs a comment.
     approval_comment_ratio: float = Field(default=1.5, gt=1)
+    calibration: Calibration | None = None
 
     @property
     def label(self) -> str:
@@ -88,6 +121,8 @@ class DecisionInput:
     estimate: PriceEstimate | None
     photos: tuple[PhotoFlags, ...] = ()
     failures: tuple[Reason, ...] = field(default_factory=tuple)
+    # name@version of the models that produced the findings; a calibrated policy settles only for its own.
+    models: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -187,9 +222,37 @@ def _estimate_reasons(estimate: PriceEstimate, policy: Policy) -> list[Reason]:
     return reasons
 
 
+def calibration_reasons(policy: Policy, models: Mapping[str, str] | None) -> list[Reason]:
+    """``policy_not_calibrated`` when a calibrated policy meets models it was not calibrated for, or proved nothing."""
+    cal = policy.calibration
+    if cal is None:
+        return []
+    if not cal.proven:
+        return [
+            Reason(
+                "policy_not_calibrated",
+                f"the {policy.label} policy could not show an error under {cal.target:.0%} for the models in "
+                "service, so it settles nothing alone; an adjuster will assess the claim",
+            )
+        ]
+    service = models or {}
+    stale = [f"{kind} {want} (in service: {service.get(kind, 'unknown')})"
+             for kind, want in sorted(cal.models.items()) if service.get(kind) != want]
+    if not stale:
+        return []
+    return [
+        Reason(
+            "policy_not_calibrated",
+            f"the {policy.label} policy was calibrated for {'; '.join(stale)}; an adjuster will assess the claim "
+            "until the policy is recalibrated for the models in service (autoquote-train calibrate)",
+        )
+    ]
+
+
 def decide(inp: DecisionInput, policy: Policy) -> Decision:
     """Apply ``policy``: failures go to a human, poor photos to a retake, any other flag to a human."""
     reasons: list[Reason] = list(inp.failures)
+    reasons.extend(calibration_reasons(policy, inp.models))
     poor: list[Reason] = []
     for photo in inp.photos:
         if photo.quality_issues:
@@ -217,7 +280,7 @@ def decide(inp: DecisionInput, policy: Policy) -> Decision:
         )
     codes = {r.code for r in reasons}
     outcome: Outcome
-    if codes & {"model_unavailable", "pipeline_error"}:
+    if codes & {"model_unavailable", "pipeline_error", "policy_not_calibrated"}:
         outcome = "human_review"
     elif poor:
         outcome = "retake_photos"

@@ -230,7 +230,9 @@ class Pipeline:
         estimate = self._price(findings, context, timings, failures, failed)
         flags = tuple(PhotoFlags(r.photo_id, r.quality.issues, r.duplicate_of_claim) for r in results)
         try:
-            decision = decide(DecisionInput(tuple(findings), estimate, flags, tuple(failures)), policy)
+            decision = decide(
+                DecisionInput(tuple(findings), estimate, flags, tuple(failures), self.versions()), policy
+            )
         except Exception as exc:  # a bug here must still reach a human, not auto-settle
             log.exception("decision failed")
             failed.append("decision")

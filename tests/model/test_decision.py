@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from model.decision import DecisionInput, PhotoFlags, Reason, available_policies, decide, load_policy
+from model.decision import (
+    Calibration,
+    DecisionInput,
+    PhotoFlags,
+    Policy,
+    Reason,
+    available_policies,
+    decide,
+    load_policy,
+)
 from model.errors import PolicyError, UnknownJurisdiction
 from model.findings import Finding, PriceEstimate
 from model.quality import QualityIssue
@@ -124,3 +133,68 @@ def test_shipped_policy_and_pricer_settle_a_small_confident_claim(jurisdiction: 
     routed = decide(DecisionInput(findings=(severe,), estimate=load_pricer().price(
         [severe], ClaimContext(segment="mid", region=region)), photos=(PhotoFlags("p1"),)), policy)
     assert routed.outcome == "human_review" and "severe_damage" in {r.code for r in routed.reasons}
+
+
+MODELS = {"detector": "autoquote-detector@1", "severity": "autoquote-severity@1", "pricer": "estimator@1.0"}
+
+
+def calibrated(proven: bool = True, models: dict[str, str] | None = None) -> Policy:
+    calibration = Calibration(
+        models=models or MODELS, proven=proven, target=0.05, confidence=0.95,
+        error_bound=0.04 if proven else None, error_rate=0.0 if proven else None, settle_share=0.3,
+        n_photos=200, n_settled=60, n_wrong=0, split="val", method="fixed-sequence", wrong_means="parts differ",
+        calibrated_at="2026-11-28T00:00:00+00:00",
+    )
+    return CN.model_copy(update={"version": "2026.11.28-cal", "calibration": calibration})
+
+
+def test_a_calibrated_policy_settles_for_the_models_it_was_calibrated_for() -> None:
+    d = decide(DecisionInput((finding(),), estimate(), models={**MODELS, "catalogue": "c"}), calibrated())
+    assert d.outcome == "auto_settle" and d.reasons == ()
+
+
+@pytest.mark.parametrize(
+    "models",
+    [
+        {**MODELS, "detector": "autoquote-detector@2"},  # a promoted detector
+        {**MODELS, "severity": "autoquote-severity@2"},
+        {k: v for k, v in MODELS.items() if k != "pricer"},
+        None,  # a caller that does not say which models produced the findings
+    ],
+)
+def test_other_models_send_every_claim_to_a_human(models: dict[str, str] | None) -> None:
+    for findings, est in (((finding(),), estimate()), ((), None)):
+        d = decide(DecisionInput(findings, est, (PhotoFlags("p1"),), models=models), calibrated())
+        assert d.outcome == "human_review"
+        assert "policy_not_calibrated" in {r.code for r in d.reasons}
+
+
+def test_the_reason_names_the_model_that_changed() -> None:
+    d = decide(DecisionInput((finding(),), estimate(), models={**MODELS, "detector": "autoquote-detector@2"}),
+               calibrated())
+    message = next(r.message for r in d.reasons if r.code == "policy_not_calibrated")
+    assert "autoquote-detector@1" in message and "autoquote-detector@2" in message and "severity" not in message
+
+
+def test_a_calibration_that_proved_nothing_settles_nothing() -> None:
+    d = decide(DecisionInput((finding(),), estimate(), models=MODELS), calibrated(proven=False))
+    assert d.outcome == "human_review" and [r.code for r in d.reasons] == ["policy_not_calibrated"]
+
+
+def test_a_hand_set_policy_ignores_the_models() -> None:
+    assert CN.calibration is None
+    d = decide(DecisionInput((finding(),), estimate(), models={"detector": "anything@9"}), CN)
+    assert d.outcome == "auto_settle"
+
+
+def test_a_calibrated_policy_round_trips_through_yaml(tmp_path: Path) -> None:
+    import yaml
+
+    policy = calibrated()
+    (tmp_path / "CN.yaml").write_text(yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False))
+    assert load_policy("CN", tmp_path) == policy
+    broken = policy.model_dump(mode="json")
+    broken["calibration"]["models"] = {}
+    (tmp_path / "CN.yaml").write_text(yaml.safe_dump(broken))
+    with pytest.raises(PolicyError, match="calibration.models"):
+        load_policy("CN", tmp_path)

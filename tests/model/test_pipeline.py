@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,27 @@ def test_a_detector_class_the_catalogue_cannot_price_takes_pricing_out_of_servic
     assert any("Windshield" in problem for problem in pipeline.problems)
     monkeypatch.undo()
     assert build_pipeline().ready
+
+
+def test_a_policy_calibrated_for_other_models_sends_the_claim_to_a_human(tmp_path: Path) -> None:
+    """After a promotion the models in service differ from the calibration's: nothing settles alone."""
+    import yaml
+
+    from model.decision import POLICIES_DIR
+
+    policy = yaml.safe_load((POLICIES_DIR / "CN.yaml").read_text())
+    policy["calibration"] = {
+        "models": {"detector": "fake@1", "severity": "fake@1", "pricer": "pricer@1"}, "proven": True,
+        "target": 0.05, "confidence": 0.95, "error_bound": 0.04, "error_rate": 0.0, "settle_share": 0.3,
+        "n_photos": 200, "n_settled": 60, "n_wrong": 0, "split": "val", "method": "m", "wrong_means": "w",
+        "calibrated_at": "2026-11-28T00:00:00+00:00",
+    }
+    (tmp_path / "CN.yaml").write_text(yaml.safe_dump(policy))
+    config = PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=tmp_path)
+    photo = jpeg(640, 480)
+    same = Pipeline(Detector(), Severity(), Pricer(), Catalogue(), config)
+    assert same.quote([PhotoInput("p1", same.decode(photo))], CTX).decision.outcome == "auto_settle"
+    promoted = Pipeline(Detector(manifest=Manifest(version="2")), Severity(), Pricer(), Catalogue(), config)
+    decision = promoted.quote([PhotoInput("p1", promoted.decode(photo))], CTX).decision
+    assert decision.outcome == "human_review"
+    assert [r.code for r in decision.reasons] == ["policy_not_calibrated"]
