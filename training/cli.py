@@ -7,6 +7,7 @@ Typical use, from a fresh clone with the shared datasets beside it::
     autoquote-train train-severity --config severity.yaml
     autoquote-train export detector --run work/runs/detector --ship
     autoquote-train evaluate detector                        # the shipped model on the test split
+    autoquote-train calibrate                                # decision thresholds with a proven error bound
 """
 
 from __future__ import annotations
@@ -168,6 +169,21 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"report and plots in {out_dir}")
 
 
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    from training.calibrate import CalibrateConfig, calibrate, summary
+
+    overrides = list(args.overrides)
+    for key in ("prepared", "out", "plots", "detector", "severity", "target", "version"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if args.jurisdiction:
+        overrides.append(f"jurisdictions={json.dumps(args.jurisdiction)}")
+    cfg = load_config(CalibrateConfig, args.config, overrides)
+    report = calibrate(cfg, default_work_dir(), _command_line(args), ship=args.ship)
+    print(summary(report))
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autoquote-train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -205,6 +221,19 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="severity only: grade whole photos, or crops around detected damage as the service does")
     p.add_argument("--detector", help="severity with --input crops: detector ONNX (default: the shipped one)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("calibrate", help="choose the decision thresholds on val with a proven error bound")
+    _add_config(p, "calibrate.yaml")
+    p.add_argument("--prepared", help="prepared data folder (default work/prepared)")
+    p.add_argument("--jurisdiction", action="append", help="policy to calibrate (repeatable; default: all)")
+    p.add_argument("--detector", help="detector ONNX with its manifest beside it (default: the shipped one)")
+    p.add_argument("--severity", help="severity ONNX with its manifest beside it (default: the shipped one)")
+    p.add_argument("--target", type=float, help="largest share of settled photos with wrong parts (default 0.05)")
+    p.add_argument("--version", help="version of the new policies (default: UTC date and time, -cal)")
+    p.add_argument("--out", help="folder for the policies and the JSON report (default work/calibration)")
+    p.add_argument("--plots", help="folder for the plots (default docs/plots)")
+    p.add_argument("--ship", action="store_true", help="copy the new policies into model/policies/")
+    p.set_defaults(func=cmd_calibrate)
 
     register_cost(sub)
     register_accuracy(sub)
