@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from model.fields import Hours, Money, Part, Text
 from model.vocabulary import SEVERITY_LEVELS, Operation, Segment, Severity
 
 __all__ = [
@@ -71,20 +75,26 @@ class ClaimContext:
     region: str = "CN"
 
 
-@dataclass(frozen=True)
-class LineItem:
-    """One priced part of a quote: a part repaired or replaced, with its labour, paint and materials."""
+class LineItem(BaseModel):
+    """One priced part of a quote: a part repaired or replaced, with its labour, paint and materials.
 
-    part: str
+    The one declaration of a line item: the database columns (``serve.db.rows.LineItemRow``), the API's
+    output and the adjuster's edit form are derived from these fields. Only the part, the operation and
+    the total are required; an adjuster may enter a lump sum without its breakdown.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    part: Part
     operation: Operation
-    parts_cost: float
-    labour_hours: float
-    labour_cost: float
-    refinish_hours: float
-    refinish_cost: float
-    materials_cost: float
-    total: float
-    description: str = ""
+    parts_cost: Money = 0.0
+    labour_hours: Hours = 0.0
+    labour_cost: Money = 0.0
+    refinish_hours: Hours = 0.0
+    refinish_cost: Money = 0.0
+    materials_cost: Money = 0.0
+    total: Money
+    description: Annotated[Text, Field(max_length=500)] = ""
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Annotated, Protocol
 
 from PIL import Image
+from pydantic import Field
 
 from model.decision import (
     POLICIES_DIR,
@@ -109,9 +110,9 @@ class PhotoFinding:
     """One damage on one photo; the box is in pixels of the upright original photo."""
 
     part: str
-    box: tuple[float, float, float, float]
-    score: float
-    severity: Mapping[str, float]
+    box: Annotated[tuple[float, float, float, float], Field(description="x1, y1, x2, y2 in pixels of the photo")]
+    score: Annotated[float, Field(description="detector score")]
+    severity: Annotated[Mapping[str, float], Field(description="probabilities of minor / moderate / severe damage")]
     area_fraction: float
 
 

@@ -1,7 +1,7 @@
-"""Field types every request uses: text without NUL bytes, numbers that are numbers, filenames fit to show.
+"""Field types only the service's requests use: page offsets, and sent filenames made fit to show.
 
-Numbers are strict (``"12"`` is not 12) and finite (NaN and infinities are refused with their own message);
-text refuses NUL, which PostgreSQL cannot store and which no user types.
+The types records share with the domain (text without NUL, strict finite numbers, part names) are in
+:mod:`model.fields`.
 """
 
 from __future__ import annotations
@@ -9,25 +9,13 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import Field
 
 # Names of the characters never shown: C0/C1 controls, bidi overrides and isolates, zero-width marks.
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 MAX_FILENAME = 255
 
 
-def no_nul(value: str) -> str:
-    """Refuse text containing a NUL byte."""
-    if "\x00" in value:
-        raise ValueError("text must not contain NUL (\\u0000) characters; remove them")
-    return value
-
-
-Text = Annotated[str, AfterValidator(no_nul)]
-Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Money = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e8)]
-Hours = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0, le=1e4)]
-Part = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(no_nul)]
 # A page offset beyond any real table; larger values would overflow the database's integers.
 Offset = Annotated[int, Field(ge=0, le=1_000_000_000)]
 

@@ -7,12 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.pipeline import Quote
+from model.decision import Outcome, Reason
+from model.fields import Text
+from model.findings import LineItem
+from model.pipeline import PhotoFinding, Quote
+from model.quality import QualityIssue
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
-from serve.fields import Text
-
-Decision = Literal["auto_settle", "human_review", "retake_photos"]
 
 
 class ErrorBody(BaseModel):
@@ -53,44 +54,10 @@ class PhotoOut(BaseModel):
     duplicate: bool = Field(description="the same photo was already sent with another claim")
 
 
-class FindingOut(BaseModel):
-    part: str
-    box: tuple[float, float, float, float] = Field(
-        description="x1, y1, x2, y2 in pixels of the upright photo"
-    )
-    score: float = Field(description="detector score")
-    severity: dict[str, float] = Field(description="probabilities of minor / moderate / severe damage")
-    area_fraction: float
-
-
-class QualityIssueOut(BaseModel):
-    code: str
-    message: str
-
-
 class PhotoReportOut(BaseModel):
     photo_id: str
-    findings: list[FindingOut]
-    quality_issues: list[QualityIssueOut]
-
-
-class LineItemOut(BaseModel):
-    part: str
-    operation: str
-    parts_cost: float
-    labour_hours: float
-    labour_cost: float
-    refinish_hours: float
-    refinish_cost: float
-    materials_cost: float
-    total: float
-    description: str
-
-
-class ReasonOut(BaseModel):
-    code: str
-    message: str
-    photo_id: str | None = None
+    findings: list[PhotoFinding]
+    quality_issues: list[QualityIssue]
 
 
 class VersionsOut(BaseModel):
@@ -106,14 +73,14 @@ class QuoteOut(BaseModel):
 
     id: str | None = Field(default=None, description="absent for one-shot quotes, which are not stored")
     source: str = "model"
-    decision: Decision
-    reasons: list[ReasonOut]
+    decision: Outcome
+    reasons: list[Reason]
     total: float | None
     low: float | None
     high: float | None
     level: float | None = Field(description="nominal coverage of the [low, high] prediction interval")
     currency: str
-    line_items: list[LineItemOut]
+    line_items: list[LineItem]
     photos: list[PhotoReportOut]
     versions: VersionsOut
     created_at: datetime | None = None
@@ -151,7 +118,7 @@ class ClaimSummary(BaseModel):
     jurisdiction: str
     created_at: datetime
     photo_count: int
-    decision: Decision | None
+    decision: Outcome | None
     total: float | None
     currency: str | None
 
@@ -215,7 +182,7 @@ def quote_out_from_row(row: QuoteRow) -> QuoteOut:
     checks = {c["photo_id"]: c for c in row.photo_checks}
     photos: dict[str, PhotoReportOut] = {
         pid: PhotoReportOut(
-            photo_id=pid, findings=[], quality_issues=[QualityIssueOut(**i) for i in c.get("issues", [])]
+            photo_id=pid, findings=[], quality_issues=[QualityIssue(**i) for i in c.get("issues", [])]
         )
         for pid, c in checks.items()
     }
@@ -223,26 +190,18 @@ def quote_out_from_row(row: QuoteRow) -> QuoteOut:
         report = photos.setdefault(
             f.photo_id, PhotoReportOut(photo_id=f.photo_id, findings=[], quality_issues=[])
         )
-        report.findings.append(
-            FindingOut(
-                part=f.part,
-                box=(f.x1, f.y1, f.x2, f.y2),
-                score=f.score,
-                severity=f.severity,
-                area_fraction=f.area_fraction,
-            )
-        )
+        report.findings.append(f.to_domain())
     return QuoteOut(
         id=row.id,
         source=row.source,
         decision=row.decision,  # type: ignore[arg-type]
-        reasons=[ReasonOut(**r) for r in row.reasons],
+        reasons=[Reason(**r) for r in row.reasons],
         total=row.total,
         low=row.low,
         high=row.high,
         level=row.level,
         currency=row.currency,
-        line_items=[LineItemOut.model_validate(li, from_attributes=True) for li in row.line_items],
+        line_items=[li.to_domain() for li in row.line_items],
         photos=list(photos.values()),
         versions=VersionsOut(
             detector=row.detector_version,
@@ -260,32 +219,15 @@ def quote_out_from_domain(quote: Quote) -> QuoteOut:
     est = quote.estimate
     return QuoteOut(
         decision=quote.decision.outcome,
-        reasons=[
-            ReasonOut(code=r.code, message=r.message, photo_id=r.photo_id) for r in quote.decision.reasons
-        ],
+        reasons=list(quote.decision.reasons),
         total=est.total if est else None,
         low=est.low if est else None,
         high=est.high if est else None,
         level=est.level if est else None,
         currency=quote.currency,
-        line_items=[
-            LineItemOut.model_validate(li, from_attributes=True) for li in (est.line_items if est else ())
-        ],
+        line_items=list(est.line_items if est else ()),
         photos=[
-            PhotoReportOut(
-                photo_id=p.photo_id,
-                findings=[
-                    FindingOut(
-                        part=f.part,
-                        box=f.box,
-                        score=f.score,
-                        severity=dict(f.severity),
-                        area_fraction=f.area_fraction,
-                    )
-                    for f in p.findings
-                ],
-                quality_issues=[QualityIssueOut(code=i.code, message=i.message) for i in p.quality.issues],
-            )
+            PhotoReportOut(photo_id=p.photo_id, findings=list(p.findings), quality_issues=list(p.quality.issues))
             for p in quote.photos
         ],
         versions=VersionsOut(**{k: quote.versions.get(k, "") for k in VersionsOut.model_fields}),

@@ -54,7 +54,7 @@ def _scale(item: LineItem, factor: float) -> LineItem:
         k: round(getattr(item, k) * factor, 2)
         for k in ("parts_cost", "labour_cost", "refinish_cost", "materials_cost")
     }
-    return replace(item, **money, total=round(sum(money.values()), 2))
+    return item.model_copy(update={**money, "total": round(sum(money.values()), 2)})
 
 
 class CostHead:

@@ -6,7 +6,7 @@ Statuses and audit events are not changed here: routes make each change through 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -272,55 +272,21 @@ def save_quote(session: Session, claim: ClaimRow, quote: Quote) -> QuoteRow:
         pricer_version=versions.get("pricer", ""),
         catalogue_version=versions.get("catalogue", ""),
         policy_version=versions.get("policy", ""),
-        reasons=[
-            {"code": r.code, "message": r.message, "photo_id": r.photo_id} for r in quote.decision.reasons
-        ],
+        reasons=[asdict(r) for r in quote.decision.reasons],
         photo_checks=[
             {
                 "photo_id": p.photo_id,
                 "brightness": round(p.quality.brightness, 2),
                 "sharpness": round(p.quality.sharpness, 2),
-                "issues": [{"code": i.code, "message": i.message} for i in p.quality.issues],
+                "issues": [asdict(i) for i in p.quality.issues],
             }
             for p in quote.photos
         ],
         notes=list(est.notes) if est else [],
     )
-    position = 0
-    for photo in quote.photos:
-        for f in photo.findings:
-            x1, y1, x2, y2 = f.box
-            row.findings.append(
-                FindingRow(
-                    photo_id=photo.photo_id,
-                    position=position,
-                    part=f.part,
-                    x1=x1,
-                    y1=y1,
-                    x2=x2,
-                    y2=y2,
-                    score=f.score,
-                    severity=dict(f.severity),
-                    area_fraction=f.area_fraction,
-                )
-            )
-            position += 1
-    for i, item in enumerate(est.line_items if est else ()):
-        row.line_items.append(
-            LineItemRow(
-                position=i,
-                part=item.part,
-                operation=item.operation,
-                parts_cost=item.parts_cost,
-                labour_hours=item.labour_hours,
-                labour_cost=item.labour_cost,
-                refinish_hours=item.refinish_hours,
-                refinish_cost=item.refinish_cost,
-                materials_cost=item.materials_cost,
-                total=item.total,
-                description=item.description,
-            )
-        )
+    found = [(photo.photo_id, f) for photo in quote.photos for f in photo.findings]
+    row.findings.extend(FindingRow.from_domain(pid, i, f) for i, (pid, f) in enumerate(found))
+    row.line_items.extend(LineItemRow.from_domain(i, item) for i, item in enumerate(est.line_items if est else ()))
     claim.quotes.append(row)
     session.flush()
     return row

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from model.errors import ClaimStateConflict, InvalidBox, PhotoNotFound, UnknownPart
+from model.findings import LineItem
 from serve.auth import Principal
 from serve.db.rows import (
     BoxCorrectionRow,
@@ -43,22 +44,6 @@ class Box:
 
     def as_dict(self) -> dict[str, float | str]:
         return {"part": self.part, "x1": self.x1, "y1": self.y1, "x2": self.x2, "y2": self.y2}
-
-
-@dataclass(frozen=True)
-class EditedLine:
-    """One line item as an adjuster leaves it."""
-
-    part: str
-    operation: str
-    total: float
-    parts_cost: float = 0.0
-    labour_hours: float = 0.0
-    labour_cost: float = 0.0
-    refinish_hours: float = 0.0
-    refinish_cost: float = 0.0
-    materials_cost: float = 0.0
-    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,27 +163,11 @@ def correct_boxes(
     return {"photo_id": photo_id, "before": [b.as_dict() for b in before], "after": row.boxes}
 
 
-def _line_row(position: int, line: EditedLine) -> LineItemRow:
-    return LineItemRow(
-        position=position,
-        part=line.part,
-        operation=line.operation,
-        parts_cost=line.parts_cost,
-        labour_hours=line.labour_hours,
-        labour_cost=line.labour_cost,
-        refinish_hours=line.refinish_hours,
-        refinish_cost=line.refinish_cost,
-        materials_cost=line.materials_cost,
-        total=line.total,
-        description=line.description,
-    )
-
-
 def edit_line_items(
     session: Session,
     principal: Principal,
     claim: ClaimRow,
-    lines: Sequence[EditedLine],
+    lines: Sequence[LineItem],
     parts: Sequence[str],
 ) -> dict[str, Any]:
     """A new adjuster quote with these line items, superseding the one in force; the total is their sum.
@@ -233,23 +202,8 @@ def edit_line_items(
         photo_checks=list(base.photo_checks),
         notes=[*base.notes, f"line items edited by an adjuster ({principal.name})"],
     )
-    for f in base.findings:
-        row.findings.append(
-            FindingRow(
-                photo_id=f.photo_id,
-                position=f.position,
-                part=f.part,
-                x1=f.x1,
-                y1=f.y1,
-                x2=f.x2,
-                y2=f.y2,
-                score=f.score,
-                severity=dict(f.severity),
-                area_fraction=f.area_fraction,
-            )
-        )
-    for i, line in enumerate(lines):
-        row.line_items.append(_line_row(i, line))
+    row.findings.extend(FindingRow.from_domain(f.photo_id, f.position, f.to_domain()) for f in base.findings)
+    row.line_items.extend(LineItemRow.from_domain(i, line) for i, line in enumerate(lines))
     claim.quotes.append(row)
     session.flush()
     return {
@@ -257,13 +211,13 @@ def edit_line_items(
         "supersedes_id": base.id,
         "total": {"from": base.total, "to": total},
         "currency": row.currency,
-        "before": [_line_detail(li.part, li.operation, li.total) for li in base.line_items],
-        "after": [_line_detail(line.part, line.operation, line.total) for line in lines],
+        "before": [_line_detail(li.to_domain()) for li in base.line_items],
+        "after": [_line_detail(line) for line in lines],
     }
 
 
-def _line_detail(part: str, operation: str, total: float) -> dict[str, object]:
-    return {"part": part, "operation": operation, "total": total}
+def _line_detail(line: LineItem) -> dict[str, object]:
+    return {"part": line.part, "operation": line.operation, "total": line.total}
 
 
 def _close(claim: ClaimRow) -> QuoteRow:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, get_origin
 
+from pydantic.fields import FieldInfo
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -26,7 +27,10 @@ from sqlalchemy import (
     and_,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
+
+from model.findings import LineItem
+from model.pipeline import PhotoFinding
 
 
 def utcnow() -> datetime:
@@ -184,23 +188,66 @@ class FindingRow(Base):
     severity: Mapped[dict[str, Any]] = mapped_column()
     area_fraction: Mapped[float] = mapped_column(Float)
 
+    @classmethod
+    def from_domain(cls, photo_id: str, position: int, finding: PhotoFinding) -> FindingRow:
+        x1, y1, x2, y2 = finding.box
+        return cls(
+            photo_id=photo_id,
+            position=position,
+            part=finding.part,
+            x1=x1,
+            y1=y1,
+            x2=x2,
+            y2=y2,
+            score=finding.score,
+            severity=dict(finding.severity),
+            area_fraction=finding.area_fraction,
+        )
+
+    def to_domain(self) -> PhotoFinding:
+        box = (self.x1, self.y1, self.x2, self.y2)
+        return PhotoFinding(self.part, box, self.score, dict(self.severity), self.area_fraction)
+
 
 class LineItemRow(Base):
+    """One line item of a quote: its place, and one column per field of :class:`model.findings.LineItem`."""
+
     __tablename__ = "line_items"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
-    part: Mapped[str] = mapped_column(String(64))
-    operation: Mapped[str] = mapped_column(String(16))
-    parts_cost: Mapped[float] = mapped_column(Float)
-    labour_hours: Mapped[float] = mapped_column(Float)
-    labour_cost: Mapped[float] = mapped_column(Float)
-    refinish_hours: Mapped[float] = mapped_column(Float)
-    refinish_cost: Mapped[float] = mapped_column(Float)
-    materials_cost: Mapped[float] = mapped_column(Float)
-    total: Mapped[float] = mapped_column(Float)
-    description: Mapped[str] = mapped_column(Text, default="")
+
+    @classmethod
+    def from_domain(cls, position: int, item: LineItem) -> LineItemRow:
+        return cls(position=position, **item.model_dump())
+
+    def to_domain(self) -> LineItem:
+        # Stored rows are trusted as written (an older row may hold a value the API no longer accepts).
+        return LineItem.model_construct(**{name: getattr(self, name) for name in LineItem.model_fields})
+
+
+def column_for(field: FieldInfo) -> MappedColumn[Any]:
+    """The column a domain field is stored in: a code or a short name as a string, longer text as text."""
+    kind = get_origin(field.annotation) or field.annotation
+    if kind is float:
+        sql_type: Any = Float
+    elif kind is int:
+        sql_type = Integer
+    elif kind is Literal:
+        sql_type = String(16)
+    elif kind is str:
+        limits = [m.max_length for m in field.metadata if getattr(m, "max_length", None) is not None]
+        longest = min(limits, default=None)
+        sql_type = String(longest) if longest is not None and longest <= 255 else Text
+    else:
+        raise TypeError(f"no column type for {field.annotation!r}; add one to serve.db.rows.column_for")
+    default = None if field.is_required() else field.default
+    return mapped_column(sql_type, default=default) if default is not None else mapped_column(sql_type)
+
+
+for _name, _field in LineItem.model_fields.items():
+    setattr(LineItemRow, _name, column_for(_field))
 
 
 class AuditEventRow(Base):

@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from model.errors import InvalidModelChoice
+from model.fields import Text
 from serve.access import AccessRoute, allow
 from serve.db import audit
 from serve.deps import MetricsDep, ModelsDep, PrincipalDep, SessionDep
-from serve.fields import Text
 from serve.registry import ModelService, describe
 from serve.routes.claims import ERRORS
 

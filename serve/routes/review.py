@@ -4,25 +4,27 @@ approve and reject; and the photo bytes (adjusters any claim, customers only the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from model.fields import Finite, Part, Text, no_nul
+from model.findings import LineItem
 from model.pipeline import Pipeline
+from model.vocabulary import OPERATIONS
 from serve import claim_states
 from serve.access import AccessRoute, allow
 from serve.claim_states import Action
 from serve.db import audit, review
 from serve.db import claims as repo
 from serve.deps import PipelineDep, PrincipalDep, SessionDep, StoreDep
-from serve.fields import Finite, Hours, Money, Offset, Part, Text, no_nul
+from serve.fields import Offset
 from serve.routes.claims import ERRORS
 from serve.schemas import AuditEventOut, ClaimOut, QuoteOut, audit_out, claim_out, quote_out_from_row
 
 router = APIRouter(prefix="/v1", tags=["review"], route_class=AccessRoute, dependencies=[allow()])
 ADJUSTERS = [allow("adjuster", "admin")]
-OPERATIONS = ("repair", "replace", "refinish")
 
 
 class QueueItemOut(BaseModel):
@@ -75,19 +77,10 @@ class PhotoBoxesOut(BaseModel):
     boxes: list[BoxOut]
 
 
-class LineItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LineItemIn(LineItem):
+    """A line item as an adjuster enters it: the domain's fields and limits, and nothing else."""
 
-    part: Part
-    operation: Literal["repair", "replace", "refinish"]
-    total: Money
-    parts_cost: Money = 0.0
-    labour_hours: Hours = 0.0
-    labour_cost: Money = 0.0
-    refinish_hours: Hours = 0.0
-    refinish_cost: Money = 0.0
-    materials_cost: Money = 0.0
-    description: Text = Field(default="", max_length=500)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class LineItemsIn(BaseModel):
@@ -204,8 +197,7 @@ def edit_line_items(
     """Replace the quote's line items (change, add, remove): a new adjuster quote supersedes the old one."""
     claim = repo.lock_claim(session, principal, claim_id)
     claim_states.check(claim, principal, Action.EDIT_LINE_ITEMS)
-    lines = [review.EditedLine(**item.model_dump()) for item in body.line_items]
-    detail = review.edit_line_items(session, principal, claim, lines, known_parts(pipeline))
+    detail = review.edit_line_items(session, principal, claim, body.line_items, known_parts(pipeline))
     claim_states.apply(session, principal, claim, Action.EDIT_LINE_ITEMS, detail)
     session.commit()
     return _review_view(session, principal, pipeline, claim_id)

@@ -66,7 +66,17 @@ class Pricer:
     def price(self, findings: Sequence[Finding], context: ClaimContext) -> PriceEstimate:
         if self.fail:
             raise self.fail
-        item = LineItem("Door", "repair", 0, 1, 300, 1, 100, 50, 450)
+        item = LineItem(
+            part="Door",
+            operation="repair",
+            parts_cost=0,
+            labour_hours=1,
+            labour_cost=300,
+            refinish_hours=1,
+            refinish_cost=100,
+            materials_cost=50,
+            total=450,
+        )
         return PriceEstimate((item,), 450.0, 400.0, 550.0, 0.9, "CNY", "cat-1", self.name, self.version)
 
 

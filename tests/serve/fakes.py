@@ -79,16 +79,16 @@ class FakePricer:
         currency = FakeCatalogue().currency_for(context.region)
         items = tuple(
             LineItem(
-                f.part,
-                "repair",
-                0.0,
-                1.0,
-                self.per_finding * 0.6,
-                1.0,
-                self.per_finding * 0.3,
-                self.per_finding * 0.1,
-                self.per_finding,
-                f"repair {f.part}",
+                part=f.part,
+                operation="repair",
+                parts_cost=0.0,
+                labour_hours=1.0,
+                labour_cost=self.per_finding * 0.6,
+                refinish_hours=1.0,
+                refinish_cost=self.per_finding * 0.3,
+                materials_cost=self.per_finding * 0.1,
+                total=self.per_finding,
+                description=f"repair {f.part}",
             )
             for f in findings
         )
