@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,148 +23,79 @@ import yaml
 from model.errors import AutoquoteError
 from model.manifest import WEIGHTS_DIR
 from model.offline import configure_offline
-from training.accuracy_commands import register as register_accuracy
-from training.config import default_work_dir, load_config
+from training.config import add_config_options, command_line, default_work_dir, load_config, overrides_with
 from training.cost.commands import register as register_cost
+from training.kinds import KINDS, Kind
+from training.pretrain_commands import register as register_pretrain
 from training.registry_commands import register as register_registry
 from training.severity_crops import register as register_crops
 
 COMMAND_FILE = "command.txt"
 
 
-def _command_line(args: argparse.Namespace) -> str:
-    return "autoquote-train " + " ".join(shlex.quote(a) for a in args.argv)
-
-
-def _add_config(p: argparse.ArgumentParser, default: str) -> None:
-    p.add_argument("--config", default=default,
-                   help=f"YAML recipe, a path or a name in training/configs (default: {default})")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config field, e.g. --set epochs=5 --set imgsz=320 (repeatable)")
-
-
 def cmd_prepare(args: argparse.Namespace) -> None:
     from training.data.prepare import PrepareConfig, format_report, prepare
 
-    overrides = list(args.overrides)
-    if args.data_root:
-        overrides.append(f"data_root={args.data_root}")
-    if args.out:
-        overrides.append(f"out={args.out}")
-    cfg = load_config(PrepareConfig, args.config, overrides)
+    cfg = load_config(PrepareConfig, args.config, overrides_with(args, data_root=args.data_root, out=args.out))
     report = prepare(cfg)
     print(format_report(report, report["classes"]))  # type: ignore[arg-type]
     print(f"\nwritten to {cfg.out}")
 
 
-def _train(args: argparse.Namespace, kind: str) -> None:
-    overrides = list(args.overrides)
-    if args.prepared:
-        overrides.append(f"prepared={args.prepared}")
-    if kind == "detector":
-        from training.detector import DetectorConfig, train_detector
-
-        run = train_detector(load_config(DetectorConfig, args.config, overrides))
-    else:
-        from training.severity import SeverityConfig, train_severity
-
-        run = train_severity(load_config(SeverityConfig, args.config, overrides))
-    (run / COMMAND_FILE).write_text(_command_line(args) + "\n")
-    print(f"run folder: {run}\nnext: autoquote-train export {kind} --run {run}")
-
-
-def _run_config(kind: str, run: Path) -> Any:
-    from training.detector import DetectorConfig
-    from training.severity import SeverityConfig
-
-    model = DetectorConfig if kind == "detector" else SeverityConfig
-    return model.model_validate(yaml.safe_load((run / "config.yaml").read_text()))
+def cmd_train(args: argparse.Namespace, kind: Kind) -> None:
+    overrides = overrides_with(args, prepared=args.prepared)
+    if args.init_from:  # the option wins over a --set init_from=...
+        overrides.append(f"init_from={args.init_from}")
+    run = kind.train(load_config(kind.config_model(), args.config, overrides))
+    (run / COMMAND_FILE).write_text(command_line(args) + "\n")
+    print(f"run folder: {run}\nnext: autoquote-train export {kind.name} --run {run}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     from datetime import UTC, datetime
 
     from training import plots
-    from training.evaluate import evaluate_detector, evaluate_severity, severity_images, split_images
-    from training.export import (
-        build_manifest,
-        export_onnx,
-        finalise,
-        parity_detector,
-        parity_severity,
-        ship,
-    )
-    from training.transfer import initial_weights
+    from training.export import build_manifest, export_onnx, finalise, ship
 
+    kind = KINDS[args.kind]
     run = Path(args.run)
-    cfg = _run_config(args.kind, run)
+    cfg: Any = kind.config_model().model_validate(yaml.safe_load((run / "config.yaml").read_text()))
     prepared = Path(args.prepared) if args.prepared else cfg.prepared
     report = json.loads((prepared / "report.json").read_text())
     weights = run / "weights" / "best.pt"
     onnx_path = export_onnx(weights, cfg.imgsz, args.opset)
     command_file = run / COMMAND_FILE
     train_cmd = command_file.read_text().strip() if command_file.is_file() else f"(config {run}/config.yaml)"
-    command = f"autoquote-train prepare && {train_cmd} && {_command_line(args)}"
+    command = f"autoquote-train prepare && {train_cmd} && {command_line(args)}"
     version = args.version or datetime.now(UTC).strftime("%Y.%m.%d-%H%M")
     out_dir = run / "eval"
-    if args.kind == "detector":
-        classes = report["classes"]
-        draft = build_manifest("detector", onnx_path, classes, cfg.imgsz, version, cfg, command,
-                               report["sha256"]["detect"], {}, args.opset, [])
-        finalise(onnx_path, draft)
-        from model.detector import Detector
+    classes = kind.classes(report)
+    hashes = report["sha256"][kind.data_key]
 
-        metrics = evaluate_detector(Detector.load(onnx_path), prepared, args.split, out_dir)
-        metrics.pop("per_image")
-        parity = parity_detector(weights, onnx_path, split_images(prepared, args.split)[:8], cfg.imgsz)
-        plots.training_curves(run / "results.csv", out_dir / "detector_training_curves.png",
-                              ["train/box_loss", "train/cls_loss", "val/box_loss", "metrics/mAP50(B)",
-                               "metrics/mAP50-95(B)"])
-        hashes = report["sha256"]["detect"]
-    else:
-        classes = ["minor", "moderate", "severe"]
-        draft = build_manifest("severity", onnx_path, classes, cfg.imgsz, version, cfg, command,
-                               report["sha256"]["severity"], {}, args.opset, [])
-        finalise(onnx_path, draft)
-        from model.severity import SeverityModel
+    def manifest(metrics: dict[str, Any], notes: list[str]) -> Any:
+        return build_manifest(
+            kind.name, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes, metrics, args.opset, notes
+        )
 
-        metrics = evaluate_severity(SeverityModel.load(onnx_path), prepared, args.split, out_dir)
-        parity = parity_severity(weights, onnx_path, [p for p, _ in severity_images(prepared, args.split)[:8]],
-                                 cfg.imgsz)
-        plots.training_curves(run / "results.csv", out_dir / "severity_training_curves.png",
-                              ["train/loss", "val/loss", "metrics/accuracy_top1"])
-        hashes = report["sha256"]["severity"]
-    metrics["parity_torch_vs_onnxruntime"] = parity
+    finalise(onnx_path, manifest({}, []))  # the runtime loads the model by its manifest to evaluate it
+    metrics = kind.evaluate(onnx_path, prepared, args.split, out_dir)
+    metrics["parity_torch_vs_onnxruntime"] = kind.parity(weights, onnx_path, prepared, args.split, cfg.imgsz)
+    plots.training_curves(run / "results.csv", out_dir / f"{kind.name}_training_curves.png", list(kind.curves))
     notes = ["metrics computed by `autoquote-train evaluate` through model/ (onnxruntime), not ultralytics"]
-    manifest = build_manifest(args.kind, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes,
-                              {"split": args.split, **metrics}, args.opset, notes, initial_weights(run))
-    finalise(onnx_path, manifest)
-    print(json.dumps({k: metrics[k] for k in metrics if k in ("map50", "map50_95", "macro_f1", "accuracy",
-                                                              "latency_ms", "parity_torch_vs_onnxruntime")},
-                     indent=2))
+    finalise(onnx_path, manifest({"split": args.split, **metrics}, notes))
+    headline = ("map50", "map50_95", "macro_f1", "accuracy", "latency_ms", "parity_torch_vs_onnxruntime")
+    print(json.dumps({k: metrics[k] for k in metrics if k in headline}, indent=2))
     print(f"exported {onnx_path} with manifest; plots in {out_dir}")
     if args.ship:
-        print(f"shipped as {ship(onnx_path, WEIGHTS_DIR, args.kind)}")
+        print(f"shipped as {ship(onnx_path, WEIGHTS_DIR, kind.name)}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from model.detector import Detector
-    from training.evaluate import evaluate_detector, evaluate_severity
-
+    kind = KINDS[args.kind]
     prepared = Path(args.prepared) if args.prepared else default_work_dir() / "prepared"
     out_dir = Path(args.out) if args.out else default_work_dir() / "eval"
-    if args.kind == "detector":
-        report = evaluate_detector(Detector.load(args.model), prepared, args.split, out_dir)
-        report.pop("per_image")
-        keys = ("map50", "map50_95", "per_class", "latency_ms")
-    else:
-        from model.severity import SeverityModel
-
-        crop_detector = Detector.load(args.detector) if args.input == "crops" else None
-        report = evaluate_severity(SeverityModel.load(args.model), prepared, args.split, out_dir,
-                                   crop_detector=crop_detector)
-        keys = ("macro_f1", "accuracy", "per_class", "input", "latency_ms")
-    print(json.dumps({k: report[k] for k in keys}, indent=2))
+    report = kind.evaluate(Path(args.model) if args.model else None, prepared, args.split, out_dir)
+    print(json.dumps({k: report[k] for k in kind.report_keys}, indent=2))
     print(f"report and plots in {out_dir}")
 
 
@@ -190,19 +120,24 @@ def get_args_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("prepare", help="group the shared datasets by source photo and split them")
-    _add_config(p, "prepare.yaml")
+    add_config_options(p, "prepare.yaml")
     p.add_argument("--data-root", help="folder holding damaged-parts/ and severity/ (default ../shared/datasets)")
     p.add_argument("--out", help="where to write the prepared splits (default work/prepared)")
     p.set_defaults(func=cmd_prepare)
 
-    for kind, default in (("detector", "detector.yaml"), ("severity", "severity.yaml")):
-        p = sub.add_parser(f"train-{kind}", help=f"train the {kind} from scratch (ultralytics)")
-        _add_config(p, default)
+    for kind in KINDS.values():
+        p = sub.add_parser(f"train-{kind.name}", help=f"train the {kind.name} (ultralytics)")
+        add_config_options(p, kind.default_config, "imgsz=320")
         p.add_argument("--prepared", help="prepared data folder (default work/prepared)")
-        p.set_defaults(func=lambda a, k=kind: _train(a, k))
+        p.add_argument(
+            "--init-from",
+            metavar="PATH",
+            help="checkpoint (pretrain, ssl or another run) whose matching layers seed the network",
+        )
+        p.set_defaults(func=lambda a, k=kind: cmd_train(a, k))
 
     p = sub.add_parser("export", help="export a run to ONNX, check parity, evaluate, write the manifest")
-    p.add_argument("kind", choices=["detector", "severity"])
+    p.add_argument("kind", choices=list(KINDS))
     p.add_argument("--run", required=True, help="run folder written by train-detector / train-severity")
     p.add_argument("--split", default="test", help="held-out split to report (default test)")
     p.add_argument("--prepared", help="prepared data folder (default: the one the run used)")
@@ -212,7 +147,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("evaluate", help="evaluate an ONNX model through the runtime on a held-out split")
-    p.add_argument("kind", choices=["detector", "severity"])
+    p.add_argument("kind", choices=list(KINDS))
     p.add_argument("--model", help="ONNX file with its manifest beside it (default: the shipped one)")
     p.add_argument("--split", default="test")
     p.add_argument("--prepared", help="prepared data folder (default work/prepared)")
@@ -236,7 +171,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     register_cost(sub)
-    register_accuracy(sub)
+    register_pretrain(sub)
     register_registry(sub)
     register_crops(sub)
     return parser

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
+import shlex
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -98,3 +100,28 @@ def portable_config(config: BaseModel) -> dict[str, Any]:
             except ValueError:
                 data[key] = path.name
     return data
+
+
+def add_config_options(parser: argparse.ArgumentParser, default: str, example: str = "epochs=5") -> None:
+    """``--config`` (a YAML recipe) and repeatable ``--set KEY=VALUE`` overrides on a command."""
+    parser.add_argument(
+        "--config", default=default, help=f"YAML recipe, a path or a name in training/configs (default: {default})"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override one config field, e.g. --set {example} (repeatable)",
+    )
+
+
+def overrides_with(args: argparse.Namespace, **paths: object) -> list[str]:
+    """The command's ``--set`` overrides after those its path options stand for (given ones only)."""
+    return [*(f"{k}={v}" for k, v in paths.items() if v), *args.overrides]
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The exact ``autoquote-train`` command of this run, for its run folder and manifest."""
+    return "autoquote-train " + " ".join(shlex.quote(a) for a in getattr(args, "argv", []))

@@ -86,7 +86,8 @@ def test_severity_from_coco_weights_on_crops_around_detections(prepared: Path) -
     crops = root / "prepared" / "severity-crops"
     for split in ("train", "val", "test"):
         assert sorted(p.name for p in (crops / split).iterdir()) == ["minor", "moderate", "severe"]
-    assert len(list((crops / "train").rglob("*.jpg"))) == len(list((root / "prepared" / "severity" / "train").rglob("*.*")))
+    prepared_train = root / "prepared" / "severity" / "train"
+    assert len(list((crops / "train").rglob("*.jpg"))) == len(list(prepared_train.rglob("*.*")))
     assert main(["train-severity", "--config", "severity-coco-cpu.yaml", "--prepared", str(root / "prepared"),
                  "--init-from", str(COCO_WEIGHTS), "--set", f"project={root / 'runs'}", "--set", "name=sev-crops",
                  "--set", "data=severity-crops", "--set", "time=null", "--set", "epochs=1", "--set", "imgsz=32",

@@ -15,25 +15,14 @@ from typing import Any
 
 from model.manifest import WEIGHTS_DIR
 from model.offline import configure_offline
+from training.config import add_config_options
 
 DEFAULT_CONFIG = "cost_head.yaml"
 STANDALONE = "python -m training.cost.commands"
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        default=DEFAULT_CONFIG,
-        help=f"YAML config, a path or a name in training/configs (default: {DEFAULT_CONFIG})",
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set head.epochs=20 --set ledger.size=2000 (repeatable)",
-    )
+    add_config_options(parser, DEFAULT_CONFIG, "head.epochs=20 --set ledger.size=2000")
 
 
 def get_ledger_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -1,49 +1,37 @@
-"""CLI commands of the accuracy programme (issue 6): pretraining, distillation, int8, carrying data to a GPU.
+"""``autoquote-train`` commands that make better-started or smaller models: pretraining, distillation, int8,
+and carrying the prepared data to a GPU machine.
 
-``register(subparsers)`` adds ``prepare-pretrain``, ``pretrain``, ``distill``, ``quantize`` and ``carry``,
-and an ``--init-from PATH`` option on ``train-detector`` / ``train-severity`` (the ``init_from`` field).
+``register(subparsers)`` adds ``prepare-pretrain``, ``pretrain``, ``distill``, ``quantize`` and ``carry``;
+a pretrained checkpoint seeds ``train-detector`` / ``train-severity`` through their ``--init-from``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shlex
 from pathlib import Path
 from typing import Any
 
-from training.config import default_data_root, default_work_dir, load_config
-
-
-def _command_line(args: argparse.Namespace) -> str:
-    return "autoquote-train " + " ".join(shlex.quote(a) for a in getattr(args, "argv", []))
+from training.config import (
+    add_config_options,
+    command_line,
+    default_data_root,
+    default_work_dir,
+    load_config,
+    overrides_with,
+)
 
 
 def _config_options(p: argparse.ArgumentParser, default: str) -> None:
-    p.add_argument(
-        "--config", default=default, help=f"YAML recipe in training/configs or a path (default {default})"
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one config field (repeatable)",
-    )
+    add_config_options(p, default)
     p.add_argument("--prepared", help="prepared data folder (default work/prepared)")
-
-
-def _overrides(args: argparse.Namespace, **paths: str | None) -> list[str]:
-    extra = [f"{k}={v}" for k, v in paths.items() if v]
-    return [*extra, *args.overrides]
 
 
 def cmd_prepare_pretrain(args: argparse.Namespace) -> None:
     from training.data.car_parts import PretrainDataConfig, prepare_pretrain
 
     cfg = load_config(
-        PretrainDataConfig, args.config, _overrides(args, prepared=args.prepared, data_root=args.data_root)
+        PretrainDataConfig, args.config, overrides_with(args, prepared=args.prepared, data_root=args.data_root)
     )
     print(json.dumps(prepare_pretrain(cfg), indent=2))
     print(f"written to {cfg.prepared / 'pretrain'}")
@@ -53,7 +41,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     from training.pretrain import SSLConfig, SupervisedPretrainConfig, pretrain_ssl, pretrain_supervised
 
     config = args.config or f"pretrain-{args.method}.yaml"
-    overrides = _overrides(args, prepared=args.prepared)
+    overrides = overrides_with(args, prepared=args.prepared)
     if args.method == "supervised":
         run = pretrain_supervised(load_config(SupervisedPretrainConfig, config, overrides))
         ckpt = run / "weights" / "best.pt"
@@ -65,15 +53,15 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
             f"next: autoquote-train train-detector --init-from {run}/weights/backbone-detect.pt"
             f"\n      autoquote-train train-severity --init-from {run}/weights/backbone-cls.pt"
         )
-    (run / "command.txt").write_text(_command_line(args) + "\n")
+    (run / "command.txt").write_text(command_line(args) + "\n")
 
 
 def cmd_distill(args: argparse.Namespace) -> None:
     from training.distill import DistillConfig, distill
 
-    cfg = load_config(DistillConfig, args.config, _overrides(args, prepared=args.prepared))
+    cfg = load_config(DistillConfig, args.config, overrides_with(args, prepared=args.prepared))
     run = distill(cfg)
-    (run / "command.txt").write_text(_command_line(args) + "\n")
+    (run / "command.txt").write_text(command_line(args) + "\n")
     print(f"student run folder: {run}\nnext: autoquote-train export detector --run {run}")
 
 
@@ -81,9 +69,9 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     from training.quantize import QuantizeConfig, quantize, ship_if_kept
 
     cfg = load_config(
-        QuantizeConfig, args.config, _overrides(args, prepared=args.prepared, model=args.model, out=args.out)
+        QuantizeConfig, args.config, overrides_with(args, prepared=args.prepared, model=args.model, out=args.out)
     )
-    report = quantize(cfg, _command_line(args))
+    report = quantize(cfg, command_line(args))
     keys = (
         "model",
         "split",
@@ -122,30 +110,8 @@ def cmd_carry(args: argparse.Namespace) -> None:
     )
 
 
-def _with_init_from(parser: argparse.ArgumentParser) -> None:
-    """Add ``--init-from`` to a train command: it becomes the ``init_from`` config override."""
-    parser.add_argument(
-        "--init-from",
-        dest="init_from",
-        metavar="PATH",
-        help="checkpoint (pretrain, ssl or another run) whose matching layers seed the network",
-    )
-    original = parser.get_default("func")
-
-    def run(args: argparse.Namespace, _original: Any = original) -> None:
-        if args.init_from:
-            args.overrides = [*args.overrides, f"init_from={args.init_from}"]
-        _original(args)
-
-    parser.set_defaults(func=run)
-
-
 def register(sub: Any) -> None:
-    """Mount the accuracy-programme commands on the ``autoquote-train`` subparsers."""
-    for name in ("train-detector", "train-severity"):
-        if name in sub.choices:
-            _with_init_from(sub.choices[name])
-
+    """Mount these commands on the ``autoquote-train`` subparsers."""
     p = sub.add_parser(
         "prepare-pretrain", help="car-parts as YOLO and the SSL photo list, test photos left out"
     )

@@ -1,0 +1,124 @@
+"""The perception model kinds the training commands handle, in one table (no ``if kind == ...`` chains).
+
+Each kind says which recipe it trains with, how its run folder's config is read, which classes and data
+hashes its manifest records, how it is evaluated through the runtime and how parity with torch is checked.
+Torch and ultralytics are imported only when a kind's training or export actually runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from model.manifest import Task
+from model.vocabulary import SEVERITY_LEVELS
+
+KindName = Literal["detector", "severity"]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One trainable perception model."""
+
+    name: KindName
+    task: Task
+    default_config: str
+    data_key: str  # the prepared data's folder and hash key: detect or severity
+    config_model: Callable[[], type[BaseModel]]
+    train: Callable[[Any], Path]
+    classes: Callable[[dict[str, Any]], list[str]]
+    evaluate: Callable[[Path | None, Path, str, Path], dict[str, Any]]  # None: the shipped model
+    parity: Callable[[Path, Path, Path, str, int], Any]
+    curves: tuple[str, ...]  # columns of ultralytics' results.csv plotted after export
+    report_keys: tuple[str, ...]  # what ``evaluate`` prints
+
+
+def _detector_config() -> type[BaseModel]:
+    from training.detector import DetectorConfig
+
+    return DetectorConfig
+
+
+def _severity_config() -> type[BaseModel]:
+    from training.severity import SeverityConfig
+
+    return SeverityConfig
+
+
+def _train_detector(config: Any) -> Path:
+    from training.detector import train_detector
+
+    return train_detector(config)
+
+
+def _train_severity(config: Any) -> Path:
+    from training.severity import train_severity
+
+    return train_severity(config)
+
+
+def _evaluate_detector(model: Path | None, prepared: Path, split: str, out: Path) -> dict[str, Any]:
+    from model.detector import Detector
+    from training.evaluate import evaluate_detector
+
+    report = evaluate_detector(Detector.load(model), prepared, split, out)
+    report.pop("per_image")
+    return report
+
+
+def _evaluate_severity(model: Path | None, prepared: Path, split: str, out: Path) -> dict[str, Any]:
+    from model.severity import SeverityModel
+    from training.evaluate import evaluate_severity
+
+    return evaluate_severity(SeverityModel.load(model), prepared, split, out)
+
+
+def _parity_detector(weights: Path, onnx: Path, prepared: Path, split: str, imgsz: int) -> Any:
+    from training.evaluate import split_images
+    from training.export import parity_detector
+
+    return parity_detector(weights, onnx, split_images(prepared, split)[:8], imgsz)
+
+
+def _parity_severity(weights: Path, onnx: Path, prepared: Path, split: str, imgsz: int) -> Any:
+    from training.evaluate import severity_images
+    from training.export import parity_severity
+
+    return parity_severity(weights, onnx, [p for p, _ in severity_images(prepared, split)[:8]], imgsz)
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind(
+            name="detector",
+            task="detect",
+            default_config="detector.yaml",
+            data_key="detect",
+            config_model=_detector_config,
+            train=_train_detector,
+            classes=lambda report: list(report["classes"]),
+            evaluate=_evaluate_detector,
+            parity=_parity_detector,
+            curves=("train/box_loss", "train/cls_loss", "val/box_loss", "metrics/mAP50(B)", "metrics/mAP50-95(B)"),
+            report_keys=("map50", "map50_95", "per_class", "latency_ms"),
+        ),
+        Kind(
+            name="severity",
+            task="classify",
+            default_config="severity.yaml",
+            data_key="severity",
+            config_model=_severity_config,
+            train=_train_severity,
+            classes=lambda _report: list(SEVERITY_LEVELS),
+            evaluate=_evaluate_severity,
+            parity=_parity_severity,
+            curves=("train/loss", "val/loss", "metrics/accuracy_top1"),
+            report_keys=("macro_f1", "accuracy", "per_class", "latency_ms"),
+        ),
+    )
+}
