@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from model.errors import AutoquoteError
+from model.errors import AutoquoteError, ConfigError
 from model.manifest import WEIGHTS_DIR
 from model.offline import configure_offline
 from training.config import add_config_options, command_line, default_work_dir, load_config, overrides_with
@@ -56,6 +56,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     from training import plots
     from training.export import build_manifest, export_onnx, finalise, ship
+    from training.transfer import initial_weights
 
     kind = KINDS[args.kind]
     run = Path(args.run)
@@ -74,11 +75,12 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     def manifest(metrics: dict[str, Any], notes: list[str]) -> Any:
         return build_manifest(
-            kind.name, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes, metrics, args.opset, notes
+            kind.name, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes, metrics, args.opset, notes,
+            initial_weights(run),
         )
 
     finalise(onnx_path, manifest({}, []))  # the runtime loads the model by its manifest to evaluate it
-    metrics = kind.evaluate(onnx_path, prepared, args.split, out_dir)
+    metrics = kind.evaluate(onnx_path, prepared, args.split, out_dir, None)
     metrics["parity_torch_vs_onnxruntime"] = kind.parity(weights, onnx_path, prepared, args.split, cfg.imgsz)
     plots.training_curves(run / "results.csv", out_dir / f"{kind.name}_training_curves.png", list(kind.curves))
     notes = ["metrics computed by `autoquote-train evaluate` through model/ (onnxruntime), not ultralytics"]
@@ -94,8 +96,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     kind = KINDS[args.kind]
     prepared = Path(args.prepared) if args.prepared else default_work_dir() / "prepared"
     out_dir = Path(args.out) if args.out else default_work_dir() / "eval"
-    report = kind.evaluate(Path(args.model) if args.model else None, prepared, args.split, out_dir)
-    print(json.dumps({k: report[k] for k in kind.report_keys}, indent=2))
+    if args.input not in kind.inputs:
+        raise ConfigError(f"{kind.name} is evaluated on {' or '.join(kind.inputs)}, not {args.input}")
+    crops_from = Path(args.detector) if args.detector else WEIGHTS_DIR / "detector.onnx"
+    report = kind.evaluate(Path(args.model) if args.model else None, prepared, args.split, out_dir,
+                           crops_from if args.input == "crops" else None)
+    print(json.dumps({k: report[k] for k in kind.report_keys if k in report}, indent=2))
     print(f"report and plots in {out_dir}")
 
 
@@ -110,7 +116,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     if args.jurisdiction:
         overrides.append(f"jurisdictions={json.dumps(args.jurisdiction)}")
     cfg = load_config(CalibrateConfig, args.config, overrides)
-    report = calibrate(cfg, default_work_dir(), _command_line(args), ship=args.ship)
+    report = calibrate(cfg, default_work_dir(), command_line(args), ship=args.ship)
     print(summary(report))
 
 
@@ -154,11 +160,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the JSON report and plots (default work/eval)")
     p.add_argument("--input", choices=["photos", "crops"], default="photos",
                    help="severity only: grade whole photos, or crops around detected damage as the service does")
-    p.add_argument("--detector", help="severity with --input crops: detector ONNX (default: the shipped one)")
+    p.add_argument("--detector", help="with --input crops: the detector ONNX that finds the crops (default: shipped)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("calibrate", help="choose the decision thresholds on val with a proven error bound")
-    _add_config(p, "calibrate.yaml")
+    add_config_options(p, "calibrate.yaml", "target=0.05")
     p.add_argument("--prepared", help="prepared data folder (default work/prepared)")
     p.add_argument("--jurisdiction", action="append", help="policy to calibrate (repeatable; default: all)")
     p.add_argument("--detector", help="detector ONNX with its manifest beside it (default: the shipped one)")

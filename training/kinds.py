@@ -31,10 +31,12 @@ class Kind:
     config_model: Callable[[], type[BaseModel]]
     train: Callable[[Any], Path]
     classes: Callable[[dict[str, Any]], list[str]]
-    evaluate: Callable[[Path | None, Path, str, Path], dict[str, Any]]  # None: the shipped model
+    # (model, prepared, split, out folder, detector for crops) -> report; a None model is the shipped one
+    evaluate: Callable[[Path | None, Path, str, Path, Path | None], dict[str, Any]]
     parity: Callable[[Path, Path, Path, str, int], Any]
     curves: tuple[str, ...]  # columns of ultralytics' results.csv plotted after export
     report_keys: tuple[str, ...]  # what ``evaluate`` prints
+    inputs: tuple[str, ...] = ("photos",)  # what it can be evaluated on: whole photos, or crops around detections
 
 
 def _detector_config() -> type[BaseModel]:
@@ -61,7 +63,8 @@ def _train_severity(config: Any) -> Path:
     return train_severity(config)
 
 
-def _evaluate_detector(model: Path | None, prepared: Path, split: str, out: Path) -> dict[str, Any]:
+def _evaluate_detector(model: Path | None, prepared: Path, split: str, out: Path,
+                       _crops_from: Path | None = None) -> dict[str, Any]:
     from model.detector import Detector
     from training.evaluate import evaluate_detector
 
@@ -70,11 +73,15 @@ def _evaluate_detector(model: Path | None, prepared: Path, split: str, out: Path
     return report
 
 
-def _evaluate_severity(model: Path | None, prepared: Path, split: str, out: Path) -> dict[str, Any]:
+def _evaluate_severity(model: Path | None, prepared: Path, split: str, out: Path,
+                       crops_from: Path | None = None) -> dict[str, Any]:
+    """On whole photos, or on crops around the detections of the detector ``crops_from``."""
+    from model.detector import Detector
     from model.severity import SeverityModel
     from training.evaluate import evaluate_severity
 
-    return evaluate_severity(SeverityModel.load(model), prepared, split, out)
+    crop_detector = Detector.load(crops_from) if crops_from is not None else None
+    return evaluate_severity(SeverityModel.load(model), prepared, split, out, crop_detector=crop_detector)
 
 
 def _parity_detector(weights: Path, onnx: Path, prepared: Path, split: str, imgsz: int) -> Any:
@@ -118,7 +125,8 @@ KINDS: dict[str, Kind] = {
             evaluate=_evaluate_severity,
             parity=_parity_severity,
             curves=("train/loss", "val/loss", "metrics/accuracy_top1"),
-            report_keys=("macro_f1", "accuracy", "per_class", "latency_ms"),
+            report_keys=("macro_f1", "accuracy", "per_class", "input", "latency_ms"),
+            inputs=("photos", "crops"),
         ),
     )
 }
