@@ -155,6 +155,7 @@ def add_photos(
     stored = store_uploads(files, pipeline, store, settings.max_photo_bytes)
     # Counted again under the claim's lock: concurrent uploads cannot pass the limit together.
     claim = repo.lock_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.ADD_PHOTOS)
     before = {p.id for p in claim.photos}
     rows = repo.add_photos(session, principal, claim, stored, settings.max_photos_per_claim)
     added = [r for r in rows if r.id not in before]
@@ -181,6 +182,7 @@ def replace_photo(
     repo.photo_in_force(claim, photo_id)
     [stored] = store_uploads([file], pipeline, store, settings.max_photo_bytes)
     claim = repo.lock_claim(session, principal, claim_id)
+    claim_states.check(claim, principal, Action.REPLACE_PHOTO)
     detail = repo.replace_photo(session, principal, claim, photo_id, stored)
     claim_states.apply(session, principal, claim, Action.REPLACE_PHOTO, detail)
     session.commit()

@@ -114,19 +114,30 @@ def actions(api: Api, key: str, claim_id: str) -> list[str]:
     return [e["action"] for e in events]
 
 
-def test_a_retake_replaces_the_named_photo_and_the_claim_settles(api: Api) -> None:
+@pytest.mark.parametrize(
+    ("price", "status", "decision", "event", "allowed"),
+    [
+        (500.0, "assessed", "auto_settle", "claim.settled", ["request_review"]),
+        (2500.0, "in_review", "human_review", "claim.routed_to_review", ["withdraw"]),
+    ],
+)
+def test_a_retake_replaces_the_named_photo_and_the_claim_settles_or_reaches_review(
+    api: Api, price: float, status: str, decision: str, event: str, allowed: list[str]
+) -> None:
     customer, adjuster = api.key("customer"), api.key("adjuster")
+    api.pricer.per_finding = price / 2  # two photos, one bumper each
     claim_id = open_claim(api, customer, photo(1), photo(2, side=150))
     body = assess(api, customer, claim_id)
     small = body["photos"][1]["id"]  # type: ignore[index]
     assert body["status"] == "retake_requested" and body["retake_rounds"] == 1
     # The retake names the photo it is about.
-    assert [(r["code"], r["photo_id"]) for r in body["quote"]["reasons"]] == [("poor_photo", small)]  # type: ignore[index]
+    reasons = body["quote"]["reasons"]  # type: ignore[index]
+    assert [r["photo_id"] for r in reasons if r["code"] == "poor_photo"] == [small]
     after = replace(api, customer, claim_id, small, photo(3))
     assert after["status"] == "submitted"
     assert [p["filename"] for p in after["photos"]] == ["p1.jpg", "p3.jpg"]  # type: ignore[union-attr]
     body = assess(api, customer, claim_id)
-    assert body["status"] == "assessed" and body["quote"]["decision"] == "auto_settle"  # type: ignore[index]
+    assert body["status"] == status and body["quote"]["decision"] == decision  # type: ignore[index]
     # The replaced photo stays stored (adjusters can still see it) and in the audit trail.
     old = api.client.get(f"/v1/claims/{claim_id}/photos/{small}", headers=auth(adjuster))
     assert old.status_code == 200 and old.content == photo(2, side=150)[1]
@@ -140,17 +151,17 @@ def test_a_retake_replaces_the_named_photo_and_the_claim_settles(api: Api) -> No
         "claim.retake_requested",
         "photo.replaced",
         "quote.decided",
-        "claim.settled",
+        event,
     ]
     assert trail[3]["actor_role"] == "system" and trail[3]["detail"]["status"] == {
         "from": "submitted",
         "to": "retake_requested",
     }
-    # A settled claim is not assessed again; the refusal says what the key may do instead.
+    # A settled or routed claim is not assessed again; the refusal says what the key may do instead.
     again = api.client.post(f"/v1/claims/{claim_id}/assess", headers=auth(customer))
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "claim_state_conflict"
-    assert again.json()["error"]["allowed"] == ["request_review"]
+    assert again.json()["error"]["allowed"] == allowed
 
 
 def test_a_retake_can_withdraw_a_photo_and_the_claim_reaches_review(api: Api) -> None:
