@@ -262,7 +262,8 @@ def decide(inp: DecisionInput, policy: Policy) -> Decision:
             reasons.append(
                 Reason(
                     "duplicate_photo",
-                    "this exact photo was already sent with another claim; an adjuster will check it",
+                    "this photo, or a near-identical one, was already sent with another claim; "
+                    "an adjuster will check it",
                     photo.photo_id,
                 )
             )

@@ -22,9 +22,18 @@ from model.errors import (
 )
 from model.preprocess import to_rgb
 
-ImageType = Literal["jpeg", "png", "webp"]
-CONTENT_TYPES: dict[ImageType, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-_PIL_FORMATS: dict[ImageType, str] = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+ImageType = Literal["jpeg", "png", "webp", "heif"]
+CONTENT_TYPES: dict[ImageType, str] = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "heif": "image/heif",
+}
+_PIL_FORMATS: dict[ImageType, str] = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "heif": "HEIF"}
+# ISO-BMFF brands of HEIC/HEIF stills (the iPhone's default camera format); not AVIF, not video.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+# Only JPEG decodes at a reduced size (draft); the others decode every pixel first, so they get a lower limit.
+FULL_DECODE: frozenset[ImageType] = frozenset({"png", "webp", "heif"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class ImageLimits:
 
     max_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 50_000_000
+    # PNG, WebP and HEIF have no reduced-size decode: every pixel is in memory (4 bytes each) before resizing.
+    max_full_decode_pixels: int = 24_000_000
     # Decode to about this many pixels on the long side (the models' input size times a small factor).
     target_side: int = 960
 
@@ -76,7 +87,75 @@ def sniff_type(data: bytes) -> ImageType | None:
         return "png"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return "heif"
     return None
+
+
+def _heif_opener() -> bool:
+    """Register pillow-heif's HEIF decoder with Pillow once; False when it is not installed."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    if "HEIF" not in Image.OPEN:
+        pillow_heif.register_heif_opener(thumbnails=False)
+    return True
+
+
+def image_size(data: bytes, limits: ImageLimits) -> tuple[ImageType, int, int]:
+    """Type and declared size of a photo from its header alone, refusing what is over the limits."""
+    kind = _check_kind(data, limits)
+    im = _open(data, kind, limits)
+    width, height = im.size
+    _check_pixels(kind, width, height, limits)
+    return kind, width, height
+
+
+def _check_kind(data: bytes, limits: ImageLimits) -> ImageType:
+    if not data:
+        raise EmptyImage("the photo is empty (0 bytes); choose the photo again and re-upload it")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(
+            f"the photo is {mebibytes(len(data))}, over the limit of {mebibytes(limits.max_bytes)}; "
+            "send a smaller photo (the phone's default camera setting is fine)"
+        )
+    kind = sniff_type(data)
+    if kind is None:
+        raise UnsupportedImageType(
+            f"the file is {_describe(data)}, whatever its name says; send a JPEG, PNG, WebP or HEIC photo"
+        )
+    if kind == "heif" and not _heif_opener():
+        raise UnsupportedImageType(
+            "HEIC photos are not enabled on this server (pillow-heif is not installed); send a JPEG"
+        )
+    return kind
+
+
+def _open(data: bytes, kind: ImageType, limits: ImageLimits) -> Image.Image:
+    try:
+        # Image.open reads the header only; nothing is decoded until load().
+        return Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own guard (see configure_pillow) fired on the header: an error, or a warning turned error.
+        raise _too_many_pixels(None, limits) from exc
+    except (OSError, SyntaxError, ValueError, RuntimeError) as exc:
+        raise UnreadableImage(
+            f"the {kind.upper()} photo cannot be read ({exc}); take or export it again"
+        ) from exc
+
+
+def _check_pixels(kind: ImageType, width: int, height: int, limits: ImageLimits) -> None:
+    if width * height > limits.max_pixels:
+        raise _too_many_pixels((width, height), limits)
+    if kind in FULL_DECODE and width * height > limits.max_full_decode_pixels:
+        raise ImageTooManyPixels(
+            f"the {kind.upper()} photo is {width}×{height} pixels, over the limit of "
+            f"{limits.max_full_decode_pixels / 1e6:.0f} megapixels for {kind.upper()}; "
+            "send it as a JPEG, or scale it down"
+        )
+    if width < 1 or height < 1:
+        raise UnreadableImage("the photo has no pixels; take it again")
 
 
 def _describe(data: bytes) -> str:
@@ -93,34 +172,11 @@ def _describe(data: bytes) -> str:
 
 def decode_image(data: bytes, limits: ImageLimits, target_side: int | None = None) -> DecodedImage:
     """Validate and decode one uploaded photo into an upright RGB picture near ``target_side`` pixels."""
-    if not data:
-        raise EmptyImage("the photo is empty (0 bytes); choose the photo again and re-upload it")
-    if len(data) > limits.max_bytes:
-        raise ImageTooLarge(
-            f"the photo is {mebibytes(len(data))}, over the limit of {mebibytes(limits.max_bytes)}; "
-            "send a smaller photo (the phone's default camera setting is fine)"
-        )
-    kind = sniff_type(data)
-    if kind is None:
-        raise UnsupportedImageType(
-            f"the file is {_describe(data)}, whatever its name says; send a JPEG, PNG or WebP photo"
-        )
+    kind = _check_kind(data, limits)
     side = target_side or limits.target_side
-    try:
-        # Image.open reads the header only; nothing is decoded until load().
-        im = Image.open(io.BytesIO(data), formats=[_PIL_FORMATS[kind]])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        # Pillow's own guard (see configure_pillow) fired on the header: an error, or a warning turned error.
-        raise _too_many_pixels(None, limits) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableImage(
-            f"the {kind.upper()} photo cannot be read ({exc}); take or export it again"
-        ) from exc
+    im = _open(data, kind, limits)
     width, height = im.size
-    if width * height > limits.max_pixels:
-        raise _too_many_pixels((width, height), limits)
-    if width < 1 or height < 1:
-        raise UnreadableImage("the photo has no pixels; take it again")
+    _check_pixels(kind, width, height, limits)
     if getattr(im, "is_animated", False) and getattr(im, "n_frames", 1) > 1:
         raise UnsupportedImageType("animated images are not accepted; send a single still photo")
     try:
@@ -133,7 +189,7 @@ def decode_image(data: bytes, limits: ImageLimits, target_side: int | None = Non
         rgb = to_rgb(upright)
     except Image.DecompressionBombError as exc:
         raise _too_many_pixels((width, height), limits) from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, RuntimeError) as exc:
         raise UnreadableImage(
             f"the {kind.upper()} photo is damaged or truncated ({exc}); take or export it again"
         ) from exc

@@ -209,10 +209,15 @@ class Pipeline:
             )
         return policy
 
+    @property
+    def decode_side(self) -> int:
+        """The long side photos are decoded to: about the detector's input size times the decode factor."""
+        base = self.detector.input_size if self.detector else self.config.limits.target_side // 2
+        return int(base * self.config.decode_factor)
+
     def decode(self, data: bytes) -> DecodedImage:
         """Validate and decode one photo at about the scale the detector needs."""
-        base = self.detector.input_size if self.detector else self.config.limits.target_side // 2
-        return decode_image(data, self.config.limits, target_side=int(base * self.config.decode_factor))
+        return decode_image(data, self.config.limits, target_side=self.decode_side)
 
     def quote(
         self, photos: Sequence[PhotoInput], context: ClaimContext, jurisdiction: str | None = None

@@ -14,6 +14,7 @@ from model.image_io import configure_pillow
 from model.offline import configure_offline
 from model.pipeline import Pipeline, build_pipeline
 from serve.db.session import make_engine, make_sessionmaker, run_migrations
+from serve.decoding import Decoder
 from serve.errors import install_error_handlers
 from serve.limits import BodyLimitMiddleware, NulGuardMiddleware
 from serve.metrics import LatencyMiddleware, make_metrics
@@ -82,6 +83,13 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.decoder = Decoder(
+        settings.image_limits(),
+        settings.max_request_pixels,
+        settings.max_concurrent_decodes,
+        settings.decode_wait_seconds,
+        settings.decoded_cache_mb * 1024 * 1024,
+    )
     app.state.metrics = metrics
     install_error_handlers(app, metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)

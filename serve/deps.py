@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from model.pipeline import Pipeline
 from serve.access import authenticate
 from serve.auth import Principal
+from serve.decoding import Decoder
 from serve.metrics import Metrics
 from serve.registry import ModelService
 from serve.settings import Settings
@@ -45,6 +46,12 @@ def get_store(request: Request) -> PhotoStore:
     return store
 
 
+def get_decoder(request: Request) -> Decoder:
+    """The process's photo decoder (limits per request, decode slots, decoded-photo cache)."""
+    decoder: Decoder = request.app.state.decoder
+    return decoder
+
+
 def get_metrics(request: Request) -> Metrics:
     """The app's Prometheus collectors."""
     metrics: Metrics = request.app.state.metrics
@@ -61,6 +68,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 ModelsDep = Annotated[ModelService, Depends(get_models)]
 StoreDep = Annotated[PhotoStore, Depends(get_store)]
+DecoderDep = Annotated[Decoder, Depends(get_decoder)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SessionDep = Annotated[Session, Depends(get_session)]
 

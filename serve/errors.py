@@ -40,6 +40,7 @@ from model.errors import (
     NotFound,
     PermissionDenied,
     RequestTooLarge,
+    RequestTooManyPixels,
     StorageUnavailable,
     UnsupportedImageType,
 )
@@ -79,6 +80,7 @@ STATUS_BY_ERROR: tuple[tuple[type[AutoquoteError], int], ...] = (
     (ImageTooLarge, 413),
     (RequestTooLarge, 413),
     (ImageTooManyPixels, 413),
+    (RequestTooManyPixels, 413),
     (UnsupportedImageType, 415),
     (InputError, 422),
     (DecoderBusy, 429),

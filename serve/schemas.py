@@ -51,7 +51,16 @@ class PhotoOut(BaseModel):
     width: int
     height: int
     filename: str
-    duplicate: bool = Field(description="the same photo was already sent with another claim")
+    duplicate: bool | None = Field(
+        description="this photo, or a near-identical one, was already sent with another claim "
+        "(adjusters and admins only; null for customers)"
+    )
+    duplicate_of_claim_id: str | None = Field(
+        default=None, description="the other claim holding it (adjusters and admins only)"
+    )
+    duplicate_of_url: str | None = Field(
+        default=None, description="the adjuster's page of the other claim (adjusters and admins only)"
+    )
 
 
 class PhotoReportOut(BaseModel):
@@ -163,8 +172,9 @@ class ReadyOut(BaseModel):
     problems: list[str]
 
 
-def photo_out(row: PhotoRow) -> PhotoOut:
-    """API view of a stored photo."""
+def photo_out(row: PhotoRow, adjuster: bool = False) -> PhotoOut:
+    """API view of a stored photo; cross-claim signals only for adjusters and admins."""
+    other = row.duplicate_of_claim_id if adjuster else None
     return PhotoOut(
         id=row.id,
         sha256=row.sha256,
@@ -173,7 +183,9 @@ def photo_out(row: PhotoRow) -> PhotoOut:
         width=row.width,
         height=row.height,
         filename=row.filename,
-        duplicate=row.duplicate_of_claim_id is not None,
+        duplicate=(row.duplicate_of_claim_id is not None) if adjuster else None,
+        duplicate_of_claim_id=other,
+        duplicate_of_url=f"/review#claim={other}" if other else None,
     )
 
 
@@ -234,8 +246,32 @@ def quote_out_from_domain(quote: Quote) -> QuoteOut:
     )
 
 
-def claim_out(row: ClaimRow) -> ClaimOut:
-    """API view of a claim with its photos and latest quote."""
+# What a customer is told instead of a reason that would reveal another claim.
+_CUSTOMER_REASONS = {
+    "duplicate_photo": (
+        "adjuster_check",
+        "an adjuster will look at this claim before it is decided; nothing more is needed from you now",
+    )
+}
+
+
+def for_customer(quote: QuoteOut) -> QuoteOut:
+    """A quote without signals about other claims (reasons replaced by what the customer may know)."""
+    reasons = []
+    for r in quote.reasons:
+        if r.code in _CUSTOMER_REASONS:
+            code, message = _CUSTOMER_REASONS[r.code]
+            r = ReasonOut(code=code, message=message, photo_id=None)
+        if r not in reasons:
+            reasons.append(r)
+    return quote.model_copy(update={"reasons": reasons})
+
+
+def claim_out(row: ClaimRow, adjuster: bool = False) -> ClaimOut:
+    """API view of a claim with its photos and latest quote; customers get no cross-claim signal."""
+    quote = quote_out_from_row(row.quotes[-1]) if row.quotes else None
+    if quote is not None and not adjuster:
+        quote = for_customer(quote)
     return ClaimOut(
         id=row.id,
         status=row.status,
@@ -245,9 +281,9 @@ def claim_out(row: ClaimRow) -> ClaimOut:
         description=row.description,
         created_at=row.created_at,
         updated_at=row.updated_at,
-        photos=[photo_out(p) for p in row.photos],
+        photos=[photo_out(p, adjuster) for p in row.photos],
         retake_rounds=row.retake_rounds,
-        quote=quote_out_from_row(row.quotes[-1]) if row.quotes else None,
+        quote=quote,
         review=review_out(row.reviews[-1]) if row.reviews else None,
     )
 

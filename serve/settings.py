@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_request_bytes: int = Field(default=80 * 1024 * 1024, gt=0)
     max_pixels: int = Field(default=50_000_000, gt=0)
+    # PNG, WebP and HEIF decode every pixel before resizing (JPEG decodes at reduced size): a lower limit.
+    max_full_decode_pixels: int = Field(default=24_000_000, gt=0)
+    max_request_pixels: int = Field(default=150_000_000, gt=0, description="pixels of all photos of one request")
+    max_concurrent_decodes: int = Field(default=2, ge=1, description="photos decoding at once per process")
+    decode_wait_seconds: float = Field(default=30.0, gt=0, description="wait for a decode slot, then 429")
+    decoded_cache_mb: int = Field(default=128, ge=0, description="photos kept decoded at working scale")
     max_photos_per_claim: int = Field(default=12, gt=0)
     max_photos_per_quote: int = Field(default=6, gt=0)
     decode_factor: float = Field(default=1.0, ge=1.0, le=8.0)
@@ -86,10 +92,18 @@ class Settings(BaseSettings):
         """The model registry folder."""
         return self.registry_dir if self.registry_dir is not None else store_in(self.data_dir)
 
+    def image_limits(self) -> ImageLimits:
+        """What one photo may weigh, from these settings."""
+        return ImageLimits(
+            max_bytes=self.max_photo_bytes,
+            max_pixels=self.max_pixels,
+            max_full_decode_pixels=min(self.max_full_decode_pixels, self.max_pixels),
+        )
+
     def pipeline_config(self) -> PipelineConfig:
         """The pipeline's limits and thresholds from these settings."""
         return PipelineConfig(
-            limits=ImageLimits(max_bytes=self.max_photo_bytes, max_pixels=self.max_pixels),
+            limits=self.image_limits(),
             quality=QualityThresholds(
                 min_brightness=self.min_brightness,
                 max_brightness=self.max_brightness,

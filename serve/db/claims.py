@@ -9,10 +9,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from model.errors import ClaimNotFound, IdempotencyConflict, PhotoNotFound, TooManyPhotos
+from model.phash import NEAR_DUPLICATE_BITS, informative
+from model.phash import bands as phash_bands
+from model.phash import distance as phash_distance
+from model.phash import to_hex as phash_hex
 from model.pipeline import Quote
 from serve.auth import Principal
 from serve.db.rows import (
@@ -46,6 +50,7 @@ class StoredPhoto:
     width: int
     height: int
     filename: str
+    phash: int | None = None
 
 
 def find_idempotent(session: Session, principal: Principal, key: str, request_hash: str) -> ClaimRow | None:
@@ -138,12 +143,36 @@ def list_claims(
     return session.scalars(stmt).all()
 
 
-def duplicate_of(session: Session, sha256: str, claim_id: str | None) -> str | None:
-    """The id of another claim that already holds a photo with this sha256, if any."""
+def duplicate_of(session: Session, sha256: str, claim_id: str | None, phash: int | None = None) -> str | None:
+    """The id of another claim that already holds this photo (same bytes) or a near-identical one (phash)."""
     stmt = select(PhotoRow.claim_id).where(PhotoRow.sha256 == sha256)
     if claim_id is not None:
         stmt = stmt.where(PhotoRow.claim_id != claim_id)
-    return session.scalar(stmt.order_by(PhotoRow.created_at).limit(1))
+    exact = session.scalar(stmt.order_by(PhotoRow.created_at).limit(1))
+    if exact is not None or phash is None or not informative(phash):
+        return exact
+    b0, b1, b2, b3 = phash_bands(phash)
+    near = select(PhotoRow.claim_id, PhotoRow.phash).where(
+        or_(
+            PhotoRow.phash_band0 == b0,
+            PhotoRow.phash_band1 == b1,
+            PhotoRow.phash_band2 == b2,
+            PhotoRow.phash_band3 == b3,
+        )
+    )
+    if claim_id is not None:
+        near = near.where(PhotoRow.claim_id != claim_id)
+    for other_claim, other in session.execute(near.order_by(PhotoRow.created_at).limit(500)):
+        if other is not None and phash_distance(phash, int(other, 16)) <= NEAR_DUPLICATE_BITS:
+            return str(other_claim)
+    return None
+
+
+def _phash_columns(phash: int | None) -> dict[str, object]:
+    if phash is None:
+        return {}
+    b0, b1, b2, b3 = phash_bands(phash)
+    return {"phash": phash_hex(phash), "phash_band0": b0, "phash_band1": b1, "phash_band2": b2, "phash_band3": b3}
 
 
 def photo_in_force(claim: ClaimRow, photo_id: str) -> PhotoRow:
@@ -177,8 +206,9 @@ def _photo_row(
         width=photo.width,
         height=photo.height,
         filename=photo.filename[:255],
-        duplicate_of_claim_id=duplicate_of(session, photo.sha256, claim.id),
+        duplicate_of_claim_id=duplicate_of(session, photo.sha256, claim.id, photo.phash),
         uploaded_by=principal.key_id,
+        **_phash_columns(photo.phash),
     )
     session.add(row)
     return row

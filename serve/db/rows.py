@@ -132,6 +132,12 @@ class PhotoRow(Base):
     height: Mapped[int] = mapped_column(Integer)
     filename: Mapped[str] = mapped_column(String(255), default="")
     duplicate_of_claim_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Perceptual hash (hex) and its four 16-bit bands, indexed to find near-duplicates (model.phash).
+    phash: Mapped[str | None] = mapped_column(String(16), default=None)
+    phash_band0: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    phash_band1: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    phash_band2: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    phash_band3: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     uploaded_by: Mapped[str] = mapped_column(ForeignKey("api_keys.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)

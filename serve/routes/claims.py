@@ -15,9 +15,9 @@ from fastapi import APIRouter, BackgroundTasks, File, Header, Query, Request, Re
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from model.errors import ClaimStateConflict, ImageTooLarge, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
+from model.errors import ClaimStateConflict, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
 from model.findings import ClaimContext
-from model.image_io import DecodedImage, mebibytes
+from model.phash import dhash
 from model.pipeline import PhotoInput, Pipeline
 from serve import claim_states
 from serve.access import AccessRoute, allow
@@ -25,9 +25,10 @@ from serve.auth import Principal
 from serve.claim_states import Action
 from serve.db import audit
 from serve.db import claims as repo
-from serve.deps import MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
+from serve.decoding import Decoder, decode_uploads
+from serve.deps import DecoderDep, MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
 from serve.errors import errors_for
-from serve.fields import Offset, display_filename
+from serve.fields import Offset
 from serve.registry import run_shadow
 from serve.schemas import (
     AuditEventOut,
@@ -44,28 +45,6 @@ router = APIRouter(prefix="/v1/claims", tags=["claims"], route_class=AccessRoute
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 # Every status a /v1 route may answer besides its success, each with its codes (see serve.errors).
 ERRORS = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
-
-
-def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
-    """The bytes of one uploaded file, refusing it as soon as it passes ``max_bytes``."""
-    data = upload.file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ImageTooLarge(
-            f"{display_filename(upload.filename)} is over the limit of {mebibytes(max_bytes)} per photo; "
-            "send a smaller photo"
-        )
-    return data
-
-
-def decode_uploads(
-    files: list[UploadFile], pipeline: Pipeline, max_bytes: int
-) -> list[tuple[bytes, DecodedImage, str]]:
-    """Read and validate every upload before anything is stored: one bad photo refuses the request."""
-    out = []
-    for upload in files:
-        data = read_upload(upload, max_bytes)
-        out.append((data, pipeline.decode(data), display_filename(upload.filename)))
-    return out
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS)
@@ -88,7 +67,7 @@ def create_claim(
         existing = repo.find_idempotent(session, principal, idempotency_key, request_hash)
         if existing is not None:
             response.status_code = status.HTTP_200_OK
-            return claim_out(repo.get_claim(session, principal, existing.id))
+            return claim_out(repo.get_claim(session, principal, existing.id), principal.sees_all_claims)
     new = repo.NewClaim(region=region, jurisdiction=jurisdiction, segment=body.segment, description=body.description)
     try:
         row = repo.create_claim(session, principal, new, idempotency_key, request_hash)
@@ -109,15 +88,15 @@ def create_claim(
             raise
         response.status_code = status.HTTP_200_OK
         row = existing
-    return claim_out(repo.get_claim(session, principal, row.id))
+    return claim_out(repo.get_claim(session, principal, row.id), principal.sees_all_claims)
 
 
 def store_uploads(
-    files: list[UploadFile], pipeline: Pipeline, store: PhotoStore, max_bytes: int
+    files: list[UploadFile], pipeline: Pipeline, decoder: Decoder, store: PhotoStore, max_bytes: int
 ) -> list[repo.StoredPhoto]:
     """Validate every upload, then write each durably (fsync + rename) before any commit acknowledges it."""
     stored = []
-    for data, image, filename in decode_uploads(files, pipeline, max_bytes):
+    for data, image, filename in decode_uploads(files, pipeline, decoder, max_bytes):
         sha256 = store.put(data)
         stored.append(
             repo.StoredPhoto(
@@ -127,6 +106,7 @@ def store_uploads(
                 width=image.original_size[0],
                 height=image.original_size[1],
                 filename=filename,
+                phash=dhash(image.image),
             )
         )
     return stored
@@ -137,12 +117,13 @@ def store_uploads(
 )
 def add_photos(
     claim_id: str,
-    files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG or WebP photos")],
+    files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG, WebP or HEIC photos")],
     principal: PrincipalDep,
     session: SessionDep,
     pipeline: PipelineDep,
     store: StoreDep,
     settings: SettingsDep,
+    decoder: DecoderDep,
 ) -> ClaimOut:
     """Add photos to a claim (also while a retake is requested); the photo limit holds under concurrency."""
     claim = repo.get_claim(session, principal, claim_id)
@@ -152,7 +133,7 @@ def add_photos(
             f"a claim holds at most {settings.max_photos_per_claim} photos and this one has "
             f"{len(claim.photos)}; send fewer photos"
         )
-    stored = store_uploads(files, pipeline, store, settings.max_photo_bytes)
+    stored = store_uploads(files, pipeline, decoder, store, settings.max_photo_bytes)
     # Counted again under the claim's lock: concurrent uploads cannot pass the limit together.
     claim = repo.lock_claim(session, principal, claim_id)
     claim_states.check(claim, principal, Action.ADD_PHOTOS)
@@ -162,31 +143,32 @@ def add_photos(
     if added:
         claim_states.apply(session, principal, claim, Action.ADD_PHOTOS, repo.photos_detail(added))
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id))
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 @router.put("/{claim_id}/photos/{photo_id}", response_model=ClaimOut, responses=ERRORS)
 def replace_photo(
     claim_id: str,
     photo_id: str,
-    file: Annotated[UploadFile, File(description="the new JPEG, PNG or WebP photo")],
+    file: Annotated[UploadFile, File(description="the new JPEG, PNG, WebP or HEIC photo")],
     principal: PrincipalDep,
     session: SessionDep,
     pipeline: PipelineDep,
     store: StoreDep,
     settings: SettingsDep,
+    decoder: DecoderDep,
 ) -> ClaimOut:
     """Replace one photo (e.g. the one a retake names); the old photo stays stored and in the audit trail."""
     claim = repo.get_claim(session, principal, claim_id)
     claim_states.check(claim, principal, Action.REPLACE_PHOTO)
     repo.photo_in_force(claim, photo_id)
-    [stored] = store_uploads([file], pipeline, store, settings.max_photo_bytes)
+    [stored] = store_uploads([file], pipeline, decoder, store, settings.max_photo_bytes)
     claim = repo.lock_claim(session, principal, claim_id)
     claim_states.check(claim, principal, Action.REPLACE_PHOTO)
     detail = repo.replace_photo(session, principal, claim, photo_id, stored)
     claim_states.apply(session, principal, claim, Action.REPLACE_PHOTO, detail)
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id))
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 @router.delete("/{claim_id}/photos/{photo_id}", response_model=ClaimOut, responses=ERRORS)
@@ -197,7 +179,7 @@ def withdraw_photo(claim_id: str, photo_id: str, principal: PrincipalDep, sessio
     detail = repo.withdraw_photo(session, claim, photo_id)
     claim_states.apply(session, principal, claim, Action.WITHDRAW_PHOTO, detail)
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id))
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 @router.post("/{claim_id}/assess", response_model=ClaimOut, responses=ERRORS)
@@ -209,6 +191,7 @@ def assess_claim(
     store: StoreDep,
     metrics: MetricsDep,
     models: ModelsDep,
+    decoder: DecoderDep,
     background: BackgroundTasks,
     request: Request,
 ) -> ClaimOut:
@@ -219,7 +202,7 @@ def assess_claim(
     if not claim.photos:
         raise NoPhotos(f"claim {claim_id} has no photos yet; add some with POST /v1/claims/{claim_id}/photos")
     photos = [(p.id, p.sha256, p.duplicate_of_claim_id) for p in claim.photos]
-    inputs = [PhotoInput(pid, pipeline.decode(store.get(sha)), dup) for pid, sha, dup in photos]
+    inputs = [PhotoInput(pid, decoder.decode(pipeline, store.get(sha), sha), dup) for pid, sha, dup in photos]
     context = ClaimContext(segment=claim.segment, region=claim.region)
     quote = pipeline.quote(inputs, context, claim.jurisdiction)
     # The models ran without the lock; record the result only if nothing changed meanwhile.
@@ -250,14 +233,14 @@ def assess_claim(
             claim.jurisdiction,
             lambda: metrics.model_errors.labels("shadow").inc(),
         )
-    return claim_out(repo.get_claim(session, principal, claim_id))
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 def _transition(session: Session, principal: Principal, claim_id: str, action: Action) -> ClaimOut:
     claim = repo.lock_claim(session, principal, claim_id)
     claim_states.apply(session, principal, claim, action)
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id))
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 @router.post("/{claim_id}/request-review", response_model=ClaimOut, responses=ERRORS)
@@ -275,7 +258,7 @@ def withdraw_claim(claim_id: str, principal: PrincipalDep, session: SessionDep) 
 @router.get("/{claim_id}", response_model=ClaimOut, responses=ERRORS)
 def read_claim(claim_id: str, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
     """A claim with its photos and latest quote."""
-    return claim_out(repo.get_claim(session, principal, claim_id))
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 @router.get("", response_model=ClaimPage, responses=ERRORS)

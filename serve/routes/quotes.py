@@ -11,9 +11,9 @@ from model.findings import ClaimContext
 from model.pipeline import PhotoInput
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.access import AccessRoute, allow
-from serve.db.claims import duplicate_of
-from serve.deps import MetricsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep
-from serve.routes.claims import ERRORS, decode_uploads
+from serve.decoding import decode_uploads
+from serve.deps import DecoderDep, MetricsDep, PipelineDep, PrincipalDep, SettingsDep
+from serve.routes.claims import ERRORS
 from serve.schemas import QuoteOut, quote_out_from_domain
 
 router = APIRouter(prefix="/v1", tags=["quote"], route_class=AccessRoute, dependencies=[allow()])
@@ -21,17 +21,17 @@ router = APIRouter(prefix="/v1", tags=["quote"], route_class=AccessRoute, depend
 
 @router.post("/quote", response_model=QuoteOut, responses=ERRORS)
 def quote_photos(
-    files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG or WebP photos")],
+    files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG, WebP or HEIC photos")],
     principal: PrincipalDep,
-    session: SessionDep,
     pipeline: PipelineDep,
     settings: SettingsDep,
     metrics: MetricsDep,
+    decoder: DecoderDep,
     region: Annotated[str, Form(pattern=REGION_PATTERN)] = "CN",
     segment: Annotated[Segment, Form()] = "mid",
     jurisdiction: Annotated[str | None, Form(pattern=JURISDICTION_PATTERN)] = None,
 ) -> QuoteOut:
-    """Quote photos at once; photos already seen in a claim are flagged. Photo ids are 1, 2, ... in order."""
+    """Quote photos at once; nothing is stored or compared with claims. Photo ids are 1, 2, ... in order."""
     if len(files) > settings.max_photos_per_quote:
         raise TooManyPhotos(
             f"a one-shot quote takes at most {settings.max_photos_per_quote} photos; "
@@ -39,9 +39,10 @@ def quote_photos(
         )
     context = ClaimContext(segment=segment, region=region.upper())
     pipeline.check_context(context, jurisdiction)
-    decoded = decode_uploads(files, pipeline, settings.max_photo_bytes)
+    decoded = decode_uploads(files, pipeline, decoder, settings.max_photo_bytes)
     inputs = [
-        PhotoInput(str(i), image, duplicate_of(session, image.sha256, None))
+        # No duplicate check: a one-shot answer must not tell anyone whether a photo exists in a claim.
+        PhotoInput(str(i), image)
         for i, (_data, image, _name) in enumerate(decoded, start=1)
     ]
     quote = pipeline.quote(inputs, context, jurisdiction)

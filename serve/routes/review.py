@@ -168,7 +168,7 @@ def _review_view(session: SessionDep, principal: PrincipalDep, pipeline: Pipelin
     model = review.model_quote(claim)
     boxes = review.current_boxes(session, claim)
     return ReviewClaimOut(
-        claim=claim_out(claim),
+        claim=claim_out(claim, adjuster=True),
         model_quote=quote_out_from_row(model) if model else None,
         boxes=[
             PhotoBoxesOut(
@@ -241,7 +241,7 @@ def approve_claim(
     detail = review.approve(session, principal, claim, body.amount, body.comment)
     claim_states.apply(session, principal, claim, Action.APPROVE, detail)
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id))
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 @router.post("/claims/{claim_id}/reject", response_model=ClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
@@ -253,7 +253,7 @@ def reject_claim(claim_id: str, body: RejectIn, principal: PrincipalDep, session
     detail = review.reject(session, principal, claim, body.comment)
     claim_states.apply(session, principal, claim, Action.REJECT, detail)
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id))
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 @router.get(

@@ -256,7 +256,12 @@
     const caption = el("figcaption", {},
       el("span", { class: "filename", text: photo.filename || "(no name)" }),
       el("span", { class: "muted small", text: photo.width + "×" + photo.height }),
-      photo.duplicate ? el("span", { class: "chip warn", text: "seen in another claim" }) : null,
+      photo.duplicate_of_claim_id
+        ? el("a", { class: "chip warn duplicate-of", href: photo.duplicate_of_url, "data-claim": photo.duplicate_of_claim_id,
+            title: "this photo, or a near-identical one, is in another claim",
+            onclick: (event) => { event.preventDefault(); location.hash = "claim=" + photo.duplicate_of_claim_id; },
+            text: "seen in claim " + photo.duplicate_of_claim_id.slice(0, 8) })
+        : null,
       entry.corrected ? el("span", { class: "badge", text: "boxes corrected" }) : null);
     const tools = closed ? el("div", { class: "tools" }, status)
       : el("div", { class: "tools" }, draw, partSelect, del, save, status);
@@ -432,8 +437,16 @@
   // ---- start -----------------------------------------------------------------------------------
   fillReasonFilter();
   document.getElementById("queue-filter").addEventListener("submit", (event) => { event.preventDefault(); loadQueue(); });
+  // #claim=<id> opens that claim (links between duplicate photos of two claims use it).
+  function claimFromHash() {
+    const m = /^#claim=([A-Za-z0-9_-]{1,64})$/.exec(location.hash);
+    return m ? m[1] : null;
+  }
+  window.addEventListener("hashchange", () => { const id = claimFromHash(); if (id) openClaim(id); });
   AQ.signIn(async () => { await api("GET", "/v1/review/queue?limit=1"); }, () => {
     document.getElementById("workspace").hidden = false;
     loadQueue();
+    const id = claimFromHash();
+    if (id) openClaim(id);
   });
 })();

@@ -1,7 +1,11 @@
-"""Start the real app on fake models under uvicorn: ``python run_server.py DATA_DIR PORT`` (tests only)."""
+"""Start the real app on fake models under uvicorn: ``python run_server.py DATA_DIR PORT`` (tests only).
+
+Small limits by default so refusals are cheap to provoke; an ``AUTOQUOTE_*`` variable in the environment wins.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,13 +19,14 @@ from serve.app import create_app  # noqa: E402
 from serve.settings import Settings  # noqa: E402
 
 if __name__ == "__main__":
-    settings = Settings(
-        environment="test",
-        data_dir=Path(sys.argv[1]),
-        max_photo_bytes=3_000_000,
-        max_request_bytes=6_000_000,
-        max_pixels=4_000_000,
-        min_side=200,
-    )
+    defaults: dict[str, object] = {
+        "environment": "test",
+        "max_photo_bytes": 3_000_000,
+        "max_request_bytes": 6_000_000,
+        "max_pixels": 4_000_000,
+        "min_side": 200,
+    }
+    chosen = {k: v for k, v in defaults.items() if f"AUTOQUOTE_{k.upper()}" not in os.environ}
+    settings = Settings(data_dir=Path(sys.argv[1]), **chosen)  # type: ignore[arg-type]
     app = create_app(settings, pipeline_factory=lambda _s: fake_pipeline())
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
