@@ -185,6 +185,12 @@ def decode_image(data: bytes, limits: ImageLimits, target_side: int | None = Non
             im.draft("RGB", (side, side))
         im.load()
         orientation = int(im.getexif().get(0x0112, 1) or 1)
+        factor = max(width, height) // (side * 2)
+        if kind in FULL_DECODE and factor >= 2:
+            # Shrink the full decode at once (box filter) so the copies below are small: memory, not speed.
+            exif = im.getexif()
+            im = im.reduce(factor)
+            im.getexif().update(exif)
         upright = ImageOps.exif_transpose(im)
         rgb = to_rgb(upright)
     except Image.DecompressionBombError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=key_name, help="who holds it: 1-100 printable characters")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")
@@ -75,8 +76,62 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def key_name(value: str) -> str:
+    """A key's name as argparse validates it: 1-100 printable characters, not only spaces."""
+    name = value.strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a usable name: give 1-100 printable characters, e.g. --name 'claims app'"
+        )
+    return name
+
+
+def self_command() -> str:
+    """How to run this program again from the user's shell: 'autoquote' only when that is what PATH finds."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name == "autoquote":
+        found = shutil.which("autoquote")
+        if found and Path(found).resolve() == argv0.resolve():
+            return "autoquote"
+        return str(argv0)
+    return f"{sys.executable} -m serve.cli"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one ``autoquote`` command."""
+    """Run one ``autoquote`` command; every failure is one line on stderr that says what to do."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    from model.errors import AutoquoteError
+
+    if isinstance(exc, AutoquoteError):
+        return f"[{exc.code}] {exc.message}"
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = "_".join(str(p) for p in first.get("loc", ())).upper()
+        variable = f"AUTOQUOTE_{where}" if where else "an AUTOQUOTE_* variable"
+        return f"[config_invalid] {variable}: {first.get('msg')}; fix the environment variable and run again"
+    if isinstance(exc, FileNotFoundError):
+        return f"[file_not_found] no such file: {exc.filename}; check the path"
+    if isinstance(exc, IsADirectoryError):
+        return f"[file_not_found] {exc.filename} is a folder, not a photo; name the photo files"
+    if isinstance(exc, PermissionError):
+        return f"[permission_denied] cannot read {exc.filename}; check its permissions"
+    if isinstance(exc, OSError):
+        return f"[os_error] {exc.strerror or exc} ({exc.filename or ''}); check the path and the disk"
+    return f"[internal_error] {type(exc).__name__}: {exc}; this is a bug, please report it with the command"
+
+
+def _run(argv: Sequence[str] | None) -> int:
     from model.offline import configure_offline
 
     configure_offline()
@@ -130,10 +185,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         active = count_active(session)
     engine.dispose()
     if active == 0:
-        exe = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "autoquote"
         print(
             "no API keys yet: create one in another terminal with\n"
-            f"    {exe if exe == 'autoquote' else sys.argv[0]} keys create --role admin --name me\n"
+            f"    {self_command()} keys create --role admin --name me\n"
             "(it is printed once; send it as 'Authorization: Bearer <key>')",
             flush=True,
         )

@@ -20,6 +20,18 @@ from serve.db.session import make_engine, make_sessionmaker, run_migrations
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 ROLES = ("customer", "adjuster", "admin")
+POSTGRES_URL = os.environ.get("AUTOQUOTE_TEST_POSTGRES_URL")
+
+
+def reset_postgres(url: str) -> None:
+    """An empty, freshly migrated PostgreSQL database."""
+    from alembic import command
+
+    from serve.db.session import alembic_config
+
+    run_migrations(url)
+    command.downgrade(alembic_config(url), "base")
+    run_migrations(url)
 
 
 def free_port() -> int:

@@ -36,7 +36,7 @@ def test_full_claim_flow_settles_and_records_versions(client: TestClient, new_ke
         f"/v1/claims/{claim['id']}/photos", files=[("files", jpeg(1)), ("files", jpeg(2))], headers=auth(key)
     )
     assert r.status_code == 201, r.text
-    assert [p["duplicate"] for p in r.json()["photos"]] == [False, False]
+    assert [p["duplicate"] for p in r.json()["photos"]] == [None, None]  # never told to customers
     r = client.post(f"/v1/claims/{claim['id']}/assess", headers=auth(key))
     assert r.status_code == 200, r.text
     body = r.json()
@@ -109,17 +109,20 @@ def test_poor_photo_asks_for_retake(client: TestClient, new_key: Keys) -> None:
 
 
 def test_duplicate_photo_in_another_claim_is_flagged(client: TestClient, new_key: Keys) -> None:
-    alice, bob = new_key("customer"), new_key("customer")
+    alice, bob, adjuster = new_key("customer"), new_key("customer"), new_key("adjuster")
     first, second = open_claim(client, alice), open_claim(client, bob)
     same = jpeg(5)
     client.post(f"/v1/claims/{first['id']}/photos", files=[("files", same)], headers=auth(alice))
     r = client.post(f"/v1/claims/{second['id']}/photos", files=[("files", same)], headers=auth(bob))
-    assert r.json()["photos"][0]["duplicate"] is True
+    assert r.json()["photos"][0]["duplicate"] is None  # bob may not learn about alice's claim
     quote = client.post(f"/v1/claims/{second['id']}/assess", headers=auth(bob)).json()["quote"]
-    assert quote["decision"] == "human_review" and "duplicate_photo" in {r["code"] for r in quote["reasons"]}
-    # The one-shot quote sees it too.
+    assert quote["decision"] == "human_review" and "duplicate_photo" not in {r["code"] for r in quote["reasons"]}
+    seen = client.get(f"/v1/claims/{second['id']}", headers=auth(adjuster)).json()
+    assert seen["photos"][0]["duplicate_of_claim_id"] == first["id"]
+    assert "duplicate_photo" in {r["code"] for r in seen["quote"]["reasons"]}
+    # The one-shot quote compares nothing with stored claims.
     r = client.post("/v1/quote", files=[("files", same)], headers=auth(bob))
-    assert "duplicate_photo" in {x["code"] for x in r.json()["reasons"]}
+    assert "duplicate_photo" not in {x["code"] for x in r.json()["reasons"]}
 
 
 def test_idempotent_claim_creation(client: TestClient, new_key: Keys) -> None:

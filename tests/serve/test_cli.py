@@ -93,3 +93,38 @@ def test_serve_on_a_fresh_folder_prints_the_address_and_how_to_get_a_key(tmp_pat
     assert f"autoquote serving on http://127.0.0.1:{port}" in out
     assert "keys create --role admin" in out
     assert (tmp_path / "fresh" / "autoquote.db").is_file()
+
+
+def test_errors_are_one_line_that_say_what_to_do(
+    data_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["quote", str(data_dir / "nonexistent.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such file" in err and "nonexistent.jpg" in err and "Traceback" not in err
+    monkeypatch.setenv("AUTOQUOTE_ENVIRONMENT", "staging")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "AUTOQUOTE_ENVIRONMENT" in err and "fix the environment variable" in err
+
+
+@pytest.mark.parametrize("name", ["", "   ", "a\x07b", "x" * 101])
+def test_key_names_are_validated(data_dir: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["keys", "create", "--role", "customer", "--name", name])
+    assert exit_.value.code == 2 and "not a usable name" in capsys.readouterr().err
+
+
+def test_first_start_hint_names_a_command_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from serve.cli import self_command
+
+    venv_exe = tmp_path / "venv" / "bin" / "autoquote"
+    venv_exe.parent.mkdir(parents=True)
+    venv_exe.write_text("#!/bin/sh\n")
+    venv_exe.chmod(0o755)
+    monkeypatch.setattr(sys, "argv", [str(venv_exe), "serve"])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert self_command() == str(venv_exe)  # not on PATH: the full path, which runs
+    monkeypatch.setenv("PATH", str(venv_exe.parent))
+    assert self_command() == "autoquote"
+    monkeypatch.setattr(sys, "argv", ["-c"])
+    assert self_command().endswith("-m serve.cli")
