@@ -69,6 +69,7 @@ def test_fuzz_every_operation_with_each_role(tmp_path: Path) -> None:
                 capture_output=True,
                 text=True,
                 timeout=1500,
+                cwd=tmp_path,  # schemathesis keeps a cache folder in its working directory
                 env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
             )
             out = run.stdout + run.stderr
