@@ -38,6 +38,7 @@ ReasonCode = Literal[
     "pipeline_error",
     "retake_limit",
     "policy_not_calibrated",
+    "adjuster_check",  # what a customer is told in place of a reason about other claims
 ]
 POLICIES_DIR = Path(__file__).resolve().parent / "policies"
 _NAME = re.compile(JURISDICTION_PATTERN)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.decision import Outcome, Reason
+from model.decision import Outcome, Reason, ReasonCode
 from model.fields import Text
 from model.findings import LineItem
 from model.pipeline import PhotoFinding, Quote
@@ -247,7 +247,7 @@ def quote_out_from_domain(quote: Quote) -> QuoteOut:
 
 
 # What a customer is told instead of a reason that would reveal another claim.
-_CUSTOMER_REASONS = {
+_CUSTOMER_REASONS: dict[str, tuple[ReasonCode, str]] = {
     "duplicate_photo": (
         "adjuster_check",
         "an adjuster will look at this claim before it is decided; nothing more is needed from you now",
@@ -261,7 +261,7 @@ def for_customer(quote: QuoteOut) -> QuoteOut:
     for r in quote.reasons:
         if r.code in _CUSTOMER_REASONS:
             code, message = _CUSTOMER_REASONS[r.code]
-            r = ReasonOut(code=code, message=message, photo_id=None)
+            r = Reason(code, message, None)
         if r not in reasons:
             reasons.append(r)
     return quote.model_copy(update={"reasons": reasons})
