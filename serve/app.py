@@ -17,7 +17,7 @@ from serve.db.session import make_engine, make_sessionmaker, run_migrations
 from serve.decoding import Decoder
 from serve.errors import install_error_handlers
 from serve.limits import BodyLimitMiddleware, NulGuardMiddleware
-from serve.metrics import LatencyMiddleware, make_metrics
+from serve.metrics import LatencyMiddleware, make_metrics, multiprocess_dir, scrape_registry, worker_exited
 from serve.registry import ModelService
 from serve.routes import admin, claims, docs, pages, quotes, review, system
 from serve.settings import Settings, get_settings
@@ -57,22 +57,36 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = store_factory(settings) if store_factory else make_photo_store(settings)
-        models = ModelService(settings, pipeline_factory)
+        models = ModelService(settings, pipeline_factory, app.state.sessionmaker)
         pipeline = await run_in_threadpool(models.start)
         app.state.models = models
         metrics.models_ready.set(1 if pipeline.ready else 0)
+        metrics.promotion.set(models.generation)
+
+        def switched(new: Pipeline) -> None:
+            metrics.models_ready.set(1 if new.ready else 0)
+            metrics.promotion.set(models.generation)
+
+        stop_watching = models.watch(settings.model_poll_seconds, switched)
         scraper = None
         if settings.metrics_port is not None:
-            scraper, _thread = start_http_server(
-                settings.metrics_port, settings.metrics_host, registry=metrics.registry
-            )
+            try:
+                scraper, _thread = start_http_server(
+                    settings.metrics_port, settings.metrics_host, registry=scrape_registry(metrics)
+                )
+            except OSError:
+                if not multiprocess_dir():
+                    raise
+                log.info("metrics port %s is served by another worker of this replica", settings.metrics_port)
         try:
             yield
         finally:
+            await run_in_threadpool(stop_watching)
             if scraper is not None:
                 scraper.shutdown()
                 scraper.server_close()
             engine.dispose()
+            worker_exited()
 
     app = FastAPI(
         title="autoquote",

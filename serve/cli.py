@@ -192,6 +192,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     os.environ["AUTOQUOTE_MIGRATE_ON_START"] = "false"  # done above, once, not per worker
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import shutil
+
+        shared = settings.data_dir / "prometheus"
+        shutil.rmtree(shared, ignore_errors=True)  # counts of an earlier run must not add up with these
+        shared.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)  # set before uvicorn spawns the workers
     print(f"autoquote serving on http://{args.host}:{args.port} (API docs at /docs)", flush=True)
     uvicorn.run(
         "serve.app:create_app_from_env",
@@ -327,25 +334,27 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from serve.settings import get_settings
 
     settings = get_settings()
-    models = ModelService(settings, load_pipeline)
-    models.start()
-    previous, pipeline = models.promote(
-        Path(args.detector) if args.detector else None,
-        Path(args.severity) if args.severity else None,
-        "cli",
-    )
     run_migrations(settings.db_url)
     engine = make_engine(settings.db_url)
     try:
-        with make_sessionmaker(engine)() as session:
+        sessions = make_sessionmaker(engine)
+        models = ModelService(settings, load_pipeline, sessions)
+        models.start()
+        previous, pipeline = models.promote(
+            Path(args.detector) if args.detector else None,
+            Path(args.severity) if args.severity else None,
+            "cli",
+        )
+        with sessions() as session:
             audit.record(session, None, "model.promoted", None,
                          {"from": previous, "to": pipeline.versions(), "choice": describe(models.active),
-                          "via": "cli"})
+                          "via": "cli", "promotion": models.generation})
             session.commit()
     finally:
         engine.dispose()
     print(f"promoted: {previous} -> {pipeline.versions()}\n"
-          "recorded for the next start; a running service switches with --url, or restart it")
+          f"recorded in the database; running replicas switch within {settings.model_poll_seconds:g} s "
+          "(AUTOQUOTE_MODEL_POLL_SECONDS) plus the time to load the models")
     return 0
 
 

@@ -1,15 +1,18 @@
 """Prometheus metrics of one app: request latency, decisions by type, model errors, refused uploads.
 
-Each app gets its own registry (tests build many apps). With several uvicorn workers each worker
-counts for itself; scrape them one by one or run one worker per container.
+Each app gets its own registry (tests build many apps). With several uvicorn workers, set
+``PROMETHEUS_MULTIPROC_DIR`` (``autoquote serve --workers N`` does, to ``<data dir>/prometheus``): every
+worker then writes its counts there and ``/metrics`` answers for all of them together.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -25,6 +28,7 @@ class Metrics:
     model_errors: Counter
     errors: Counter
     models_ready: Gauge
+    promotion: Gauge
 
 
 def make_metrics() -> Metrics:
@@ -55,9 +59,38 @@ def make_metrics() -> Metrics:
             "autoquote_errors_total", "Requests refused, by stable error code.", ("code",), registry=registry
         ),
         models_ready=Gauge(
-            "autoquote_models_ready", "1 when every model and the catalogue loaded.", registry=registry
+            "autoquote_models_ready",
+            "1 when every model and the catalogue loaded (the lowest of the live workers).",
+            registry=registry,
+            multiprocess_mode="livemin",
+        ),
+        promotion=Gauge(
+            "autoquote_model_promotion",
+            "The id of the promotion in service (0: none recorded); equal on every replica once it switched.",
+            registry=registry,
+            multiprocess_mode="livemin",
         ),
     )
+
+
+def multiprocess_dir() -> str | None:
+    """The folder the workers share their counts in, when several workers run."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def scrape_registry(metrics: Metrics) -> CollectorRegistry:
+    """What a scrape reads: every worker's files together in multiprocess mode, else this app's registry."""
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return metrics.registry
+
+
+def worker_exited() -> None:
+    """Drop this worker's live gauges (multiprocess mode)."""
+    if multiprocess_dir():
+        mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 class LatencyMiddleware:

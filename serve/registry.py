@@ -7,6 +7,12 @@ A promotion builds the new pipeline first and then swaps one reference under a l
 running keep the pipeline they were handed and finish on it. A shadow candidate runs after the main
 response on live claims; its quotes are stored, never shown, and its failures never reach the customer.
 Only ONNX files under the registry folder (or the shipped ``model/weights``) may be promoted or shadowed.
+
+With several replicas the database is the record: a promotion is a row of ``model_promotions`` (paths
+relative to the registry folder, which every replica mounts), committed before the replica that made it
+switches. Every replica checks for a newer row every ``AUTOQUOTE_MODEL_POLL_SECONDS`` and switches the
+same way, so all of them run the promoted models within that interval plus the time to load them. At
+start-up the latest row wins over the pointer file.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from model.errors import InvalidModelChoice, ModelError
@@ -24,7 +31,8 @@ from model.findings import ClaimContext
 from model.manifest import WEIGHTS_DIR, load_manifest
 from model.pipeline import PhotoInput, Pipeline, Quote
 from model.store import TASK_OF_KIND, ModelChoice, read_pointer, write_pointer
-from serve.db.rows import ShadowQuoteRow, utcnow
+from serve.db.promotions import latest_promotion, latest_promotion_id, record_promotion
+from serve.db.rows import ModelPromotionRow, ShadowQuoteRow, utcnow
 from serve.settings import Settings
 from serve.storage import PhotoStore
 
@@ -61,18 +69,26 @@ def checked_model(path: Path | str, kind: str, settings: Settings) -> Path:
 class ModelService:
     """The pipeline in service and the shadow candidate; promotions and shadow changes are serialised."""
 
-    def __init__(self, settings: Settings, factory: PipelineFactory) -> None:
+    def __init__(
+        self, settings: Settings, factory: PipelineFactory, sessions: sessionmaker[Session] | None = None
+    ) -> None:
         self.settings = settings
         self.factory = factory
+        self.sessions = sessions
         self._lock = threading.Lock()
         pointer = read_pointer(settings.data_dir)
         self.active = pointer or ModelChoice(detector=settings.detector_path, severity=settings.severity_path)
         self.pipeline: Pipeline | None = None
         self.shadow: Pipeline | None = None
         self.shadow_choice: ModelChoice | None = None
+        self.generation = 0  # the id of the promotion in service (0: none recorded in the database)
+        self._unloadable = 0  # a promotion that failed to load on this replica: not retried every poll
 
     def start(self) -> Pipeline:
         """Build the pipeline in service (and the shadow one the settings name); called in the lifespan."""
+        row = self._latest()
+        if row is not None:
+            self.active, self.generation = self._choice_of(row), row.id
         self.pipeline = self.factory(with_models(self.settings, self.active))
         if self.settings.shadow_detector_path or self.settings.shadow_severity_path:
             try:
@@ -82,6 +98,108 @@ class ModelService:
             except InvalidModelChoice:
                 log.exception("shadow candidate not started")
         return self.pipeline
+
+    def _latest(self) -> ModelPromotionRow | None:
+        if self.sessions is None:
+            return None
+        try:
+            with self.sessions() as session:
+                return latest_promotion(session)
+        except SQLAlchemyError:
+            log.exception("could not read the latest promotion; starting on the pointer file's models")
+            return None
+
+    def _stored_path(self, path: Path | None) -> str | None:
+        """A model path as recorded: relative to the registry folder when inside it (replicas mount it anywhere)."""
+        if path is None:
+            return None
+        try:
+            return path.resolve().relative_to(self.settings.models_dir.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _choice_of(self, row: ModelPromotionRow) -> ModelChoice:
+        def local(value: str | None) -> Path | None:
+            if value is None:
+                return None
+            path = Path(value)
+            return path if path.is_absolute() else self.settings.models_dir / path
+
+        return ModelChoice(
+            detector=local(row.detector), severity=local(row.severity), chosen_at=row.chosen_at,
+            chosen_by=row.chosen_by,
+        )
+
+    @property
+    def lagging(self) -> str | None:
+        """Why this replica does not run the latest promotion, or None when it does."""
+        if self._unloadable > self.generation:
+            return (
+                f"promotion {self._unloadable} cannot be loaded on this replica (see its log); "
+                f"it still runs promotion {self.generation}: make the registry entry reachable here"
+            )
+        return None
+
+    def sync(self) -> bool:
+        """Switch to a promotion another replica recorded since; True when this replica switched."""
+        if self.sessions is None:
+            return False
+        with self.sessions() as session:
+            latest = latest_promotion_id(session)
+            if latest <= self.generation or latest == self._unloadable:
+                return False
+            row = latest_promotion(session)
+        if row is None:
+            return False
+        with self._lock:
+            if row.id <= self.generation:
+                return False
+            choice = self._choice_of(row)
+            try:
+                for kind, path in (("detector", choice.detector), ("severity", choice.severity)):
+                    if path is not None:
+                        checked_model(path, kind, self.settings)
+                pipeline = self.factory(with_models(self.settings, choice))
+                recorded = {k: row.versions.get(k) for k in ("detector", "severity")}
+                loaded = {k: pipeline.versions().get(k) for k in recorded}
+                problem = "; ".join(pipeline.problems) if not pipeline.ready else None
+                if problem is None and all(recorded.values()) and recorded != loaded:
+                    problem = f"loaded {loaded}, the promotion recorded {recorded}"
+            except Exception as exc:
+                problem = getattr(exc, "message", None) or repr(exc)
+            if problem is not None:
+                self._unloadable = row.id
+                log.error(
+                    "promotion %d cannot run on this replica (%s); still serving %s",
+                    row.id, problem, self.current().versions(),
+                )
+                return False
+            self.pipeline, self.active, self.generation = pipeline, choice, row.id
+        log.info("switched to promotion %d: %s", row.id, pipeline.versions())
+        return True
+
+    def watch(
+        self, interval: float, on_switch: Callable[[Pipeline], None] = lambda _p: None
+    ) -> Callable[[], None]:
+        """Check for promotions every ``interval`` seconds in a thread; returns the function that stops it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    if self.sync():
+                        on_switch(self.current())
+                except Exception:
+                    log.exception("checking for a promotion failed; trying again in %.1f s", interval)
+
+        thread = threading.Thread(target=loop, name="model-promotions", daemon=True)
+        thread.start()
+
+        def stop_watching() -> None:
+            stop.set()
+            thread.join(timeout=60)
+
+        return stop_watching
 
     def current(self) -> Pipeline:
         """The pipeline a new request gets (the reference is read once per request)."""
@@ -109,6 +227,14 @@ class ModelService:
         with self._lock:
             choice, pipeline = self._build(detector, severity, by)
             old = self.current().versions()
+            if self.sessions is not None:  # recorded first: no replica runs models the database does not name
+                with self.sessions() as session:
+                    row = record_promotion(
+                        session, self._stored_path(choice.detector), self._stored_path(choice.severity),
+                        pipeline.versions(), by,
+                    )
+                    session.commit()
+                    self.generation = row.id
             self.pipeline = pipeline  # one reference assignment: requests see the old or the new, never half
             self.active = choice
             write_pointer(self.settings.data_dir, choice)

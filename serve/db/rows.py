@@ -318,3 +318,16 @@ class ShadowQuoteRow(Base):
     findings: Mapped[list[Any]] = mapped_column(default=list)
     line_items: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ModelPromotionRow(Base):
+    """A promotion, in order: every replica runs the models of the latest row (paths relative to the registry)."""
+
+    __tablename__ = "model_promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    detector: Mapped[str | None] = mapped_column(String(1000), default=None)
+    severity: Mapped[str | None] = mapped_column(String(1000), default=None)
+    versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    chosen_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    chosen_at: Mapped[datetime] = mapped_column(default=utcnow)

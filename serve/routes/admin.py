@@ -81,6 +81,7 @@ def promote(
         session.commit()
         raise
     metrics.models_ready.set(1 if pipeline.ready else 0)
+    metrics.promotion.set(models.generation)
     audit.record(
         session,
         principal,

@@ -9,8 +9,9 @@ from model.decision import available_policies
 from model.errors import AutoquoteError
 from serve.access import AccessRoute, allow
 from serve.db.session import ping
-from serve.deps import MetricsDep, PipelineDep
+from serve.deps import MetricsDep, ModelsDep, PipelineDep
 from serve.errors import errors_for
+from serve.metrics import scrape_registry
 from serve.schemas import HealthOut, ModelsOut, PolicyOut, ReadyOut
 
 router = APIRouter(tags=["system"], route_class=AccessRoute)
@@ -23,11 +24,13 @@ async def healthz() -> HealthOut:
 
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
-def readyz(request: Request, pipeline: PipelineDep, response: Response) -> ReadyOut:
-    """Models loaded and database reachable; 503 otherwise (with what is missing)."""
+def readyz(request: Request, pipeline: PipelineDep, models: ModelsDep, response: Response) -> ReadyOut:
+    """Models loaded, the latest promotion in service, database reachable; 503 otherwise (with what is missing)."""
     database = ping(request.app.state.engine)
-    checks = {"models": pipeline.ready, "database": database}
+    lagging = models.lagging
+    checks = {"models": pipeline.ready, "database": database, "promotion": lagging is None}
     problems = list(pipeline.problems) + ([] if database else ["database: not reachable"])
+    problems += [lagging] if lagging else []
     ready = all(checks.values())
     if not ready:
         response.status_code = 503
@@ -41,8 +44,9 @@ def readyz(request: Request, pipeline: PipelineDep, response: Response) -> Ready
     dependencies=[allow("admin")],
 )
 def metrics_endpoint(metrics: MetricsDep) -> Response:
-    """Prometheus metrics of this worker (an admin key; or scrape AUTOQUOTE_METRICS_PORT without one)."""
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics of this worker, or of every worker of this replica in multiprocess mode (an admin
+    key; or scrape AUTOQUOTE_METRICS_PORT without one)."""
+    return Response(generate_latest(scrape_registry(metrics)), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/models", response_model=ModelsOut)

@@ -220,7 +220,7 @@ def test_claim_limits_and_states(client: TestClient, new_key: Keys) -> None:
 def test_health_ready_models_metrics_and_docs(client: TestClient, new_key: Keys) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"models": True, "database": True}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"models": True, "database": True, "promotion": True}
     models = client.get("/v1/models").json()
     assert models["versions"]["detector"] == "fake-detector@0.1"
     assert {p["jurisdiction"]: p["small_claim_limit"] for p in models["policies"]}[

@@ -128,3 +128,42 @@ def test_first_start_hint_names_a_command_that_runs(tmp_path: Path, monkeypatch:
     assert self_command() == "autoquote"
     monkeypatch.setattr(sys, "argv", ["-c"])
     assert self_command().endswith("-m serve.cli")
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers_counts_every_request_in_one_metrics_answer(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "AUTOQUOTE_DATA_DIR": str(tmp_path / "two"), "PYTHONPATH": str(REPO)}
+    for name in ("AUTOQUOTE_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serve.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited"
+            assert time.monotonic() < deadline, "autoquote serve --workers 2 did not get ready in 120 s"
+            time.sleep(0.3)
+        for _ in range(40):  # new connections: the workers share them out
+            with httpx.Client() as client:
+                assert client.get(f"{base}/healthz").status_code == 200
+        text = httpx.get(f"{base}/metrics", timeout=5).text
+        served = [
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("autoquote_http_request_duration_seconds_count") and 'route="/healthz"' in line
+        ]
+        assert served == [40.0]  # every worker's requests, not only those of the worker that answered
+        assert "autoquote_models_ready 1.0" in text
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert (tmp_path / "two" / "prometheus").is_dir()
