@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,17 @@ def get_args_parser() -> argparse.ArgumentParser:
     orphans.add_argument("--older-than-hours", type=float, default=24.0,
                          help="spare photos stored more recently than this (uploads still committing)")
     orphans.add_argument("--delete", action="store_true", help="delete them (default: only list them)")
+
+    rescore = sub.add_parser(
+        "rescore", help="quote the claims backlog again with a candidate on Ray; writes shadow quotes"
+    )
+    rescore.add_argument("--since", required=True, type=_date, help="claims created on or after (YYYY-MM-DD)")
+    rescore.add_argument("--until", type=_date, help="claims created before (YYYY-MM-DD)")
+    rescore.add_argument("--detector", help="candidate detector ONNX in the registry (default: the one in service)")
+    rescore.add_argument("--severity", help="candidate severity ONNX in the registry (default: the one in service)")
+    rescore.add_argument("--workers", type=int, default=2, help="Ray actors, one model load and one CPU each")
+    rescore.add_argument("--address", help="a Ray cluster (e.g. 10.0.0.5:6379); default: a local instance")
+    rescore.add_argument("--batch-size", type=int, default=4, help="claims per task sent to an actor")
 
     promote = sub.add_parser("promote", help="switch the service to models from the registry (audited)")
     promote.add_argument("--detector", help="detector ONNX in the registry (path, or relative to it)")
@@ -151,6 +163,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return cmd_export_reviewed(args)
         if args.command == "promote":
             return cmd_promote(args)
+        if args.command == "rescore":
+            return cmd_rescore(args)
         if args.command == "collect-orphans":
             return cmd_collect_orphans(args)
         return cmd_quote(args)
@@ -267,6 +281,49 @@ def cmd_export_reviewed(args: argparse.Namespace) -> int:
     for line in report.skipped:
         print(f"  skipped: {line}")
     return 0
+
+
+def _date(value: str) -> datetime:
+    """A day on the command line, as the start of that day in UTC."""
+    from datetime import UTC
+
+    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    """Re-score the backlog with a candidate on Ray and store shadow quotes for ``compare``."""
+    from serve.app import load_pipeline
+    from serve.db.session import make_engine, make_sessionmaker, run_migrations
+    from serve.registry import ModelService, with_models
+    from serve.rescore import rescore
+    from serve.settings import get_settings
+
+    settings = get_settings()
+    run_migrations(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        sessions = make_sessionmaker(engine)
+        settings = with_models(settings, ModelService(settings, load_pipeline, sessions).resolve())
+        with sessions() as session:
+            report = rescore(
+                settings, session, Path(args.detector) if args.detector else None,
+                Path(args.severity) if args.severity else None, args.since, args.until,
+                workers=args.workers, address=args.address, batch_size=args.batch_size,
+            )
+    finally:
+        engine.dispose()
+    print(
+        f"re-scored {report.claims} claim(s), {report.photos} photo(s) with {report.versions} on "
+        f"{report.workers} worker(s) in {report.seconds:.1f} s ({report.photos_per_second:.2f} photos/s); "
+        f"{report.skipped} already scored by this candidate, {len(report.failed)} failed"
+    )
+    for line in report.failed:
+        print(f"  failed: {line}")
+    print(
+        "compare them: autoquote export-reviewed --out DIR, "
+        "then autoquote-train compare --shadow DIR/shadow_quotes.jsonl"
+    )
+    return 1 if report.failed else 0
 
 
 def cmd_collect_orphans(args: argparse.Namespace) -> int:

@@ -86,9 +86,7 @@ class ModelService:
 
     def start(self) -> Pipeline:
         """Build the pipeline in service (and the shadow one the settings name); called in the lifespan."""
-        row = self._latest()
-        if row is not None:
-            self.active, self.generation = self._choice_of(row), row.id
+        self.resolve()
         self.pipeline = self.factory(with_models(self.settings, self.active))
         if self.settings.shadow_detector_path or self.settings.shadow_severity_path:
             try:
@@ -98,6 +96,13 @@ class ModelService:
             except InvalidModelChoice:
                 log.exception("shadow candidate not started")
         return self.pipeline
+
+    def resolve(self) -> ModelChoice:
+        """The models in service without loading them: the latest promotion, else the pointer, else settings."""
+        row = self._latest()
+        if row is not None:
+            self.active, self.generation = self._choice_of(row), row.id
+        return self.active
 
     def _latest(self) -> ModelPromotionRow | None:
         if self.sessions is None:

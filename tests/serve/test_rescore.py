@@ -1,0 +1,163 @@
+"""Re-scoring the backlog on Ray: a local head on loopback with two workers, shadow quotes that compare reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fakes import photo_bytes
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from serve.app import create_app
+from serve.db import keys
+from serve.db.rows import ShadowQuoteRow
+from serve.db.session import make_engine, make_sessionmaker
+from serve.settings import Settings
+
+pytestmark = [pytest.mark.scale, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+LOOPBACK = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``ray start --head`` on 127.0.0.1 with two CPUs (two workers); stopped by its process group."""
+    pytest.importorskip("ray", reason="re-scoring needs the scale extra: pip install -e '.[scale]'")
+    port = _free_port()
+    env = {**os.environ, **LOOPBACK, "PYTHONPATH": str(REPO)}
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    temp = tmp_path_factory.mktemp("ray")
+    proc = subprocess.Popen(
+        [
+            ray_cli,
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None, "ray start --head exited"
+            assert time.monotonic() < deadline, "the Ray head did not listen within 120 s"
+            time.sleep(0.5)
+        yield address
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def backlog(settings: Settings, pipeline) -> Settings:  # type: ignore[no-untyped-def]
+    """Six claims with photos assessed by the service (on fake models), in a SQLite file and a photo folder."""
+    with TestClient(create_app(settings, pipeline_factory=lambda _s: pipeline)) as client:
+        with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+            _row, key = keys.create_key(session, "c", "customer")
+            session.commit()
+        headers = {"Authorization": f"Bearer {key}"}
+        for i in range(6):
+            claim = client.post("/v1/claims", json={"region": "CN"}, headers=headers).json()
+            files = [
+                ("files", (f"{i}-{j}.jpg", photo_bytes(seed=100 + 10 * i + j), "image/jpeg")) for j in range(1 + i % 2)
+            ]
+            assert client.post(f"/v1/claims/{claim['id']}/photos", files=files, headers=headers).status_code == 201
+            assert client.post(f"/v1/claims/{claim['id']}/assess", headers=headers).status_code == 200
+    return settings
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {**os.environ, **LOOPBACK, "PYTHONPATH": str(REPO), "AUTOQUOTE_DATA_DIR": str(settings.data_dir)}
+    env.pop("AUTOQUOTE_DATABASE_URL", None)
+    return env
+
+
+def test_rescore_on_a_ray_head_writes_shadow_quotes_that_compare_reads(
+    backlog: Settings, ray_head: str, tmp_path: Path
+) -> None:
+    from serve.rescore import rescore
+
+    engine = make_engine(backlog.db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            report = rescore(
+                backlog, session, None, None, datetime(2020, 1, 1, tzinfo=UTC), workers=2, address=ray_head
+            )
+            assert report.claims == 6 and report.photos == 9 and not report.failed
+            assert len(set(report.actor_pids)) == 2  # two actors, each loaded the models once
+            rows = session.scalars(select(ShadowQuoteRow)).all()
+            assert len(rows) == 6 and all(r.main_quote_id for r in rows)
+            assert {r.versions["detector"] for r in rows} == {report.versions["detector"]}
+            assert not report.versions["detector"].startswith("fake")  # the real shipped detector ran
+            again = rescore(backlog, session, None, None, datetime(2020, 1, 1, tzinfo=UTC), workers=2, address=ray_head)
+            assert again.claims == 0 and again.skipped == 6  # a second run resumes: nothing twice
+            later = rescore(backlog, session, None, None, datetime(2999, 1, 1, tzinfo=UTC), workers=2, address=ray_head)
+            assert later.claims == 0 and later.skipped == 0
+    finally:
+        engine.dispose()
+        import ray
+
+        ray.shutdown()
+
+    out = tmp_path / "export"
+    done = subprocess.run(
+        [sys.executable, "-m", "serve.cli", "export-reviewed", "--out", str(out)],
+        env=_env(backlog),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    from training.compare import shadow
+
+    records = [json.loads(line) for line in (out / "shadow_quotes.jsonl").read_text().splitlines()]
+    assert len(records) == 6 and all(r["service"]["versions"]["detector"].startswith("fake") for r in records)
+    live = shadow(out / "shadow_quotes.jsonl")
+    assert live["shadow"]["n"] == 6 and live["service"]["n"] == 6
+
+
+def test_the_command_starts_a_local_instance_by_default(backlog: Settings) -> None:
+    pytest.importorskip("ray", reason="re-scoring needs the scale extra: pip install -e '.[scale]'")
+    done = subprocess.run(
+        [sys.executable, "-m", "serve.cli", "rescore", "--since", "2020-01-01", "--workers", "2"],
+        env=_env(backlog),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "re-scored 6 claim(s), 9 photo(s)" in done.stdout and "on 2 worker(s)" in done.stdout
+    assert "photos/s" in done.stdout
