@@ -314,7 +314,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         engine.dispose()
     print(
         f"re-scored {report.claims} claim(s), {report.photos} photo(s) with {report.versions} on "
-        f"{report.workers} worker(s) in {report.seconds:.1f} s ({report.photos_per_second:.2f} photos/s); "
+        f"{report.workers} worker(s) ({len(set(report.actor_pids))} model load(s)) in {report.seconds:.1f} s "
+        f"({report.photos_per_second:.2f} photos/s); "
         f"{report.skipped} already scored by this candidate, {len(report.failed)} failed"
     )
     for line in report.failed:

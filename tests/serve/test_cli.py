@@ -41,9 +41,7 @@ def test_keys_create_list_revoke(data_dir: Path, capsys: pytest.CaptureFixture[s
     assert "api_key_not_found" in capsys.readouterr().err
 
 
-def test_quote_prints_a_readable_quote(
-    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_quote_prints_a_readable_quote(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(photo_bytes(seed=5))
     assert main(["quote", str(photo), "--region", "CN", "--segment", "mid"]) == 0
@@ -131,14 +129,24 @@ def test_first_start_hint_names_a_command_that_runs(tmp_path: Path, monkeypatch:
 
 
 @pytest.mark.slow
-def test_serve_with_two_workers_counts_every_request_in_one_metrics_answer(tmp_path: Path) -> None:
+def test_serve_with_two_workers_counts_every_request_in_one_metrics_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = _free_port()
     env = {**os.environ, "AUTOQUOTE_DATA_DIR": str(tmp_path / "two"), "PYTHONPATH": str(REPO)}
     for name in ("AUTOQUOTE_DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR"):
         env.pop(name, None)
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AUTOQUOTE_DATA_DIR", str(tmp_path / "two"))
+    assert main(["keys", "create", "--role", "admin", "--name", "ops"]) == 0
+    admin = {"Authorization": f"Bearer {capsys.readouterr().out.strip().splitlines()[-1]}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "serve.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -155,7 +163,7 @@ def test_serve_with_two_workers_counts_every_request_in_one_metrics_answer(tmp_p
         for _ in range(40):  # new connections: the workers share them out
             with httpx.Client() as client:
                 assert client.get(f"{base}/healthz").status_code == 200
-        text = httpx.get(f"{base}/metrics", timeout=5).text
+        text = httpx.get(f"{base}/metrics", headers=admin, timeout=5).text
         served = [
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()

@@ -88,7 +88,7 @@ def test_a_promotion_on_one_replica_reaches_the_other(
     state_a, state_b = (c.get("/v1/admin/models", headers=admin).json() for c in (a, b))
     assert state_a["versions"] == state_b["versions"] and state_a["choice"]["detector"] == state_b["choice"]["detector"]
     assert a.get("/v1/models").json() == b.get("/v1/models").json()
-    assert "autoquote_model_promotion 1.0" in b.get("/metrics").text
+    assert "autoquote_model_promotion 1.0" in b.get("/metrics", headers=admin).text
 
     # A replica started later, on a fresh data folder with no pointer file, starts on the promoted model.
     late = create_app(
