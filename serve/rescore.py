@@ -93,7 +93,7 @@ def backlog(
             done.add(claim_id)
     jobs, skipped = [], 0
     for claim in session.scalars(stmt):
-        photos = [p for p in claim.photos if getattr(p, "withdrawn_at", None) is None]
+        photos = list(claim.photos)  # withdrawn photos are not in it
         if not photos:
             continue
         if claim.id in done:
