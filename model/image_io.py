@@ -218,10 +218,3 @@ def _too_many_pixels(size: tuple[int, int] | None, limits: ImageLimits) -> Image
         f"the photo declares {said}, over the limit of {limits.max_pixels / 1e6:.0f} megapixels; "
         "send a normal camera photo, not a panorama or a generated file"
     )
-
-
-def encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:
-    """JPEG bytes of a picture (for fixtures, benchmarks and the CLI)."""
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="JPEG", quality=quality)
-    return buf.getvalue()

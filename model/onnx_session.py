@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ def open_session(path: Path, expected_task: str, threads: int | None = None) -> 
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or int(os.environ.get("AUTOQUOTE_ORT_THREADS", "0"))
+    options.intra_op_num_threads = threads or 0  # 0: onnxruntime picks; the service passes Settings.ort_threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:

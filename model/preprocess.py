@@ -88,12 +88,3 @@ def resize_center_crop(image: Image.Image, size: int, spec: Preprocess) -> np.nd
     left = int(round((new_w - size) / 2.0))
     cropped = np.asarray(resized)[top : top + size, left : left + size]
     return _normalise(cropped, spec)
-
-
-def prepare_input(image: Image.Image, size: int, spec: Preprocess) -> tuple[np.ndarray, Letterbox | None]:
-    """The network input for ``image`` as the manifest's ``preprocess`` says."""
-    if spec.kind == "letterbox":
-        return letterbox(image, size, spec)
-    if spec.kind == "resize_center_crop":
-        return resize_center_crop(image, size, spec), None
-    raise ValueError(f"preprocess kind {spec.kind!r} takes no image")
