@@ -69,3 +69,8 @@ def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
 @pytest.fixture
 def car_photo() -> Image.Image:
     return synthetic_car_photo()
+
+
+# Hand-set decision policies with no calibration block: the fakes' model versions are not the shipped ones,
+# and the shipped policies are calibrated for the shipped models only.
+TEST_POLICIES_DIR = Path(__file__).resolve().parent / "policies"

@@ -19,8 +19,9 @@ from model.decision import (
 from model.errors import PolicyError, UnknownJurisdiction
 from model.findings import Finding, PriceEstimate
 from model.quality import QualityIssue
+from tests.conftest import TEST_POLICIES_DIR
 
-CN = load_policy("CN")
+CN = load_policy("CN", TEST_POLICIES_DIR)
 
 
 def finding(score: float = 0.9, severe: float = 0.05, part: str = "Bumper") -> Finding:
@@ -64,7 +65,7 @@ def test_each_flag_routes_to_a_human(findings: tuple[Finding, ...], est: PriceEs
 
 
 def test_the_single_vehicle_limit_is_higher() -> None:
-    d = decide(DecisionInput((finding(),), estimate(total=3000)), load_policy("CN-single-vehicle"))
+    d = decide(DecisionInput((finding(),), estimate(total=3000)), load_policy("CN-single-vehicle", TEST_POLICIES_DIR))
     assert d.outcome == "auto_settle"
     assert outcome((finding(),), estimate(total=3000))[0] == "human_review"
 
@@ -87,7 +88,7 @@ def test_duplicate_photo_never_settles() -> None:
 
 def test_no_damage_follows_the_policy() -> None:
     assert outcome((), None, photos=(PhotoFlags("p1"),)) == ("retake_photos", {"no_damage_found"})
-    us = decide(DecisionInput((), None, (PhotoFlags("p1"),)), load_policy("US"))
+    us = decide(DecisionInput((), None, (PhotoFlags("p1"),)), load_policy("US", TEST_POLICIES_DIR))
     assert us.outcome == "human_review"
 
 
@@ -124,7 +125,7 @@ def test_shipped_policy_and_pricer_settle_a_small_confident_claim(jurisdiction: 
     finding = Finding(part="Bumper", severity={"minor": 0.85, "moderate": 0.1, "severe": 0.05},
                       area_fraction=0.04, score=0.8, photo_id="p1")
     estimate = load_pricer().price([finding], ClaimContext(segment="mid", region=region))
-    policy = load_policy(jurisdiction)
+    policy = load_policy(jurisdiction, TEST_POLICIES_DIR)
     decision = decide(DecisionInput(findings=(finding,), estimate=estimate, photos=(PhotoFlags("p1"),)), policy)
     assert estimate.total < policy.small_claim_limit
     assert decision.outcome == "auto_settle", decision.reasons
@@ -198,3 +199,16 @@ def test_a_calibrated_policy_round_trips_through_yaml(tmp_path: Path) -> None:
     (tmp_path / "CN.yaml").write_text(yaml.safe_dump(broken))
     with pytest.raises(PolicyError, match="calibration.models"):
         load_policy("CN", tmp_path)
+
+
+def test_shipped_policies_are_calibrated_for_the_shipped_models() -> None:
+    # Shipping a model without re-running `autoquote-train calibrate --ship` would silently send every claim
+    # to an adjuster (policy_not_calibrated): catch it here instead.
+    from model.manifest import WEIGHTS_DIR, load_manifest
+
+    shipped = {kind: load_manifest(WEIGHTS_DIR / f"{kind}.onnx") for kind in ("detector", "severity")}
+    for jurisdiction in available_policies():
+        calibration = load_policy(jurisdiction).calibration
+        assert calibration is not None, jurisdiction
+        for kind, manifest in shipped.items():
+            assert calibration.models[kind] == f"{manifest.name}@{manifest.version}", (jurisdiction, kind)

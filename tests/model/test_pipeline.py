@@ -15,6 +15,7 @@ from model.errors import InferenceError, UnknownJurisdiction
 from model.findings import ClaimContext, Detection, Finding, LineItem, PriceEstimate, SeverityGrade
 from model.pipeline import PhotoInput, Pipeline, PipelineConfig, expand_box
 from model.quality import QualityThresholds
+from tests.conftest import TEST_POLICIES_DIR
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def jpeg(width: int, height: int, brightness: float = 128) -> bytes:
 
 
 def make(detector: Detector | None = None, pricer: Pricer | None = None, missing: bool = False) -> Pipeline:
-    config = PipelineConfig(quality=QualityThresholds(min_side=200))
+    config = PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=TEST_POLICIES_DIR)
     if missing:
         return Pipeline(None, None, None, None, config, ["not loaded"])
     return Pipeline(detector or Detector(), Severity(), pricer or Pricer(), Catalogue(), config)
@@ -162,7 +163,7 @@ def test_real_pricing_prices_fake_findings() -> None:
         Severity(),
         pricing.load_pricer(catalogue),
         catalogue,
-        PipelineConfig(quality=QualityThresholds(min_side=200)),
+        PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=TEST_POLICIES_DIR),
     )
     quote = pipe.quote([PhotoInput("p1", pipe.decode(jpeg(640, 480)))], CTX)
     assert quote.estimate is not None and quote.estimate.currency == "CNY" and quote.estimate.line_items
@@ -197,9 +198,8 @@ def test_a_policy_calibrated_for_other_models_sends_the_claim_to_a_human(tmp_pat
     """After a promotion the models in service differ from the calibration's: nothing settles alone."""
     import yaml
 
-    from model.decision import POLICIES_DIR
 
-    policy = yaml.safe_load((POLICIES_DIR / "CN.yaml").read_text())
+    policy = yaml.safe_load((TEST_POLICIES_DIR / "CN.yaml").read_text())
     policy["calibration"] = {
         "models": {"detector": "fake@1", "severity": "fake@1", "pricer": "pricer@1"}, "proven": True,
         "target": 0.05, "confidence": 0.95, "error_bound": 0.04, "error_rate": 0.0, "settle_share": 0.3,

@@ -12,6 +12,7 @@ from PIL import Image
 from model.findings import ClaimContext, Detection, Finding, LineItem, PriceEstimate, SeverityGrade
 from model.pipeline import Pipeline, PipelineConfig
 from model.quality import QualityThresholds
+from tests.conftest import TEST_POLICIES_DIR
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def fake_pipeline(
     missing: bool = False,
 ) -> Pipeline:
     """A pipeline on fakes; ``missing`` builds one whose models failed to load."""
-    config = PipelineConfig(quality=QualityThresholds(min_side=200))
+    config = PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=TEST_POLICIES_DIR)
     if missing:
         return Pipeline(None, None, None, None, config, ["detector: fake missing", "severity: fake missing"])
     return Pipeline(
