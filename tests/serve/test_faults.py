@@ -65,7 +65,12 @@ def test_kill_9_during_uploads_loses_nothing(tmp_path: Path, backend: str) -> No
         ]
         for w in workers:
             w.start()
-        time.sleep(2 + rng.random() * 3)  # mid-batch: three clients are always uploading
+        # Kill once batches are being acknowledged, at a random moment: three clients are always mid-upload.
+        before = sum(len(v) for v in acked.values())
+        deadline = time.monotonic() + 120
+        while sum(len(v) for v in acked.values()) < before + 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(rng.random() * 1.5)
         server.kill()
         stop.set()
         for w in workers:
