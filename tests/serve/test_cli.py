@@ -46,7 +46,10 @@ def test_quote_prints_a_readable_quote(data_dir: Path, tmp_path: Path, capsys: p
     photo.write_bytes(photo_bytes(seed=5))
     assert main(["quote", str(photo), "--region", "CN", "--segment", "mid"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("decision: ") and "versions: detector=" in out and "policy=CN@2025.2" in out
+    from model.decision import load_policy
+
+    shipped = load_policy("CN")
+    assert out.startswith("decision: ") and "versions: detector=" in out and f"policy={shipped.label}" in out
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a photo")
     assert main(["quote", str(bad)]) == 2
