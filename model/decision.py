@@ -98,11 +98,15 @@ class Policy(BaseModel):
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a claim was not settled alone: a stable code and a sentence."""
+    """Why a claim was not settled alone: a stable code, a sentence, and the values the sentence names.
+
+    ``params`` let the service say the same sentence in the customer's language.
+    """
 
     code: ReasonCode
     message: str
     photo_id: str | None = None
+    params: Mapping[str, str | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,7 @@ def _finding_reasons(findings: Sequence[Finding], policy: Policy) -> list[Reason
                     f"the {f.part} damage was found with low confidence (detector {f.score:.2f}, "
                     f"severity {confidence:.2f}); an adjuster will check it",
                     f.photo_id,
+                    {"part": f.part, "score": round(f.score, 2), "confidence": round(confidence, 2)},
                 )
             )
         severe = f.severity.get("severe", 0.0)
@@ -188,6 +193,7 @@ def _finding_reasons(findings: Sequence[Finding], policy: Policy) -> list[Reason
                     f"the {f.part} damage may be severe (p={severe:.2f}); hidden damage is likely, "
                     "so an adjuster will review it",
                     f.photo_id,
+                    {"part": f.part, "probability": round(severe, 2)},
                 )
             )
     return reasons
@@ -210,6 +216,7 @@ def _estimate_reasons(estimate: PriceEstimate, policy: Policy) -> list[Reason]:
                 "over_limit",
                 f"the estimate of {estimate.total:,.0f} {estimate.currency} is over the small-claim limit of "
                 f"{policy.small_claim_limit:,.0f} {policy.currency}; an adjuster will review it",
+                params={"total": estimate.total, "limit": policy.small_claim_limit, "currency": policy.currency},
             )
         )
     if estimate.relative_width > policy.max_relative_width:
@@ -218,6 +225,7 @@ def _estimate_reasons(estimate: PriceEstimate, policy: Policy) -> list[Reason]:
                 "wide_interval",
                 f"the price is uncertain ({estimate.low:,.0f}-{estimate.high:,.0f} {estimate.currency}); "
                 "an adjuster will confirm it",
+                params={"low": estimate.low, "high": estimate.high, "currency": estimate.currency},
             )
         )
     return reasons
@@ -258,7 +266,10 @@ def decide(inp: DecisionInput, policy: Policy) -> Decision:
     for photo in inp.photos:
         if photo.quality_issues:
             said = "; ".join(issue.message for issue in photo.quality_issues)
-            poor.append(Reason("poor_photo", f"please retake this photo: {said}", photo.photo_id))
+            params: dict[str, str | float] = {"issues": ",".join(i.code for i in photo.quality_issues)}
+            for issue in photo.quality_issues:
+                params.update(issue.params)
+            poor.append(Reason("poor_photo", f"please retake this photo: {said}", photo.photo_id, params))
         if photo.duplicate_of_claim is not None:
             reasons.append(
                 Reason(

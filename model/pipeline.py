@@ -274,11 +274,11 @@ class Pipeline:
         if exc is None or isinstance(exc, ModelError):
             why = f" ({exc})" if exc else " (it did not load)"
             message = f"the {stage} could not run{why}; an adjuster will assess the claim"
-            failures.append(Reason("model_unavailable", message, photo))
+            failures.append(Reason("model_unavailable", message, photo, {"stage": stage}))
         else:
             log.error("%s failed on photo %s", stage, photo, exc_info=exc)
             message = f"the {stage} failed ({type(exc).__name__}); an adjuster will assess the claim"
-            failures.append(Reason("pipeline_error", message, photo))
+            failures.append(Reason("pipeline_error", message, photo, {"stage": stage}))
 
     def _photo(
         self, photo: PhotoInput, timings: dict[str, float], failures: list[Reason], failed: list[str]

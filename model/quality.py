@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -26,10 +27,11 @@ class QualityThresholds:
 
 @dataclass(frozen=True)
 class QualityIssue:
-    """One reason to retake a photo, with a sentence the customer can act on."""
+    """One reason to retake a photo, with a sentence the customer can act on and the values it names."""
 
     code: QualityIssueCode
     message: str
+    params: Mapping[str, str | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def assess_quality(
                 "too_small",
                 f"the photo is only {short_side} pixels on its short side (at least {thresholds.min_side} "
                 "needed); take it with the phone's camera at its normal resolution",
+                {"short_side": short_side, "min_side": thresholds.min_side},
             )
         )
     if brightness < thresholds.min_brightness:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from model.pipeline import PhotoFinding, Quote
 from model.quality import QualityIssue
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
+from serve.locale import DEFAULT_LOCALE, Locale, issue_message, reason_message
 
 
 class ErrorBody(BaseModel):
@@ -149,6 +151,7 @@ class AuditEventOut(BaseModel):
 
 class PolicyOut(BaseModel):
     jurisdiction: str
+    description: str = Field(default="", description="what the policy covers, in words")
     version: str
     region: str
     currency: str
@@ -189,25 +192,33 @@ def photo_out(row: PhotoRow, adjuster: bool = False) -> PhotoOut:
     )
 
 
-def quote_out_from_row(row: QuoteRow) -> QuoteOut:
-    """API view of a stored quote."""
+def _said(reason: Reason, locale: Locale) -> Reason:
+    return dataclasses.replace(reason, message=reason_message(reason.code, reason.params, locale, reason.message))
+
+
+def _said_issue(issue: QualityIssue, locale: Locale) -> QualityIssue:
+    return dataclasses.replace(issue, message=issue_message(issue.code, issue.params, locale, issue.message))
+
+
+def quote_out_from_row(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
+    """API view of a stored quote, its sentences in ``locale``."""
     checks = {c["photo_id"]: c for c in row.photo_checks}
     photos: dict[str, PhotoReportOut] = {
         pid: PhotoReportOut(
-            photo_id=pid, findings=[], quality_issues=[QualityIssue(**i) for i in c.get("issues", [])]
+            photo_id=pid,
+            findings=[],
+            quality_issues=[_said_issue(QualityIssue(**i), locale) for i in c.get("issues", [])],
         )
         for pid, c in checks.items()
     }
     for f in row.findings:
-        report = photos.setdefault(
-            f.photo_id, PhotoReportOut(photo_id=f.photo_id, findings=[], quality_issues=[])
-        )
+        report = photos.setdefault(f.photo_id, PhotoReportOut(photo_id=f.photo_id, findings=[], quality_issues=[]))
         report.findings.append(f.to_domain())
     return QuoteOut(
         id=row.id,
         source=row.source,
         decision=row.decision,  # type: ignore[arg-type]
-        reasons=[Reason(**r) for r in row.reasons],
+        reasons=[_said(Reason(**r), locale) for r in row.reasons],
         total=row.total,
         low=row.low,
         high=row.high,
@@ -226,12 +237,12 @@ def quote_out_from_row(row: QuoteRow) -> QuoteOut:
     )
 
 
-def quote_out_from_domain(quote: Quote) -> QuoteOut:
+def quote_out_from_domain(quote: Quote, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
     """API view of a quote that was not stored (the one-shot endpoint)."""
     est = quote.estimate
     return QuoteOut(
         decision=quote.decision.outcome,
-        reasons=list(quote.decision.reasons),
+        reasons=[_said(r, locale) for r in quote.decision.reasons],
         total=est.total if est else None,
         low=est.low if est else None,
         high=est.high if est else None,
@@ -239,7 +250,11 @@ def quote_out_from_domain(quote: Quote) -> QuoteOut:
         currency=quote.currency,
         line_items=list(est.line_items if est else ()),
         photos=[
-            PhotoReportOut(photo_id=p.photo_id, findings=list(p.findings), quality_issues=list(p.quality.issues))
+            PhotoReportOut(
+                photo_id=p.photo_id,
+                findings=list(p.findings),
+                quality_issues=[_said_issue(i, locale) for i in p.quality.issues],
+            )
             for p in quote.photos
         ],
         versions=VersionsOut(**{k: quote.versions.get(k, "") for k in VersionsOut.model_fields}),
@@ -255,23 +270,23 @@ _CUSTOMER_REASONS: dict[str, tuple[ReasonCode, str]] = {
 }
 
 
-def for_customer(quote: QuoteOut) -> QuoteOut:
+def for_customer(quote: QuoteOut, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
     """A quote without signals about other claims (reasons replaced by what the customer may know)."""
     reasons = []
     for r in quote.reasons:
         if r.code in _CUSTOMER_REASONS:
             code, message = _CUSTOMER_REASONS[r.code]
-            r = Reason(code, message, None)
+            r = _said(Reason(code, message, None), locale)
         if r not in reasons:
             reasons.append(r)
     return quote.model_copy(update={"reasons": reasons})
 
 
-def claim_out(row: ClaimRow, adjuster: bool = False) -> ClaimOut:
+def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LOCALE) -> ClaimOut:
     """API view of a claim with its photos and latest quote; customers get no cross-claim signal."""
-    quote = quote_out_from_row(row.quotes[-1]) if row.quotes else None
+    quote = quote_out_from_row(row.quotes[-1], locale) if row.quotes else None
     if quote is not None and not adjuster:
-        quote = for_customer(quote)
+        quote = for_customer(quote, locale)
     return ClaimOut(
         id=row.id,
         status=row.status,

@@ -29,6 +29,7 @@ from serve.decoding import Decoder, decode_uploads
 from serve.deps import DecoderDep, MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
 from serve.errors import errors_for
 from serve.fields import Offset
+from serve.locale import Locale, LocaleDep
 from serve.registry import run_shadow
 from serve.schemas import (
     AuditEventOut,
@@ -51,6 +52,7 @@ ERRORS = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 def create_claim(
     body: ClaimCreate,
     principal: PrincipalDep,
+    locale: LocaleDep,
     session: SessionDep,
     pipeline: PipelineDep,
     response: Response,
@@ -67,7 +69,7 @@ def create_claim(
         existing = repo.find_idempotent(session, principal, idempotency_key, request_hash)
         if existing is not None:
             response.status_code = status.HTTP_200_OK
-            return claim_out(repo.get_claim(session, principal, existing.id), principal.sees_all_claims)
+            return claim_out(repo.get_claim(session, principal, existing.id), principal.sees_all_claims, locale)
     new = repo.NewClaim(region=region, jurisdiction=jurisdiction, segment=body.segment, description=body.description)
     try:
         row = repo.create_claim(session, principal, new, idempotency_key, request_hash)
@@ -88,7 +90,7 @@ def create_claim(
             raise
         response.status_code = status.HTTP_200_OK
         row = existing
-    return claim_out(repo.get_claim(session, principal, row.id), principal.sees_all_claims)
+    return claim_out(repo.get_claim(session, principal, row.id), principal.sees_all_claims, locale)
 
 
 def store_uploads(
@@ -112,13 +114,12 @@ def store_uploads(
     return stored
 
 
-@router.post(
-    "/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS
-)
+@router.post("/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS)
 def add_photos(
     claim_id: str,
     files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG, WebP or HEIC photos")],
     principal: PrincipalDep,
+    locale: LocaleDep,
     session: SessionDep,
     pipeline: PipelineDep,
     store: StoreDep,
@@ -143,7 +144,7 @@ def add_photos(
     if added:
         claim_states.apply(session, principal, claim, Action.ADD_PHOTOS, repo.photos_detail(added))
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
 @router.put("/{claim_id}/photos/{photo_id}", response_model=ClaimOut, responses=ERRORS)
@@ -152,6 +153,7 @@ def replace_photo(
     photo_id: str,
     file: Annotated[UploadFile, File(description="the new JPEG, PNG, WebP or HEIC photo")],
     principal: PrincipalDep,
+    locale: LocaleDep,
     session: SessionDep,
     pipeline: PipelineDep,
     store: StoreDep,
@@ -168,24 +170,27 @@ def replace_photo(
     detail = repo.replace_photo(session, principal, claim, photo_id, stored)
     claim_states.apply(session, principal, claim, Action.REPLACE_PHOTO, detail)
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
 @router.delete("/{claim_id}/photos/{photo_id}", response_model=ClaimOut, responses=ERRORS)
-def withdraw_photo(claim_id: str, photo_id: str, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+def withdraw_photo(
+    claim_id: str, photo_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep
+) -> ClaimOut:
     """Withdraw one photo from the claim; it stays stored and in the audit trail."""
     claim = repo.lock_claim(session, principal, claim_id)
     claim_states.check(claim, principal, Action.WITHDRAW_PHOTO)
     detail = repo.withdraw_photo(session, claim, photo_id)
     claim_states.apply(session, principal, claim, Action.WITHDRAW_PHOTO, detail)
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
 @router.post("/{claim_id}/assess", response_model=ClaimOut, responses=ERRORS)
 def assess_claim(
     claim_id: str,
     principal: PrincipalDep,
+    locale: LocaleDep,
     session: SessionDep,
     pipeline: PipelineDep,
     store: StoreDep,
@@ -233,32 +238,32 @@ def assess_claim(
             claim.jurisdiction,
             lambda: metrics.model_errors.labels("shadow").inc(),
         )
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
-def _transition(session: Session, principal: Principal, claim_id: str, action: Action) -> ClaimOut:
+def _transition(session: Session, principal: Principal, claim_id: str, action: Action, locale: Locale) -> ClaimOut:
     claim = repo.lock_claim(session, principal, claim_id)
     claim_states.apply(session, principal, claim, action)
     session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
 @router.post("/{claim_id}/request-review", response_model=ClaimOut, responses=ERRORS)
-def request_review(claim_id: str, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+def request_review(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """The customer does not accept the settlement: an adjuster reviews the claim."""
-    return _transition(session, principal, claim_id, Action.REQUEST_REVIEW)
+    return _transition(session, principal, claim_id, Action.REQUEST_REVIEW, locale)
 
 
 @router.post("/{claim_id}/withdraw", response_model=ClaimOut, responses=ERRORS)
-def withdraw_claim(claim_id: str, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+def withdraw_claim(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """The customer withdraws the claim: it ends here."""
-    return _transition(session, principal, claim_id, Action.WITHDRAW)
+    return _transition(session, principal, claim_id, Action.WITHDRAW, locale)
 
 
 @router.get("/{claim_id}", response_model=ClaimOut, responses=ERRORS)
-def read_claim(claim_id: str, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+def read_claim(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """A claim with its photos and latest quote."""
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
 @router.get("", response_model=ClaimPage, responses=ERRORS)

@@ -61,6 +61,7 @@ def models(pipeline: PipelineDep) -> ModelsOut:
         policies.append(
             PolicyOut(
                 jurisdiction=p.jurisdiction,
+                description=p.description,
                 version=p.version,
                 region=p.region,
                 currency=p.currency,
