@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     max_photos_per_claim: int = Field(default=12, gt=0)
     max_photos_per_quote: int = Field(default=6, gt=0)
     decode_factor: float = Field(default=1.0, ge=1.0, le=8.0)
+    # The customer page scales photos to this long side (JPEG) before upload: ~0.4 MB instead of ~3 MB.
+    upload_long_side: int = Field(default=1600, ge=640, le=8192)
     # Photo-quality thresholds (see model.quality).
     min_brightness: float = 40.0
     max_brightness: float = 245.0

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 SERVE_DIR = Path(__file__).resolve().parent.parent
@@ -54,9 +54,12 @@ def home() -> RedirectResponse:
 
 
 @router.get("/claim")
-def customer_page() -> FileResponse:
+def customer_page(request: Request) -> HTMLResponse:
     """Upload photos, see the quote or why it went to an adjuster, follow the claim."""
-    return _page("customer.html")
+    long_side = int(request.app.state.settings.upload_long_side)
+    html = (TEMPLATES / "customer.html").read_text(encoding="utf-8")
+    html = html.replace('data-upload-long-side="1600"', f'data-upload-long-side="{long_side}"')
+    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 @router.get("/review")

@@ -5,27 +5,61 @@
 const AQ = (() => {
   const KEY = "autoquote.key";
 
-  const REASONS = {
-    low_confidence: "Low confidence",
-    over_limit: "Over the small-claim limit",
-    severe_damage: "Possibly severe damage",
-    wide_interval: "Uncertain price",
-    no_damage_found: "No damage found",
-    poor_photo: "Photo needs a retake",
-    duplicate_photo: "Photo seen in another claim",
-    model_unavailable: "A model was unavailable",
-    pipeline_error: "Assessment step failed",
-  };
+  const LANG_KEY = "autoquote.lang";
+  const LANGS = ["en", "zh-CN"];
+  let lang = "en";
+  let catalogue = {};
+  const langListeners = [];
 
-  const STATUS = {
-    submitted: "Submitted — photos received, not assessed yet",
-    retake_requested: "Please retake some photos",
-    assessed: "Quote ready",
-    in_review: "With an adjuster",
-    approved: "Approved",
-    rejected: "Rejected",
-    withdrawn: "Withdrawn",
-  };
+  function pickLang() {
+    const saved = localStorage.getItem(LANG_KEY);
+    if (LANGS.includes(saved)) return saved;
+    for (const tag of navigator.languages || [navigator.language || "en"]) {
+      const t = String(tag).toLowerCase();
+      if (t === "zh" || t.startsWith("zh-cn") || t.startsWith("zh-hans") || t.startsWith("zh-sg")) return "zh-CN";
+      if (t === "en" || t.startsWith("en-")) return "en";
+    }
+    return "en";
+  }
+
+  // t("quote.interval", {total: "1,800"}): the message in the page's language, {names} filled in.
+  function t(name, params) {
+    const template = catalogue[name];
+    if (template === undefined) return name;
+    return template.replace(/\{(\w+)\}/g, (whole, p) => (params && params[p] !== undefined ? String(params[p]) : whole));
+  }
+  function has(name) { return Object.prototype.hasOwnProperty.call(catalogue, name); }
+
+  // Static text carries data-i18n="key" (textContent) or data-i18n-aria="key" (aria-label).
+  function translatePage() {
+    document.documentElement.lang = lang;
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-aria]")) node.setAttribute("aria-label", t(node.dataset.i18nAria));
+    const title = document.documentElement.dataset.i18nTitle;
+    if (title) document.title = t(title);
+    for (const button of document.querySelectorAll(".lang-switch button")) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
+    }
+  }
+
+  async function setLang(value, remember) {
+    const wanted = LANGS.includes(value) ? value : "en";
+    const response = await fetch("/static/locales/" + wanted + ".json");
+    catalogue = await response.json();
+    lang = wanted;
+    if (remember) localStorage.setItem(LANG_KEY, wanted);
+    translatePage();
+    for (const listener of langListeners) listener(lang);
+  }
+
+  // Load the catalogue, wire the switch in the top bar; `onChange` re-renders what the script drew.
+  async function initLang(onChange) {
+    if (onChange) langListeners.push(onChange);
+    for (const button of document.querySelectorAll(".lang-switch button")) {
+      button.addEventListener("click", () => setLang(button.dataset.lang, true));
+    }
+    await setLang(pickLang(), false);
+  }
 
   function key() { return sessionStorage.getItem(KEY) || ""; }
   function setKey(value) { sessionStorage.setItem(KEY, value); }
@@ -35,8 +69,8 @@ const AQ = (() => {
     constructor(status, code, message) { super(message); this.status = status; this.code = code; }
   }
 
-  async function api(method, path, body) {
-    const headers = { Authorization: "Bearer " + key() };
+  async function api(method, path, body, extraHeaders) {
+    const headers = { Authorization: "Bearer " + key(), "Accept-Language": lang, ...(extraHeaders || {}) };
     const init = { method, headers };
     if (body instanceof FormData) {
       init.body = body;
@@ -44,7 +78,6 @@ const AQ = (() => {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    if (method === "POST" && path === "/v1/claims") headers["Idempotency-Key"] = crypto.randomUUID();
     const response = await fetch(path, init);
     const text = await response.text();
     let data = null;
@@ -54,6 +87,16 @@ const AQ = (() => {
       throw new ApiError(response.status, err.code, err.message);
     }
     return data;
+  }
+
+  // A random UUID; crypto.randomUUID exists only in secure contexts (https, localhost), getRandomValues everywhere.
+  function uuid() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
+    const b = window.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
   }
 
   // el("div", {class: "x", text: "..."}, child, "text") — strings become text nodes.
@@ -75,16 +118,26 @@ const AQ = (() => {
     return node;
   }
 
+  // An adjuster's amount: two decimals in the page's number format, with the currency code.
   function money(value, currency) {
     if (value === null || value === undefined) return "—";
-    const n = Number(value).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    const n = Number(value).toLocaleString(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
     return currency ? n + " " + currency : n;
+  }
+
+  // A customer's amount: whole units, the currency as the page's language writes it (CN¥1,800 / ¥1,800).
+  function price(value, currency) {
+    if (value === null || value === undefined) return "—";
+    try {
+      return new Intl.NumberFormat(lang, { style: "currency", currency, maximumFractionDigits: 0, minimumFractionDigits: 0 }).format(Number(value));
+    } catch (_e) {
+      return Math.round(Number(value)).toLocaleString(lang) + " " + currency;
+    }
   }
 
   function when(iso) {
     if (!iso) return "";
-    const d = new Date(iso);
-    return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
   }
 
   function age(iso) {
@@ -94,8 +147,10 @@ const AQ = (() => {
     return Math.round(minutes / 1440) + " d";
   }
 
-  function reasonTitle(code) { return REASONS[code] || code; }
-  function statusText(status) { return STATUS[status] || status; }
+  function reasonTitle(code) { return has("reason.title." + code) ? t("reason.title." + code) : code; }
+  function statusText(status) { return has("status." + status) ? t("status." + status) : status; }
+  const REASON_CODES = ["low_confidence", "over_limit", "severe_damage", "wide_interval", "no_damage_found", "poor_photo",
+    "duplicate_photo", "model_unavailable", "pipeline_error", "retake_limit"];
 
   const photoCache = new Map();
   // <img src> cannot send the key, so photos are fetched with it and shown from a blob: URL.
@@ -136,7 +191,7 @@ const AQ = (() => {
         return;
       }
       section.hidden = true;
-      who.textContent = "key " + key().slice(0, 8) + "…";
+      who.textContent = t("signin.who", { prefix: key().slice(0, 8) });
       out.hidden = false;
       onReady();
     }
@@ -153,5 +208,6 @@ const AQ = (() => {
 
   function clear(node) { node.replaceChildren(); }
 
-  return { api, ApiError, el, money, when, age, reasonTitle, statusText, photoURL, loadImage, signIn, clear, REASONS };
+  return { api, ApiError, el, money, price, when, age, reasonTitle, statusText, photoURL, loadImage, signIn, clear,
+    REASON_CODES, t, has, initLang, uuid, key, lang: () => lang };
 })();

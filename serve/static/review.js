@@ -14,7 +14,11 @@
   // ---- queue ---------------------------------------------------------------------------------
   function fillReasonFilter() {
     const select = document.getElementById("f-reason");
-    for (const [code, title] of Object.entries(AQ.REASONS)) select.append(el("option", { value: code, text: title }));
+    const chosen = select.value;
+    clear(select);
+    select.append(el("option", { value: "", text: AQ.t("review.any") }));
+    for (const code of AQ.REASON_CODES) select.append(el("option", { value: code, text: reasonTitle(code) }));
+    select.value = chosen;
   }
 
   async function loadQueue() {
@@ -435,7 +439,7 @@
   }
 
   // ---- start -----------------------------------------------------------------------------------
-  fillReasonFilter();
+  let ready = false;
   document.getElementById("queue-filter").addEventListener("submit", (event) => { event.preventDefault(); loadQueue(); });
   // #claim=<id> opens that claim (links between duplicate photos of two claims use it).
   function claimFromHash() {
@@ -443,10 +447,14 @@
     return m ? m[1] : null;
   }
   window.addEventListener("hashchange", () => { const id = claimFromHash(); if (id) openClaim(id); });
-  AQ.signIn(async () => { await api("GET", "/v1/review/queue?limit=1"); }, () => {
+  AQ.initLang(() => {
+    fillReasonFilter();
+    if (ready) { loadQueue(); if (state.claimId) openClaim(state.claimId); }
+  }).then(() => AQ.signIn(async () => { await api("GET", "/v1/review/queue?limit=1"); }, () => {
+    ready = true;
     document.getElementById("workspace").hidden = false;
     loadQueue();
     const id = claimFromHash();
     if (id) openClaim(id);
-  });
+  }));
 })();
