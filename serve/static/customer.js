@@ -59,12 +59,17 @@
   function shotTitle(shot, index) {
     return shot.kind === "whole" ? t("shot.whole.title") : t("shot.closeup.title", { n: index + 1 });
   }
-  function uploadName(shot, index) { return shot.kind === "whole" ? "whole.jpg" : "closeup-" + index + ".jpg"; }
+  // The shot travels in the file name (the service keeps it), so a retake can say which shot it means.
+  function uploadName(shot, index) {
+    const original = shot.name || "photo.jpg";
+    return (shot.kind === "whole" ? "whole_" : "closeup-" + index + "_") + original;
+  }
 
   function choose(shot, file) {
     shot.error = "";
     shot.prepared = null;
     document.getElementById("checks").textContent = "";
+    shot.name = file.name;
     shot.pending = prepare(file).then((prepared) => { shot.prepared = prepared; }, (e) => {
       shot.error = e instanceof CheckError ? e.message : String(e);
     }).finally(() => { shot.pending = null; renderShots(); });
@@ -138,7 +143,7 @@
   function photoLabel(claim, photoId) {
     const index = claim.photos.findIndex((p) => p.id === photoId);
     const photo = claim.photos[index];
-    const m = photo && /^(whole|closeup-(\d+))\.jpg$/.exec(photo.filename);
+    const m = photo && /^(whole|closeup-(\d+))_/.exec(photo.filename);
     if (m && m[1] === "whole") return t("shot.whole.title");
     if (m) return t("shot.closeup.title", { n: Number(m[2]) + 1 });
     return t("photo.number", { n: index + 1 });
@@ -188,6 +193,7 @@
     for (const r of named) byPhoto.set(r.photo_id, [...(byPhoto.get(r.photo_id) || []), r]);
     const general = quote.reasons.filter((r) => !r.photo_id);
     const picks = new Map();
+    const names = new Map();
     const error = el("p", { class: "error", role: "alert", id: "retake-error" });
     const items = [];
     for (const [photoId, reasons] of byPhoto) {
@@ -217,6 +223,7 @@
       if (!file) return;
       const job = prepare(file);
       picks.set(photoId, job);
+      names.set(photoId, file.name);
       clear(preview);
       job.then((p) => preview.append(el("img", { class: "thumb", src: p.url, alt: t("result.retake.choose") })),
         (e) => { picks.delete(photoId); error.textContent = e.message; });
@@ -237,7 +244,7 @@
             form.append("file", prepared.blob, old.filename || "photo.jpg");
             await api("PUT", "/v1/claims/" + claim.id + "/photos/" + encodeURIComponent(photoId), form);
           } else {
-            form.append("files", prepared.blob, "closeup-" + claim.photos.length + ".jpg");
+            form.append("files", prepared.blob, "closeup-" + claim.photos.length + "_" + (names.get("") || "photo.jpg"));
             await api("POST", "/v1/claims/" + claim.id + "/photos", form);
           }
         }

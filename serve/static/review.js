@@ -32,16 +32,16 @@
     document.getElementById("queue-count").textContent = String(page.count);
     const list = document.getElementById("queue-list");
     clear(list);
-    if (!page.items.length) list.append(el("li", { class: "muted", text: "Nothing to review." }));
+    if (!page.items.length) list.append(el("li", { class: "muted", text: AQ.t("rv.empty") }));
     for (const item of page.items) {
       const button = el("button", { type: "button", class: "queue-item" + (item.id === state.claimId ? " active" : ""),
         "data-claim": item.id, onclick: () => openClaim(item.id) },
         el("span", { class: "q-top" },
           el("span", { class: "mono", text: item.id.slice(0, 8) }),
-          el("span", { class: "muted", text: age(item.created_at) + " ago" })),
+          el("span", { class: "muted", text: AQ.t("rv.ago", { age: age(item.created_at) }) })),
         el("span", { class: "q-total", text: money(item.total, item.currency) }),
         el("span", { class: "chips" }, item.reasons.map((r) => el("span", { class: "chip", text: reasonTitle(r) }))),
-        item.edited ? el("span", { class: "badge", text: "edited" }) : null);
+        item.edited ? el("span", { class: "badge", text: AQ.t("rv.edited") }) : null);
       list.append(el("li", {}, button));
     }
   }
@@ -73,14 +73,14 @@
     clear(root);
     root.append(el("div", { class: "claim-head card" },
       el("div", {},
-        el("h2", {}, "Claim ", el("span", { class: "mono", text: claim.id })),
+        el("h2", {}, AQ.t("rv.claim") + " ", el("span", { class: "mono", text: claim.id })),
         el("p", { class: "muted", text: [claim.region, claim.jurisdiction, claim.segment + " car",
-          "opened " + when(claim.created_at)].join(" · ") })),
+          AQ.t("rv.opened", { when: when(claim.created_at) })].join(" · ") })),
       el("span", { class: "status status-" + claim.status, text: statusText(claim.status) }),
       claim.description ? el("p", { class: "description", text: claim.description }) : null));
     if (claim.review) root.append(reviewSummary(claim.review));
     if (quote && quote.reasons.length) {
-      root.append(section("Why it was routed to you",
+      root.append(section(AQ.t("rv.why"),
         el("ul", { class: "reasons" }, quote.reasons.map((r) => el("li", {},
           el("strong", { text: reasonTitle(r.code) }), " ", el("span", { text: r.message }))))));
     }
@@ -94,7 +94,7 @@
 
   function reviewSummary(review) {
     const text = review.outcome === "approved"
-      ? "Approved for " + money(review.amount, review.currency)
+      ? AQ.t("rv.approved_for", { amount: money(review.amount, review.currency) })
       : "Rejected";
     return el("section", { class: "card decided decided-" + review.outcome },
       el("strong", { text: text }), " ", el("span", { class: "muted", text: when(review.at) }),
@@ -105,10 +105,10 @@
   function photosSection(view, closed) {
     state.editors = [];
     const toggle = el("button", { type: "button", id: "toggle-boxes", "aria-pressed": String(state.showBoxes),
-      text: state.showBoxes ? "Hide boxes" : "Show boxes" });
+      text: state.showBoxes ? AQ.t("rv.boxes.hide") : AQ.t("rv.boxes.show") });
     toggle.addEventListener("click", () => {
       state.showBoxes = !state.showBoxes;
-      toggle.textContent = state.showBoxes ? "Hide boxes" : "Show boxes";
+      toggle.textContent = state.showBoxes ? AQ.t("rv.boxes.hide") : AQ.t("rv.boxes.show");
       toggle.setAttribute("aria-pressed", String(state.showBoxes));
       for (const editor of state.editors) editor.draw();
     });
@@ -117,7 +117,7 @@
     for (const photo of view.claim.photos) {
       grid.append(photoEditor(view, photo, boxesByPhoto[photo.id] || { boxes: [], corrected: false }, closed));
     }
-    return el("section", { class: "card" }, el("div", { class: "section-head" }, el("h3", { text: "Photos" }), toggle), grid);
+    return el("section", { class: "card" }, el("div", { class: "section-head" }, el("h3", { text: AQ.t("rv.photos") }), toggle), grid);
   }
 
   function photoEditor(view, photo, entry, closed) {
@@ -128,9 +128,9 @@
     const status = el("span", { class: "muted small" });
     const partSelect = el("select", { class: "box-part", "aria-label": "part of the selected box", disabled: true },
       parts.map((p) => el("option", { value: p, text: p })));
-    const del = el("button", { type: "button", class: "box-delete", text: "Delete box", disabled: true });
-    const draw = el("button", { type: "button", class: "box-draw", text: "Draw box", "aria-pressed": "false", disabled: closed });
-    const save = el("button", { type: "button", class: "box-save primary", text: "Save boxes", disabled: true });
+    const del = el("button", { type: "button", class: "box-delete", text: AQ.t("rv.box.delete"), disabled: true });
+    const draw = el("button", { type: "button", class: "box-draw", text: AQ.t("rv.box.draw"), "aria-pressed": "false", disabled: closed });
+    const save = el("button", { type: "button", class: "box-save primary", text: AQ.t("rv.box.save"), disabled: true });
     const error = el("p", { class: "error" });
 
     function changed() {
@@ -286,9 +286,9 @@
           el("td", { class: "num", text: (f.area_fraction * 100).toFixed(1) + "%" })));
       }
     }
-    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "The models found no damage." })));
-    return section("Findings and severity",
-      el("table", {}, el("thead", {}, el("tr", {}, ["Part", "Score", "Severity", "Area"].map((h) => el("th", { text: h })))),
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 4, class: "muted", text: AQ.t("rv.nofindings") })));
+    return section(AQ.t("rv.findings"),
+      el("table", {}, el("thead", {}, el("tr", {}, [AQ.t("quote.part"), AQ.t("rv.col.score"), AQ.t("rv.col.severity"), AQ.t("rv.col.area")].map((h) => el("th", { text: h })))),
         el("tbody", {}, rows)));
   }
 
@@ -298,7 +298,7 @@
     let lines = quote.line_items.map((l) => ({ ...l }));
     const body = el("tbody", {});
     const totalCell = el("td", { class: "num total" });
-    const save = el("button", { type: "button", id: "save-lines", class: "primary", text: "Save line items", disabled: true });
+    const save = el("button", { type: "button", id: "save-lines", class: "primary", text: AQ.t("rv.lines.save"), disabled: true });
     const error = el("p", { class: "error" });
 
     function options(values, current) {
@@ -336,7 +336,7 @@
       totalCell.textContent = money(lines.reduce((s, l) => s + Number(l.total), 0), quote.currency);
     }
     draw();
-    const add = closed ? null : el("button", { type: "button", id: "add-line", text: "Add line", onclick: () => {
+    const add = closed ? null : el("button", { type: "button", id: "add-line", text: AQ.t("rv.lines.add"), onclick: () => {
       lines.push({ part: parts[0] || "", operation: view.operations[0], parts_cost: 0, labour_hours: 0, labour_cost: 0,
         refinish_hours: 0, refinish_cost: 0, materials_cost: 0, total: 0, description: "added by the adjuster" });
       dirty();
@@ -358,17 +358,17 @@
     });
     const model = view.model_quote;
     const interval = model && model.low !== null
-      ? "Model estimate " + money(model.total, model.currency) + ", " + Math.round(model.level * 100) + "% interval " +
-        money(model.low) + " – " + money(model.high, model.currency)
-      : "No model interval.";
-    const source = quote.source === "adjuster" ? el("span", { class: "badge", text: "edited by an adjuster" }) : null;
+      ? AQ.t("rv.estimate", { total: money(model.total, model.currency), level: Math.round(model.level * 100),
+        low: money(model.low), high: money(model.high, model.currency) })
+      : AQ.t("rv.nointerval");
+    const source = quote.source === "adjuster" ? el("span", { class: "badge", text: AQ.t("rv.edited_by") }) : null;
     return el("section", { class: "card" },
-      el("div", { class: "section-head" }, el("h3", { text: "Line items" }), source),
+      el("div", { class: "section-head" }, el("h3", { text: AQ.t("rv.lines") }), source),
       el("table", { class: "lines" },
-        el("thead", {}, el("tr", {}, ["Part", "Operation", "Parts", "Labour", "Refinish", "Materials", "Amount", ""]
+        el("thead", {}, el("tr", {}, [AQ.t("quote.part"), AQ.t("rv.col.operation"), AQ.t("rv.col.parts"), AQ.t("rv.col.labour"), AQ.t("rv.col.refinish"), AQ.t("rv.col.materials"), AQ.t("quote.amount"), ""]
           .map((h) => el("th", { text: h })))),
         body,
-        el("tfoot", {}, el("tr", {}, el("td", { colspan: 6, text: "Total" }), totalCell, el("td", {})))),
+        el("tfoot", {}, el("tr", {}, el("td", { colspan: 6, text: AQ.t("quote.total") }), totalCell, el("td", {})))),
       el("p", { class: "muted small", text: interval }),
       closed ? null : el("div", { class: "tools" }, add, save), error);
   }
@@ -376,17 +376,17 @@
   function decisionSection(view) {
     const quote = view.claim.quote;
     const amount = el("input", { id: "final-amount", type: "number", min: "0.01", step: "0.01", value: String(quote.total ?? "") });
-    const comment = el("textarea", { id: "comment", rows: 2, maxlength: 2000, placeholder: "Comment (required to reject)" });
+    const comment = el("textarea", { id: "comment", rows: 2, maxlength: 2000, placeholder: AQ.t("rv.comment.placeholder") });
     const error = el("p", { class: "error", role: "alert" });
     async function act(kind) {
       error.textContent = "";
       try {
         if (kind === "approve") {
           const value = Number(amount.value);
-          if (!(value > 0)) { error.textContent = "Enter the final amount to approve."; return; }
+          if (!(value > 0)) { error.textContent = AQ.t("rv.err.amount"); return; }
           await api("POST", "/v1/claims/" + encodeURIComponent(state.claimId) + "/approve", { amount: value, comment: comment.value });
         } else {
-          if (!comment.value.trim()) { error.textContent = "Say why the claim is rejected."; return; }
+          if (!comment.value.trim()) { error.textContent = AQ.t("rv.err.reject"); return; }
           await api("POST", "/v1/claims/" + encodeURIComponent(state.claimId) + "/reject", { comment: comment.value });
         }
         await openClaim(state.claimId);
@@ -395,19 +395,19 @@
         showError(error, e);
       }
     }
-    return section("Decision",
+    return section(AQ.t("rv.decision"),
       el("div", { class: "row decision" },
-        el("div", {}, el("label", { for: "final-amount", text: "Final amount (" + quote.currency + ")" }), amount),
-        el("div", { class: "grow" }, el("label", { for: "comment", text: "Comment" }), comment)),
+        el("div", {}, el("label", { for: "final-amount", text: AQ.t("rv.final", { currency: quote.currency }) }), amount),
+        el("div", { class: "grow" }, el("label", { for: "comment", text: AQ.t("rv.comment") }), comment)),
       el("div", { class: "tools" },
-        el("button", { type: "button", id: "approve", class: "primary", text: "Approve", onclick: () => act("approve") }),
-        el("button", { type: "button", id: "reject", class: "danger", text: "Reject", onclick: () => act("reject") })),
+        el("button", { type: "button", id: "approve", class: "primary", text: AQ.t("rv.approve"), onclick: () => act("approve") }),
+        el("button", { type: "button", id: "reject", class: "danger", text: AQ.t("rv.reject"), onclick: () => act("reject") })),
       error);
   }
 
   function versionsSection(quote, model) {
     const v = (model || quote).versions;
-    return section("Produced by",
+    return section(AQ.t("rv.produced"),
       el("dl", { class: "versions" }, Object.entries(v).map(([k, value]) => [el("dt", { text: k }), el("dd", { class: "mono", text: value })])));
   }
 
@@ -430,7 +430,7 @@
   }
 
   function auditSection(events) {
-    return section("Audit log",
+    return section(AQ.t("rv.audit"),
       el("ol", { class: "audit", id: "audit" }, events.map((e) => el("li", { "data-action": e.action },
         el("span", { class: "muted", text: when(e.at) }),
         el("span", { class: "mono", text: e.action }),

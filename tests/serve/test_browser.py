@@ -25,9 +25,7 @@ from serve.settings import Settings
 
 pytestmark = pytest.mark.browser
 
-XSS_DESCRIPTION = (
-    '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> rear-ended at a light'
-)
+XSS_DESCRIPTION = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> rear-ended at a light'
 XSS_FILENAME = "<img src=x onerror=window.__xss=3>.jpg"
 ARGS = [
     "--headless",
@@ -44,9 +42,7 @@ ARGS = [
 def chromium_path() -> str:
     path = os.environ.get("AUTOQUOTE_TEST_CHROMIUM") or shutil.which("chromium") or ""
     if not path or not Path(path).is_file():
-        pytest.skip(
-            "no Chromium: install Debian's chromium and set AUTOQUOTE_TEST_CHROMIUM=/usr/bin/chromium"
-        )
+        pytest.skip("no Chromium: install Debian's chromium and set AUTOQUOTE_TEST_CHROMIUM=/usr/bin/chromium")
     return path
 
 
@@ -55,7 +51,7 @@ def live(settings: Settings) -> Iterator[tuple[str, Any]]:
     """The app on fake models that route every claim to an adjuster, under uvicorn in a thread."""
     import uvicorn
 
-    app = create_app(settings, pipeline_factory=lambda _s: review_pipeline())
+    app = create_app(settings, pipeline_factory=lambda _s: review_pipeline(per_finding=1250.0))  # two photos: 2,500
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -86,17 +82,15 @@ def artifacts(tmp_path: Path) -> Path:
     return folder
 
 
-def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(
-    live: tuple[str, Any], tmp_path: Path
-) -> None:
+def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(live: tuple[str, Any], tmp_path: Path) -> None:
     executable = chromium_path()
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="pip install playwright (the dev extra has it)"
-    )
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra has it)")
     base, app = live
     customer, adjuster = make_key(app, "customer"), make_key(app, "adjuster")
     photo = tmp_path / XSS_FILENAME
     photo.write_bytes(photo_bytes(seed=7))
+    closeup = tmp_path / "closeup.jpg"
+    closeup.write_bytes(photo_bytes(seed=8))
     dialogs: list[str] = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=ARGS)
@@ -110,8 +104,10 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(
             page.wait_for_selector("#c-jurisdiction option", state="attached")
             page.select_option("#c-jurisdiction", "CN|CN")
             page.fill("#c-description", XSS_DESCRIPTION)
-            page.set_input_files("#c-photos", str(photo))
-            page.click("#new-claim button[type=submit]")
+            page.set_input_files("#shot-0", str(photo))
+            page.set_input_files("#shot-1", str(closeup))
+            page.wait_for_selector(".shot.done[data-kind=closeup] img.preview")
+            page.click("#submit")
             page.wait_for_selector("#claim-status")
             assert page.text_content("#claim-status") == "With an adjuster"
             assert "Over the small-claim limit" in (page.text_content("#outcome") or "")
@@ -129,19 +125,18 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(
             review.click(".queue-item")
             review.wait_for_selector("canvas.photo-canvas[data-ready=true]")
             assert review.text_content(".claim-head .description") == XSS_DESCRIPTION
-            assert review.text_content(".photo .filename") == XSS_FILENAME
+            assert review.text_content(".photo .filename") == "whole_" + XSS_FILENAME
             review.click("#toggle-boxes")
             assert review.get_attribute("#toggle-boxes", "aria-pressed") == "false"
             review.click("#toggle-boxes")
-            canvas = review.locator("canvas.photo-canvas")
+            canvas = review.locator("canvas.photo-canvas").first
             box = canvas.bounding_box()
             assert box is not None
-            canvas.click(
-                position={"x": box["width"] * 0.45, "y": box["height"] * 0.55}
-            )  # inside the Bumper box
+            canvas.click(position={"x": box["width"] * 0.45, "y": box["height"] * 0.55})  # inside the Bumper box
             review.select_option(".box-part", "Fender")
             review.click(".box-save")
             review.wait_for_selector(".photo .badge")  # "boxes corrected"
+            review.locator(".line-remove").last.click()  # one line for the two photos of one dent
             review.fill(".line-total", "1800")
             review.dispatch_event(".line-total", "change")
             review.click("#save-lines")
@@ -160,7 +155,7 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(
             # The customer follows the claim to its end.
             page.click("#refresh")
             page.wait_for_selector("#outcome.decided-approved")
-            assert "1,800.00 CNY" in (page.text_content("#outcome") or "")
+            assert "CN¥1,800" in (page.text_content("#outcome") or "")
             page.screenshot(path=str(artifacts(tmp_path) / "customer-approved.png"), full_page=True)
             assert page.evaluate("window.__xss") is None
         finally:
