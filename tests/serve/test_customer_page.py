@@ -44,6 +44,7 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "closeup": ("IMG_0002.jpg", photo_bytes(1280, 960, seed=2)),
         "dark": ("IMG_0003.jpg", photo_bytes(1280, 960, brightness=8, noise=4, seed=3)),
         "retaken": ("IMG_0004.jpg", photo_bytes(1280, 960, seed=4)),
+        "replacement": ("IMG_0005.jpg", photo_bytes(1280, 960, seed=5)),
         "gif": ("animation.gif", photo_bytes(64, 64, fmt="GIF")),
     }
     out = {}
@@ -185,10 +186,11 @@ def test_customer_journey(live: tuple[str, Any], photos: dict[str, Path], tmp_pa
             assert items.first.get_attribute("data-photo") == dark.id
             assert page.text_content(".retake-item .retake-label") == TEXT[lang]["closeup"]
             no_sideways_scroll(page)
-            page.set_input_files(f"#retake-{dark.id}", str(photos["closeup"]))
+            page.set_input_files(f"#retake-{dark.id}", str(photos["replacement"]))
             page.wait_for_selector(".retake-new img")
             page.click("#retake-send")
-            page.wait_for_selector("#outcome[data-decision=auto_settle]", timeout=60_000)
+            page.wait_for_selector("#outcome:not([data-decision=retake_photos])", timeout=60_000)
+            assert page.get_attribute("#outcome", "data-decision") == "auto_settle", page.text_content("#claim")
             assert len(claims_in_db(app)) == 2
             page.screenshot(path=str(shots / f"{name}-retaken.png"), full_page=True)
         finally:
