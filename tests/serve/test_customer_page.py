@@ -97,7 +97,7 @@ def sign_in(page: Any, base: str, key: str, lang: str) -> None:
     page.wait_for_selector(".lang-switch button[aria-pressed=true]")
     if lang != "en":
         page.click(f".lang-switch button[data-lang={lang}]")
-    page.wait_for_function(f"document.documentElement.lang === '{lang}'")
+    page.wait_for_selector(f"html[lang='{lang}']", state="attached")
     page.fill("#key", key)
     page.click("#sign-in-form button[type=submit]")
     page.wait_for_selector("#c-jurisdiction option", state="attached")
@@ -228,7 +228,7 @@ def test_a_retried_submission_makes_one_claim_without_randomUUID(
             page.set_input_files("#shot-1", str(photos["closeup"]))
             page.wait_for_selector(".shot.done[data-kind=closeup] img.preview")
             page.click("#submit")
-            page.wait_for_function("document.getElementById('checks').textContent.length > 0")
+            page.wait_for_selector("#checks:not(:empty)")
             assert len(claims_in_db(app)) == 1
             page.click("#submit")
             page.wait_for_selector("#outcome[data-decision=auto_settle]", timeout=60_000)
