@@ -106,7 +106,7 @@ class Reason:
     code: ReasonCode
     message: str
     photo_id: str | None = None
-    params: Mapping[str, str | float] = field(default_factory=dict)
+    params: Mapping[str, str | int | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ def decide(inp: DecisionInput, policy: Policy) -> Decision:
     for photo in inp.photos:
         if photo.quality_issues:
             said = "; ".join(issue.message for issue in photo.quality_issues)
-            params: dict[str, str | float] = {"issues": ",".join(i.code for i in photo.quality_issues)}
+            params: dict[str, str | int | float] = {"issues": ",".join(i.code for i in photo.quality_issues)}
             for issue in photo.quality_issues:
                 params.update(issue.params)
             poor.append(Reason("poor_photo", f"please retake this photo: {said}", photo.photo_id, params))

@@ -31,7 +31,7 @@ class QualityIssue:
 
     code: QualityIssueCode
     message: str
-    params: Mapping[str, str | float] = field(default_factory=dict)
+    params: Mapping[str, str | int | float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
