@@ -28,9 +28,7 @@ def open_session(path: Path, expected_task: str, threads: int | None = None) -> 
     options.inter_op_num_threads = 1
     # Spinning worker threads win a few ms on an idle machine and lose 2x when the cores are shared
     # (other workers, other processes): measured by benchmarks/bench_http.py.
-    options.add_session_config_entry(
-        "session.intra_op.allow_spinning", os.environ.get("AUTOQUOTE_ORT_SPIN", "0")
-    )
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])

@@ -150,7 +150,7 @@ const AQ = (() => {
   function reasonTitle(code) { return has("reason.title." + code) ? t("reason.title." + code) : code; }
   function statusText(status) { return has("status." + status) ? t("status." + status) : status; }
   const REASON_CODES = ["low_confidence", "over_limit", "severe_damage", "wide_interval", "no_damage_found", "poor_photo",
-    "duplicate_photo", "model_unavailable", "pipeline_error", "retake_limit", "policy_not_calibrated"];
+    "duplicate_photo", "model_unavailable", "pipeline_error", "retake_limit", "policy_not_calibrated", "adjuster_check"];
 
   const photoCache = new Map();
   // <img src> cannot send the key, so photos are fetched with it and shown from a blob: URL.
