@@ -48,7 +48,15 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 ERRORS = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClaimOut,
+    responses={
+        **ERRORS,
+        200: {"model": ClaimOut, "description": "the claim opened before with this Idempotency-Key and body"},
+    },
+)
 def create_claim(
     body: ClaimCreate,
     principal: PrincipalDep,

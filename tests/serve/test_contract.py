@@ -179,6 +179,7 @@ def test_openapi_declares_every_status_and_code(client: TestClient) -> None:
                 if status.startswith("4"):
                     for c in codes_for(int(status)):
                         assert c in response["description"], (method, path, status, c)
+    assert {"200", "201"} <= set(paths["/v1/claims"]["post"]["responses"])  # the idempotent replay is a 200
     assert "text_has_nul" in codes_for(422) and "decoder_busy" in codes_for(429)
     assert "bad_request" in codes_for(400) and "method_not_allowed" in codes_for(405)
 
