@@ -165,7 +165,8 @@ def load(url: str, key: str, users: int, seconds: int, prefix: Path) -> LoadResu
         check=True,
         timeout=seconds + 180,
     )
-    rows = list(csv.DictReader(Path(f"{prefix}_stats.csv").open(encoding="utf-8")))
+    with Path(f"{prefix}_stats.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     total = next(r for r in rows if r["Name"] == "Aggregated")
     return LoadResult(
         users=users,

@@ -55,7 +55,7 @@ fi
 
 # The S3 stand-in and a bucket
 s3port=$(port)
-"$py" -m moto.server -H 127.0.0.1 -p "$s3port" >"$run/logs/s3.log" 2>&1 &
+"$py" -m moto.server -H 127.0.0.1 -p "$s3port" >"$run/logs/s3.log" 2>&1 </dev/null &
 echo "$!" >> "$run/pids"
 wait_for "http://127.0.0.1:$s3port/moto-api/" 60
 "$py" -c "import boto3; boto3.client('s3', endpoint_url='http://127.0.0.1:$s3port', region_name='us-east-1',
@@ -120,7 +120,7 @@ $one
 }
 CONF
 for url in "${replica_urls[@]}"; do wait_for "$url/readyz" 300; done
-nginx -p "$run/nginx" -e "$run/logs/nginx-error.log" -c "$run/nginx/nginx.conf" &
+nginx -p "$run/nginx" -e "$run/logs/nginx-error.log" -c "$run/nginx/nginx.conf" >"$run/logs/nginx.log" 2>&1 </dev/null &
 echo "$!" >> "$run/pids"
 wait_for "http://127.0.0.1:$nginx_port/healthz" 60
 

@@ -7,6 +7,7 @@ promotion sent halfway that every replica picks up; no request may fail. The fig
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -26,10 +27,8 @@ SECONDS = 20
 
 
 def _missing() -> str | None:
-    for module in ("boto3", "moto.server", "locust"):
-        try:
-            __import__(module)
-        except ImportError:
+    for module in ("boto3", "moto", "locust"):  # found, not imported: Locust patches the process it is imported in
+        if importlib.util.find_spec(module) is None:
             return f"{module} is not installed: pip install -e '.[scale]'"
     if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
         return "nginx is not installed (apt-get install nginx)"
