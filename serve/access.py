@@ -15,10 +15,10 @@ from fastapi.params import Depends
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from model.errors import InvalidApiKey
 from model.vocabulary import Role
 from serve.auth import Principal, key_from_headers, require_role
 from serve.db.keys import principal_for
+from serve.errors import InvalidApiKey
 
 
 class Access:

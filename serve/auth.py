@@ -6,8 +6,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from model.errors import AuthenticationRequired, PermissionDenied
 from model.vocabulary import Role
+from serve.errors import AuthenticationRequired, PermissionDenied
 
 KEY_PREFIX = "aq_"
 

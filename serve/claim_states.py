@@ -23,12 +23,11 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from model.decision import Policy, Reason
-from model.errors import ClaimStateConflict
 from model.pipeline import Quote
 from serve.auth import Principal
 from serve.db import audit
 from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow, utcnow
-from serve.errors import ApprovalCommentRequired, OwnClaimDecision, TransitionNotAllowed
+from serve.errors import ApprovalCommentRequired, ClaimStateConflict, OwnClaimDecision, TransitionNotAllowed
 
 Actor = Literal["customer", "adjuster", "admin", "system"]
 

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 
 from fastapi import UploadFile
 
-from model.errors import DecoderBusy, ImageTooLarge, RequestTooManyPixels
+from model.errors import ImageTooLarge
 from model.image_io import DecodedImage, ImageLimits, image_size, mebibytes
 from model.pipeline import Pipeline
+from serve.errors import DecoderBusy, RequestTooManyPixels
 from serve.fields import display_filename
 
 

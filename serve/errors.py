@@ -1,6 +1,44 @@
-"""The one place that turns exceptions into HTTP status codes and ``{"error": {code, message}}`` bodies.
+"""The service's errors, and the one place that turns exceptions into HTTP statuses and error bodies.
 
-Errors of the claim state machine (raised by ``serve.claim_states``), beside the tree in ``model/errors.py``:
+The service's branches of the exception tree drawn in ``model/errors.py``, with their stable codes:
+
+    InputError
+    ├── TooManyPhotos                   too_many_photos          (photos per claim)
+    ├── RequestTooLarge                 request_too_large        (bytes per request)
+    ├── NoPhotos                        claim_has_no_photos
+    └── InvalidIdempotencyKey           idempotency_key_invalid
+    AccessError                         who is asking may not do this
+    ├── AuthenticationRequired          auth_required            (no key given)
+    ├── InvalidApiKey                   auth_invalid             (unknown or revoked key)
+    └── PermissionDenied                forbidden                (the key's role may not do this)
+    NotFound                            not_found
+    ├── ClaimNotFound                   claim_not_found          (also another customer's claim)
+    └── ApiKeyNotFound                  api_key_not_found
+    ConflictError                       conflict
+    ├── IdempotencyConflict             idempotency_conflict     (same key, different body)
+    └── ClaimStateConflict              claim_state_conflict     (e.g. photos added to a closed claim)
+
+    Review and the learning loop:
+
+    InputError
+    ├── InvalidBox                      box_invalid              (a corrected box outside its photo, or empty)
+    └── InvalidModelChoice              model_choice_invalid     (a promoted/shadow model outside the registry,
+                                                                  without a valid manifest, or failing to load)
+    NotFound
+    └── PhotoNotFound                   photo_not_found          (no such photo in this claim)
+
+    The photo store:
+
+    StorageUnavailable                  storage_unavailable      (the photo store refused or did not answer)
+
+    Request limits:
+
+    InputError
+    ├── NulCharacter                    text_has_nul             (a NUL in a URL, query or header)
+    └── RequestTooManyPixels            request_too_many_pixels  (photos of one request decode too large)
+    DecoderBusy                         decoder_busy             (every decode slot stayed busy; retry)
+
+    Claim states (raised by ``serve.claim_states``):
 
     ConflictError
     └── ClaimStateConflict              claim_state_conflict
@@ -10,6 +48,9 @@ Errors of the claim state machine (raised by ``serve.claim_states``), beside the
     └── OwnClaimDecision                own_claim_decision_forbidden
     InputError
     └── ApprovalCommentRequired         approval_comment_required (amount far from the model's quote)
+
+Every refusal has the body ``{"error": {"code", "message"}}`` (:class:`ErrorOut`); routers document theirs
+with :data:`ERROR_RESPONSES`, which lists each status with every code it may carry.
 """
 
 from __future__ import annotations
@@ -20,34 +61,119 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model.errors import (
-    AccessError,
-    AuthenticationRequired,
     AutoquoteError,
-    ClaimStateConflict,
     ConfigError,
-    ConflictError,
-    DecoderBusy,
     ImageTooLarge,
     ImageTooManyPixels,
     InputError,
-    InvalidApiKey,
     ModelError,
-    NotFound,
-    PermissionDenied,
-    RequestTooLarge,
-    RequestTooManyPixels,
-    StorageUnavailable,
     UnsupportedImageType,
 )
 from serve.metrics import Metrics
-from serve.schemas import ErrorOut
 
 log = logging.getLogger(__name__)
+
+
+class TooManyPhotos(InputError):
+    code = "too_many_photos"
+
+
+class RequestTooLarge(InputError):
+    code = "request_too_large"
+
+
+class NoPhotos(InputError):
+    code = "claim_has_no_photos"
+
+
+class InvalidIdempotencyKey(InputError):
+    code = "idempotency_key_invalid"
+
+
+class AccessError(AutoquoteError):
+    code = "access_denied"
+
+
+class AuthenticationRequired(AccessError):
+    code = "auth_required"
+
+
+class InvalidApiKey(AccessError):
+    code = "auth_invalid"
+
+
+class PermissionDenied(AccessError):
+    code = "forbidden"
+
+
+class NotFound(AutoquoteError):
+    code = "not_found"
+
+
+class ClaimNotFound(NotFound):
+    code = "claim_not_found"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+
+
+class ConflictError(AutoquoteError):
+    code = "conflict"
+
+
+class IdempotencyConflict(ConflictError):
+    code = "idempotency_conflict"
+
+
+class ClaimStateConflict(ConflictError):
+    code = "claim_state_conflict"
+
+
+class InvalidBox(InputError):
+    code = "box_invalid"
+
+
+class PhotoNotFound(NotFound):
+    code = "photo_not_found"
+
+
+class InvalidModelChoice(InputError):
+    code = "model_choice_invalid"
+
+
+class StorageUnavailable(AutoquoteError):
+    code = "storage_unavailable"
+
+
+class NulCharacter(InputError):
+    code = "text_has_nul"
+
+
+class RequestTooManyPixels(InputError):
+    code = "request_too_many_pixels"
+
+
+class DecoderBusy(AutoquoteError):
+    code = "decoder_busy"
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable, machine-readable error code")
+    message: str = Field(description="what went wrong and what to do")
+    allowed: list[str] | None = Field(
+        default=None, description="claim_state_conflict only: the actions this key may take on the claim now"
+    )
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
 
 
 class TransitionNotAllowed(ClaimStateConflict):
@@ -127,6 +253,10 @@ def errors_for(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": ErrorOut, "description": "error codes: " + ", ".join(codes_for(status))}
         for status in statuses
     }
+
+
+# Every status a /v1 route may answer besides its success, each with its codes: routers pass it as ``responses``.
+ERROR_RESPONSES = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 
 
 def status_for(exc: AutoquoteError) -> int:

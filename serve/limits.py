@@ -6,8 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model.errors import NulCharacter, RequestTooLarge
 from model.image_io import mebibytes
+from serve.errors import NulCharacter, RequestTooLarge
 
 
 def too_large(limit: int) -> RequestTooLarge:

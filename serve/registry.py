@@ -26,13 +26,14 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from model.errors import InvalidModelChoice, ModelError
+from model.errors import ModelError
 from model.findings import ClaimContext
 from model.manifest import WEIGHTS_DIR, load_manifest
 from model.pipeline import PhotoInput, Pipeline, Quote
 from model.store import TASK_OF_KIND, ModelChoice, read_pointer, write_pointer
 from serve.db.promotions import latest_promotion, latest_promotion_id, record_promotion
 from serve.db.rows import ModelPromotionRow, ShadowQuoteRow, utcnow
+from serve.errors import InvalidModelChoice
 from serve.settings import Settings
 from serve.storage import PhotoStore
 

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from model.errors import ConfigError, StorageUnavailable
+from model.errors import ConfigError
+from serve.errors import StorageUnavailable
 from serve.storage import check_sha256
 
 if TYPE_CHECKING:

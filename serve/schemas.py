@@ -18,18 +18,6 @@ from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, Quo
 from serve.locale import DEFAULT_LOCALE, Locale, issue_message, reason_message
 
 
-class ErrorBody(BaseModel):
-    code: str = Field(description="stable, machine-readable error code")
-    message: str = Field(description="what went wrong and what to do")
-    allowed: list[str] | None = Field(
-        default=None, description="claim_state_conflict only: the actions this key may take on the claim now"
-    )
-
-
-class ErrorOut(BaseModel):
-    error: ErrorBody
-
-
 class ClaimCreate(BaseModel):
     """Open a claim; photos are added to it afterwards."""
 

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from model.errors import ClaimNotFound, IdempotencyConflict, PhotoNotFound, TooManyPhotos
 from model.phash import NEAR_DUPLICATE_BITS, informative
 from model.phash import bands as phash_bands
 from model.phash import distance as phash_distance
@@ -27,7 +26,7 @@ from serve.db.rows import (
     QuoteRow,
     utcnow,
 )
-from serve.errors import PhotoAlreadyInClaim
+from serve.errors import ClaimNotFound, IdempotencyConflict, PhotoAlreadyInClaim, PhotoNotFound, TooManyPhotos
 
 
 @dataclass(frozen=True)

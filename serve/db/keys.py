@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from model.errors import ApiKeyNotFound, InputError
+from model.errors import InputError
 from model.vocabulary import ROLES, Role
 from serve.auth import KEY_PREFIX, Principal, generate_key, hash_key
 from serve.db import audit
 from serve.db.rows import ApiKeyRow, utcnow
+from serve.errors import ApiKeyNotFound
 
 
 def create_key(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from model.errors import ClaimStateConflict, InvalidBox, PhotoNotFound, UnknownPart
+from model.errors import UnknownPart
 from model.findings import LineItem
 from serve.auth import Principal
 from serve.db.rows import (
@@ -27,6 +27,7 @@ from serve.db.rows import (
     PhotoRow,
     QuoteRow,
 )
+from serve.errors import ClaimStateConflict, InvalidBox, PhotoNotFound
 
 QUEUE_STATUSES = ("in_review",)
 

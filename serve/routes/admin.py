@@ -7,16 +7,19 @@ from pathlib import Path
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from model.errors import InvalidModelChoice
 from model.fields import Text
 from serve.access import AccessRoute, allow
 from serve.db import audit
 from serve.deps import MetricsDep, ModelsDep, PrincipalDep, SessionDep
+from serve.errors import ERROR_RESPONSES, InvalidModelChoice
 from serve.registry import ModelService, describe
-from serve.routes.claims import ERRORS
 
 router = APIRouter(
-    prefix="/v1/admin/models", tags=["admin"], route_class=AccessRoute, dependencies=[allow("admin")]
+    prefix="/v1/admin/models",
+    tags=["admin"],
+    route_class=AccessRoute,
+    dependencies=[allow("admin")],
+    responses=ERROR_RESPONSES,
 )
 
 
@@ -57,13 +60,13 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-@router.get("", response_model=ModelsStateOut, responses=ERRORS)
+@router.get("", response_model=ModelsStateOut)
 def models_state(principal: PrincipalDep, models: ModelsDep) -> ModelsStateOut:
     """The models in service and in shadow, and where they were loaded from."""
     return _state(models)
 
 
-@router.post("/promote", response_model=ModelsStateOut, responses=ERRORS)
+@router.post("/promote", response_model=ModelsStateOut)
 def promote(
     body: ModelChoiceIn, principal: PrincipalDep, models: ModelsDep, session: SessionDep, metrics: MetricsDep
 ) -> ModelsStateOut:
@@ -93,7 +96,7 @@ def promote(
     return _state(models, previous)
 
 
-@router.put("/shadow", response_model=ModelsStateOut, responses=ERRORS)
+@router.put("/shadow", response_model=ModelsStateOut)
 def start_shadow(
     body: ModelChoiceIn, principal: PrincipalDep, models: ModelsDep, session: SessionDep
 ) -> ModelsStateOut:
@@ -110,7 +113,7 @@ def start_shadow(
     return _state(models)
 
 
-@router.delete("/shadow", response_model=ModelsStateOut, responses=ERRORS)
+@router.delete("/shadow", response_model=ModelsStateOut)
 def stop_shadow(principal: PrincipalDep, models: ModelsDep, session: SessionDep) -> ModelsStateOut:
     """Stop the shadow candidate."""
     was = models.shadow.versions() if models.shadow else None

@@ -15,37 +15,36 @@ from fastapi import APIRouter, BackgroundTasks, File, Header, Query, Request, Re
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from model.errors import ClaimStateConflict, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
 from model.findings import ClaimContext
-from model.phash import dhash
-from model.pipeline import PhotoInput, Pipeline
+from model.pipeline import PhotoInput
 from serve import claim_states
 from serve.access import AccessRoute, allow
 from serve.auth import Principal
 from serve.claim_states import Action
-from serve.db import audit
 from serve.db import claims as repo
-from serve.decoding import Decoder, decode_uploads
+from serve.db import review
 from serve.deps import DecoderDep, MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
-from serve.errors import errors_for
+from serve.errors import ERROR_RESPONSES, ClaimStateConflict, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
 from serve.fields import Offset
 from serve.locale import Locale, LocaleDep
 from serve.registry import run_shadow
 from serve.schemas import (
-    AuditEventOut,
     ClaimCreate,
     ClaimOut,
     ClaimPage,
-    audit_out,
     claim_out,
     claim_summary,
 )
-from serve.storage import PhotoStore
+from serve.uploads import store_uploads
 
-router = APIRouter(prefix="/v1/claims", tags=["claims"], route_class=AccessRoute, dependencies=[allow()])
+router = APIRouter(
+    prefix="/v1/claims",
+    tags=["claims"],
+    route_class=AccessRoute,
+    dependencies=[allow()],
+    responses=ERROR_RESPONSES,
+)
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-# Every status a /v1 route may answer besides its success, each with its codes (see serve.errors).
-ERRORS = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 
 
 @router.post(
@@ -53,7 +52,6 @@ ERRORS = errors_for(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
     status_code=status.HTTP_201_CREATED,
     response_model=ClaimOut,
     responses={
-        **ERRORS,
         200: {"model": ClaimOut, "description": "the claim opened before with this Idempotency-Key and body"},
     },
 )
@@ -101,28 +99,7 @@ def create_claim(
     return claim_out(repo.get_claim(session, principal, row.id), principal.sees_all_claims, locale)
 
 
-def store_uploads(
-    files: list[UploadFile], pipeline: Pipeline, decoder: Decoder, store: PhotoStore, max_bytes: int
-) -> list[repo.StoredPhoto]:
-    """Validate every upload, then write each durably (fsync + rename) before any commit acknowledges it."""
-    stored = []
-    for data, image, filename in decode_uploads(files, pipeline, decoder, max_bytes):
-        sha256 = store.put(data)
-        stored.append(
-            repo.StoredPhoto(
-                sha256=sha256,
-                content_type=image.content_type,
-                byte_size=image.byte_size,
-                width=image.original_size[0],
-                height=image.original_size[1],
-                filename=filename,
-                phash=dhash(image.image),
-            )
-        )
-    return stored
-
-
-@router.post("/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut, responses=ERRORS)
+@router.post("/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut)
 def add_photos(
     claim_id: str,
     files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG, WebP or HEIC photos")],
@@ -155,7 +132,7 @@ def add_photos(
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
-@router.put("/{claim_id}/photos/{photo_id}", response_model=ClaimOut, responses=ERRORS)
+@router.put("/{claim_id}/photos/{photo_id}", response_model=ClaimOut)
 def replace_photo(
     claim_id: str,
     photo_id: str,
@@ -181,7 +158,7 @@ def replace_photo(
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
-@router.delete("/{claim_id}/photos/{photo_id}", response_model=ClaimOut, responses=ERRORS)
+@router.delete("/{claim_id}/photos/{photo_id}", response_model=ClaimOut)
 def withdraw_photo(
     claim_id: str, photo_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep
 ) -> ClaimOut:
@@ -194,7 +171,7 @@ def withdraw_photo(
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
-@router.post("/{claim_id}/assess", response_model=ClaimOut, responses=ERRORS)
+@router.post("/{claim_id}/assess", response_model=ClaimOut)
 def assess_claim(
     claim_id: str,
     principal: PrincipalDep,
@@ -256,25 +233,25 @@ def _transition(session: Session, principal: Principal, claim_id: str, action: A
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
-@router.post("/{claim_id}/request-review", response_model=ClaimOut, responses=ERRORS)
+@router.post("/{claim_id}/request-review", response_model=ClaimOut)
 def request_review(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """The customer does not accept the settlement: an adjuster reviews the claim."""
     return _transition(session, principal, claim_id, Action.REQUEST_REVIEW, locale)
 
 
-@router.post("/{claim_id}/withdraw", response_model=ClaimOut, responses=ERRORS)
+@router.post("/{claim_id}/withdraw", response_model=ClaimOut)
 def withdraw_claim(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """The customer withdraws the claim: it ends here."""
     return _transition(session, principal, claim_id, Action.WITHDRAW, locale)
 
 
-@router.get("/{claim_id}", response_model=ClaimOut, responses=ERRORS)
+@router.get("/{claim_id}", response_model=ClaimOut)
 def read_claim(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """A claim with its photos and latest quote."""
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
-@router.get("", response_model=ClaimPage, responses=ERRORS)
+@router.get("", response_model=ClaimPage)
 def list_claims(
     principal: PrincipalDep,
     session: SessionDep,
@@ -288,12 +265,22 @@ def list_claims(
 
 
 @router.get(
-    "/{claim_id}/audit",
-    response_model=list[AuditEventOut],
-    responses=ERRORS,
-    dependencies=[allow("adjuster", "admin")],
+    "/{claim_id}/photos/{photo_id}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
 )
-def claim_audit(claim_id: str, principal: PrincipalDep, session: SessionDep) -> list[AuditEventOut]:
-    """Every recorded change and decision of a claim, oldest first (adjusters and admins)."""
-    repo.get_claim(session, principal, claim_id)
-    return [audit_out(e) for e in audit.events_for_claim(session, claim_id)]
+def photo_bytes(
+    claim_id: str, photo_id: str, principal: PrincipalDep, session: SessionDep, store: StoreDep
+) -> Response:
+    """The stored bytes of one photo (adjusters and admins: any claim; customers: their own)."""
+    claim = repo.get_claim(session, principal, claim_id)
+    photo = review.photo_of(claim, photo_id)
+    return Response(
+        store.get(photo.sha256),
+        media_type=photo.content_type,
+        headers={
+            "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )

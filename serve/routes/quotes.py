@@ -7,21 +7,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
-from model.errors import TooManyPhotos
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.access import AccessRoute, allow
 from serve.decoding import decode_uploads
 from serve.deps import DecoderDep, MetricsDep, PipelineDep, PrincipalDep, SettingsDep
+from serve.errors import ERROR_RESPONSES, TooManyPhotos
 from serve.locale import LocaleDep
-from serve.routes.claims import ERRORS
 from serve.schemas import QuoteOut, quote_out_from_domain
 
-router = APIRouter(prefix="/v1", tags=["quote"], route_class=AccessRoute, dependencies=[allow()])
+router = APIRouter(
+    prefix="/v1", tags=["quote"], route_class=AccessRoute, dependencies=[allow()], responses=ERROR_RESPONSES
+)
 
 
-@router.post("/quote", response_model=QuoteOut, responses=ERRORS)
+@router.post("/quote", response_model=QuoteOut)
 def quote_photos(
     files: Annotated[list[UploadFile], File(description="one or more JPEG, PNG, WebP or HEIC photos")],
     principal: PrincipalDep,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from model.fields import Finite, Part, Text, no_nul
@@ -18,13 +18,18 @@ from serve.access import AccessRoute, allow
 from serve.claim_states import Action
 from serve.db import audit, review
 from serve.db import claims as repo
-from serve.deps import PipelineDep, PrincipalDep, SessionDep, StoreDep
+from serve.deps import PipelineDep, PrincipalDep, SessionDep
+from serve.errors import ERROR_RESPONSES
 from serve.fields import Offset
-from serve.routes.claims import ERRORS
 from serve.schemas import AuditEventOut, ClaimOut, QuoteOut, audit_out, claim_out, quote_out_from_row
 
-router = APIRouter(prefix="/v1", tags=["review"], route_class=AccessRoute, dependencies=[allow()])
-ADJUSTERS = [allow("adjuster", "admin")]
+router = APIRouter(
+    prefix="/v1",
+    tags=["review"],
+    route_class=AccessRoute,
+    dependencies=[allow("adjuster", "admin")],
+    responses=ERROR_RESPONSES,
+)
 
 
 class QueueItemOut(BaseModel):
@@ -126,7 +131,7 @@ def known_parts(pipeline: Pipeline) -> list[str]:
     return []
 
 
-@router.get("/review/queue", response_model=QueuePage, responses=ERRORS, dependencies=ADJUSTERS)
+@router.get("/review/queue", response_model=QueuePage)
 def queue(
     principal: PrincipalDep,
     session: SessionDep,
@@ -184,13 +189,13 @@ def _review_view(session: SessionDep, principal: PrincipalDep, pipeline: Pipelin
     )
 
 
-@router.get("/review/claims/{claim_id}", response_model=ReviewClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
+@router.get("/review/claims/{claim_id}", response_model=ReviewClaimOut)
 def review_claim(claim_id: str, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep) -> ReviewClaimOut:
     """One claim as the adjuster sees it: photos, boxes, quote, the models' quote, audit trail."""
     return _review_view(session, principal, pipeline, claim_id)
 
 
-@router.put("/claims/{claim_id}/line-items", response_model=ReviewClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
+@router.put("/claims/{claim_id}/line-items", response_model=ReviewClaimOut)
 def edit_line_items(
     claim_id: str, body: LineItemsIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
 ) -> ReviewClaimOut:
@@ -206,8 +211,6 @@ def edit_line_items(
 @router.put(
     "/claims/{claim_id}/photos/{photo_id}/boxes",
     response_model=ReviewClaimOut,
-    responses=ERRORS,
-    dependencies=ADJUSTERS,
 )
 def correct_boxes(
     claim_id: str,
@@ -227,7 +230,7 @@ def correct_boxes(
     return _review_view(session, principal, pipeline, claim_id)
 
 
-@router.post("/claims/{claim_id}/approve", response_model=ClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
+@router.post("/claims/{claim_id}/approve", response_model=ClaimOut)
 def approve_claim(
     claim_id: str, body: ApproveIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
 ) -> ClaimOut:
@@ -244,7 +247,7 @@ def approve_claim(
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
-@router.post("/claims/{claim_id}/reject", response_model=ClaimOut, responses=ERRORS, dependencies=ADJUSTERS)
+@router.post("/claims/{claim_id}/reject", response_model=ClaimOut)
 def reject_claim(claim_id: str, body: RejectIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
     """Close the claim as rejected; the comment is required and shown to the customer."""
     claim = repo.lock_claim(session, principal, claim_id)
@@ -256,23 +259,8 @@ def reject_claim(claim_id: str, body: RejectIn, principal: PrincipalDep, session
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
-@router.get(
-    "/claims/{claim_id}/photos/{photo_id}",
-    response_class=Response,
-    responses={**ERRORS, 200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
-)
-def photo_bytes(
-    claim_id: str, photo_id: str, principal: PrincipalDep, session: SessionDep, store: StoreDep
-) -> Response:
-    """The stored bytes of one photo (adjusters and admins: any claim; customers: their own)."""
-    claim = repo.get_claim(session, principal, claim_id)
-    photo = review.photo_of(claim, photo_id)
-    return Response(
-        store.get(photo.sha256),
-        media_type=photo.content_type,
-        headers={
-            "Cache-Control": "private, max-age=3600",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
-    )
+@router.get("/claims/{claim_id}/audit", response_model=list[AuditEventOut])
+def claim_audit(claim_id: str, principal: PrincipalDep, session: SessionDep) -> list[AuditEventOut]:
+    """Every recorded change and decision of a claim, oldest first."""
+    repo.get_claim(session, principal, claim_id)
+    return [audit_out(e) for e in audit.events_for_claim(session, claim_id)]

@@ -12,13 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from model.errors import ApiKeyNotFound, ClaimNotFound, ClaimStateConflict, IdempotencyConflict, TooManyPhotos
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput
 from serve import claim_states
 from serve.app import create_app
 from serve.db import audit, claims, keys
 from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow
+from serve.errors import ApiKeyNotFound, ClaimNotFound, ClaimStateConflict, IdempotencyConflict, TooManyPhotos
 from serve.settings import Settings
 
 

@@ -16,10 +16,11 @@ from fakes import photo_bytes
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from model.errors import DecoderBusy, ImageTooManyPixels
+from model.errors import ImageTooManyPixels
 from model.image_io import ImageLimits, image_size, sniff_type
 from model.pipeline import Pipeline
 from serve.decoding import Decoder
+from serve.errors import DecoderBusy
 
 Keys = Callable[[str], str]
 

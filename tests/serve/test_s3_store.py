@@ -10,8 +10,8 @@ from fakes import photo_bytes
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from model.errors import StorageUnavailable
 from serve.app import create_app
+from serve.errors import StorageUnavailable
 from serve.settings import Settings
 from serve.storage import make_photo_store
 

@@ -1,0 +1,32 @@
+"""Uploaded photos: each one read under the byte limit and decoded, then stored before anything is committed."""
+
+from __future__ import annotations
+
+from fastapi import UploadFile
+
+from model.phash import dhash
+from model.pipeline import Pipeline
+from serve.db import claims as repo
+from serve.decoding import Decoder, decode_uploads
+from serve.storage import PhotoStore
+
+
+def store_uploads(
+    files: list[UploadFile], pipeline: Pipeline, decoder: Decoder, store: PhotoStore, max_bytes: int
+) -> list[repo.StoredPhoto]:
+    """Validate every upload, then write each durably (fsync + rename) before any commit acknowledges it."""
+    stored = []
+    for data, image, filename in decode_uploads(files, pipeline, decoder, max_bytes):
+        sha256 = store.put(data)
+        stored.append(
+            repo.StoredPhoto(
+                sha256=sha256,
+                content_type=image.content_type,
+                byte_size=image.byte_size,
+                width=image.original_size[0],
+                height=image.original_size[1],
+                filename=filename,
+                phash=dhash(image.image),
+            )
+        )
+    return stored
