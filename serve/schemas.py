@@ -205,7 +205,7 @@ def quote_out_from_row(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteO
     return QuoteOut(
         id=row.id,
         source=row.source,
-        decision=row.decision,  # type: ignore[arg-type]
+        decision=row.decision,
         reasons=[_said(Reason(**r), locale) for r in row.reasons],
         total=row.total,
         low=row.low,
@@ -294,7 +294,7 @@ def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LO
 def review_out(row: ClaimReviewRow) -> ReviewOut:
     """API view of an adjuster's decision."""
     return ReviewOut(
-        outcome=row.outcome,  # type: ignore[arg-type]
+        outcome=row.outcome,
         amount=row.amount,
         currency=row.currency,
         comment=row.comment,
@@ -312,7 +312,7 @@ def claim_summary(row: ClaimRow) -> ClaimSummary:
         jurisdiction=row.jurisdiction,
         created_at=row.created_at,
         photo_count=len(row.photos),
-        decision=latest.decision if latest else None,  # type: ignore[arg-type]
+        decision=latest.decision if latest else None,
         total=latest.total if latest else None,
         currency=latest.currency if latest else None,
     )

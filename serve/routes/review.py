@@ -123,12 +123,10 @@ class ReviewClaimOut(BaseModel):
 
 
 def known_parts(pipeline: Pipeline) -> list[str]:
-    """The detector's class names, or the catalogue's parts; empty when neither says."""
-    for source in (getattr(pipeline.detector, "manifest", None), pipeline.catalogue):
-        names = getattr(source, "classes", None) or getattr(source, "parts", None)
-        if isinstance(names, list) and names:
-            return [str(n) for n in names]
-    return []
+    """The parts a box or line item may name: the detector's classes (the catalogue's while it is missing)."""
+    if pipeline.detector is not None:
+        return list(pipeline.detector.manifest.classes)
+    return list(pipeline.catalogue.parts) if pipeline.catalogue is not None else []
 
 
 @router.get("/review/queue", response_model=QueuePage)

@@ -88,7 +88,7 @@ def test_load_through_nginx_one_then_two_replicas_with_a_promotion_no_request_fa
     assert watch.error is None, watch.error
     assert set(watch.seen_s) == set(stand.replicas)
     models = [S.get_json(f"{url}/v1/models") for url in stand.replicas]
-    assert models[0] == models[1] and str(models[0]["versions"]["detector"]).endswith("@0.0.0-canary")  # type: ignore[index]
+    assert models[0] == models[1] and str(models[0]["versions"]["detector"]).endswith("@0.0.0-canary")
 
 
 def test_the_replicas_share_claims_photos_and_idempotency(stand) -> None:  # type: ignore[no-untyped-def]
@@ -116,7 +116,7 @@ def test_the_replicas_share_claims_photos_and_idempotency(stand) -> None:  # typ
 
     claim_id = answers[0].json()["id"]
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
-    from fakes import photo_bytes
+    from tests.fakes import photo_bytes
 
     added = httpx.post(
         f"{first}/v1/claims/{claim_id}/photos",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,73 +10,32 @@ import pytest
 from PIL import Image
 
 from model.errors import InferenceError, UnknownJurisdiction
-from model.findings import ClaimContext, Detection, Finding, LineItem, PriceEstimate, SeverityGrade
+from model.findings import ClaimContext
 from model.pipeline import PhotoInput, Pipeline, PipelineConfig, expand_box
 from model.quality import QualityThresholds
 from tests.conftest import TEST_POLICIES_DIR
+from tests.fakes import FakeCatalogue, FakeDetector, FakeManifest, FakePricer, FakeSeverity, fake_pipeline
+
+DOOR = (("Door", (0.25, 0.25, 0.75, 0.75), 0.9),)
 
 
-@dataclass(frozen=True)
-class Manifest:
-    name: str = "fake"
-    version: str = "1"
+def door_detector(fail: Exception | None = None, manifest: FakeManifest | None = None) -> FakeDetector:
+    return FakeDetector(parts=DOOR, fail=fail, manifest=manifest or FakeManifest())
 
 
-@dataclass
-class Detector:
-    fail: Exception | None = None
-    input_size: int = 320
-    manifest: Manifest = field(default_factory=Manifest)
-    seen: list[tuple[int, int]] = field(default_factory=list)
-
-    def detect(self, image: Image.Image) -> list[Detection]:
-        self.seen.append(image.size)
-        if self.fail:
-            raise self.fail
-        w, h = image.size
-        return [Detection((0.25 * w, 0.25 * h, 0.75 * w, 0.75 * h), "Door", 0.9, 3)]
+def minor_severity() -> FakeSeverity:
+    return FakeSeverity(probabilities={"minor": 0.9, "moderate": 0.08, "severe": 0.02}, manifest=FakeManifest())
 
 
-@dataclass
-class Severity:
-    input_size: int = 224
-    manifest: Manifest = field(default_factory=Manifest)
-    crops: list[tuple[int, int]] = field(default_factory=list)
-
-    def grade(self, image: Image.Image) -> SeverityGrade:
-        self.crops.append(image.size)
-        return SeverityGrade({"minor": 0.9, "moderate": 0.08, "severe": 0.02})
-
-
-@dataclass
-class Catalogue:
-    version: str = "cat-1"
-
-    def currency_for(self, region: str) -> str:
-        return "CNY"
-
-
-@dataclass
-class Pricer:
-    name: str = "pricer"
-    version: str = "1"
-    fail: Exception | None = None
-
-    def price(self, findings: Sequence[Finding], context: ClaimContext) -> PriceEstimate:
-        if self.fail:
-            raise self.fail
-        item = LineItem(
-            part="Door",
-            operation="repair",
-            parts_cost=0,
-            labour_hours=1,
-            labour_cost=300,
-            refinish_hours=1,
-            refinish_cost=100,
-            materials_cost=50,
-            total=450,
-        )
-        return PriceEstimate((item,), 450.0, 400.0, 550.0, 0.9, "CNY", "cat-1", self.name, self.version)
+def door_pricer(fail: Exception | None = None) -> FakePricer:
+    return FakePricer(
+        per_finding=450.0,
+        interval=(400 / 450, 550 / 450),
+        fail=fail,
+        name="pricer",
+        version="1",
+        catalogue_version="cat-1",
+    )
 
 
 def jpeg(width: int, height: int, brightness: float = 128) -> bytes:
@@ -89,18 +46,21 @@ def jpeg(width: int, height: int, brightness: float = 128) -> bytes:
     return buf.getvalue()
 
 
-def make(detector: Detector | None = None, pricer: Pricer | None = None, missing: bool = False) -> Pipeline:
-    config = PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=TEST_POLICIES_DIR)
-    if missing:
-        return Pipeline(None, None, None, None, config, ["not loaded"])
-    return Pipeline(detector or Detector(), Severity(), pricer or Pricer(), Catalogue(), config)
+def make(detector: FakeDetector | None = None, pricer: FakePricer | None = None, missing: bool = False) -> Pipeline:
+    return fake_pipeline(
+        detector or door_detector(),
+        minor_severity(),
+        pricer or door_pricer(),
+        FakeCatalogue(version="cat-1"),
+        missing=missing,
+    )
 
 
 CTX = ClaimContext("mid", "CN")
 
 
 def test_clean_photo_settles_with_versions_and_original_pixel_boxes() -> None:
-    detector = Detector()
+    detector = door_detector()
     pipe = make(detector)
     photo = PhotoInput("p1", pipe.decode(jpeg(2560, 1920)))
     quote = pipe.quote([photo], CTX)
@@ -119,7 +79,7 @@ def test_clean_photo_settles_with_versions_and_original_pixel_boxes() -> None:
 
 
 def test_dark_photo_is_not_detected_and_asks_for_retake() -> None:
-    detector = Detector()
+    detector = door_detector()
     pipe = make(detector)
     quote = pipe.quote([PhotoInput("p1", pipe.decode(jpeg(640, 480, brightness=10)))], CTX)
     assert quote.decision.outcome == "retake_photos" and detector.seen == []
@@ -129,9 +89,9 @@ def test_dark_photo_is_not_detected_and_asks_for_retake() -> None:
 @pytest.mark.parametrize(
     "pipe,code,stage",
     [
-        (make(Detector(fail=InferenceError("onnx broke"))), "model_unavailable", "detector"),
-        (make(Detector(fail=RuntimeError("bug"))), "pipeline_error", "detector"),
-        (make(pricer=Pricer(fail=ZeroDivisionError())), "pipeline_error", "pricer"),
+        (make(door_detector(fail=InferenceError("onnx broke"))), "model_unavailable", "detector"),
+        (make(door_detector(fail=RuntimeError("bug"))), "pipeline_error", "detector"),
+        (make(pricer=door_pricer(fail=ZeroDivisionError())), "pipeline_error", "pricer"),
         (make(missing=True), "model_unavailable", "detector"),
     ],
 )
@@ -159,8 +119,8 @@ def test_real_pricing_prices_fake_findings() -> None:
     pricing = pytest.importorskip("model.pricing")
     catalogue = pricing.load_catalogue()
     pipe = Pipeline(
-        Detector(),
-        Severity(),
+        door_detector(),
+        minor_severity(),
         pricing.load_pricer(catalogue),
         catalogue,
         PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=TEST_POLICIES_DIR),
@@ -209,9 +169,15 @@ def test_a_policy_calibrated_for_other_models_sends_the_claim_to_a_human(tmp_pat
     (tmp_path / "CN.yaml").write_text(yaml.safe_dump(policy))
     config = PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=tmp_path)
     photo = jpeg(640, 480)
-    same = Pipeline(Detector(), Severity(), Pricer(), Catalogue(), config)
+    same = Pipeline(door_detector(), minor_severity(), door_pricer(), FakeCatalogue(version="cat-1"), config)
     assert same.quote([PhotoInput("p1", same.decode(photo))], CTX).decision.outcome == "auto_settle"
-    promoted = Pipeline(Detector(manifest=Manifest(version="2")), Severity(), Pricer(), Catalogue(), config)
+    promoted = Pipeline(
+        door_detector(manifest=FakeManifest(version="2")),
+        minor_severity(),
+        door_pricer(),
+        FakeCatalogue(version="cat-1"),
+        config,
+    )
     decision = promoted.quote([PhotoInput("p1", promoted.decode(photo))], CTX).decision
     assert decision.outcome == "human_review"
     assert [r.code for r in decision.reasons] == ["policy_not_calibrated"]

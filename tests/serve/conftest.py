@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from fakes import fake_pipeline
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -24,6 +23,7 @@ from serve.app import create_app
 from serve.db import keys
 from serve.db.session import make_engine, run_migrations
 from serve.settings import Settings
+from tests.fakes import fake_pipeline
 
 POSTGRES_URL = os.environ.get("AUTOQUOTE_TEST_POSTGRES_URL")
 

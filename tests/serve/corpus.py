@@ -7,8 +7,9 @@ import struct
 import zlib
 
 import numpy as np
-from fakes import photo_bytes
 from PIL import Image
+
+from tests.fakes import photo_bytes
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

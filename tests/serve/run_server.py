@@ -11,12 +11,11 @@ from pathlib import Path
 
 import uvicorn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fakes import fake_pipeline  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: tests.fakes
 
 from serve.app import create_app  # noqa: E402
 from serve.settings import Settings  # noqa: E402
+from tests.fakes import fake_pipeline  # noqa: E402
 
 if __name__ == "__main__":
     defaults: dict[str, object] = {

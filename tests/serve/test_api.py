@@ -6,10 +6,10 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from fakes import FakeDetector, FakePricer, FakeSeverity, fake_pipeline, photo_bytes
 from fastapi.testclient import TestClient
 
 from model.pipeline import Pipeline
+from tests.fakes import FakeDetector, FakePricer, FakeSeverity, fake_pipeline, photo_bytes
 
 Keys = Callable[[str], str]
 
@@ -75,7 +75,7 @@ def test_full_claim_flow_settles_and_records_versions(client: TestClient, new_ke
             "human_review",
             "low_confidence",
         ),
-        (fake_pipeline(pricer=FakePricer(half_width=0.9)), "human_review", "wide_interval"),
+        (fake_pipeline(pricer=FakePricer(interval=(0.1, 1.9))), "human_review", "wide_interval"),
         (fake_pipeline(detector=FakeDetector(parts=[])), "retake_photos", "no_damage_found"),
         (fake_pipeline(detector=FakeDetector(fail=RuntimeError("boom"))), "human_review", "pipeline_error"),
         (fake_pipeline(missing=True), "human_review", "model_unavailable"),

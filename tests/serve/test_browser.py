@@ -13,15 +13,18 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from fakes import photo_bytes
-from test_review import review_pipeline
 
 from serve.app import create_app
 from serve.db import keys
 from serve.settings import Settings
+from tests.fakes import photo_bytes
+from tests.serve.test_review import review_pipeline
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog
 
 pytestmark = pytest.mark.browser
 
@@ -92,11 +95,16 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(live: tuple
     closeup = tmp_path / "closeup.jpg"
     closeup.write_bytes(photo_bytes(seed=8))
     dialogs: list[str] = []
+
+    def dismiss(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("dialog", dismiss)
             # The customer signs in, opens a claim with photos, and learns why it went to an adjuster.
             page.goto(base + "/claim")
             page.fill("#key", customer)
@@ -116,7 +124,7 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(live: tuple
 
             # The adjuster signs in, opens the routed claim, corrects a box, edits a line and approves.
             review = browser.new_page(viewport={"width": 1366, "height": 900})
-            review.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            review.on("dialog", dismiss)
             review.goto(base + "/review")
             review.fill("#key", adjuster)
             review.click("#sign-in-form button[type=submit]")

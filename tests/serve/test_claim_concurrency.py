@@ -14,12 +14,12 @@ from threading import Barrier
 
 import httpx
 import pytest
-from fakes import photo_bytes
 from sqlalchemy import select
 
 from serve.db import keys
 from serve.db.rows import PhotoRow
 from serve.db.session import make_engine, make_sessionmaker
+from tests.fakes import photo_bytes
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fakes import FakeDetector, FakePricer, fake_pipeline, photo_bytes
 from fastapi.testclient import TestClient
 
 from model.pipeline import Pipeline
@@ -16,6 +16,7 @@ from serve.app import create_app
 from serve.claim_states import ENDS, TRANSITIONS, ClaimStatus
 from serve.db import keys
 from serve.settings import Settings
+from tests.fakes import FakeDetector, FakePricer, fake_pipeline, photo_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 BUMPER = (("Bumper", (0.2, 0.3, 0.7, 0.8), 0.9),)
@@ -97,13 +98,13 @@ def open_claim(api: Api, key: str, *photos: tuple[str, bytes, str], region: str 
     return str(claim["id"])
 
 
-def assess(api: Api, key: str, claim_id: str) -> dict[str, object]:
+def assess(api: Api, key: str, claim_id: str) -> dict[str, Any]:
     r = api.client.post(f"/v1/claims/{claim_id}/assess", headers=auth(key))
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
-def replace(api: Api, key: str, claim_id: str, photo_id: str, new: tuple[str, bytes, str]) -> dict[str, object]:
+def replace(api: Api, key: str, claim_id: str, photo_id: str, new: tuple[str, bytes, str]) -> dict[str, Any]:
     r = api.client.put(f"/v1/claims/{claim_id}/photos/{photo_id}", files={"file": new}, headers=auth(key))
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]
@@ -128,16 +129,16 @@ def test_a_retake_replaces_the_named_photo_and_the_claim_settles_or_reaches_revi
     api.pricer.per_finding = price / 2  # two photos, one bumper each
     claim_id = open_claim(api, customer, photo(1), photo(2, side=150))
     body = assess(api, customer, claim_id)
-    small = body["photos"][1]["id"]  # type: ignore[index]
+    small = body["photos"][1]["id"]
     assert body["status"] == "retake_requested" and body["retake_rounds"] == 1
     # The retake names the photo it is about.
-    reasons = body["quote"]["reasons"]  # type: ignore[index]
+    reasons = body["quote"]["reasons"]
     assert [r["photo_id"] for r in reasons if r["code"] == "poor_photo"] == [small]
     after = replace(api, customer, claim_id, small, photo(3))
     assert after["status"] == "submitted"
-    assert [p["filename"] for p in after["photos"]] == ["p1.jpg", "p3.jpg"]  # type: ignore[union-attr]
+    assert [p["filename"] for p in after["photos"]] == ["p1.jpg", "p3.jpg"]
     body = assess(api, customer, claim_id)
-    assert body["status"] == status and body["quote"]["decision"] == decision  # type: ignore[index]
+    assert body["status"] == status and body["quote"]["decision"] == decision
     # The replaced photo stays stored (adjusters can still see it) and in the audit trail.
     old = api.client.get(f"/v1/claims/{claim_id}/photos/{small}", headers=auth(adjuster))
     assert old.status_code == 200 and old.content == photo(2, side=150)[1]
@@ -169,12 +170,12 @@ def test_a_retake_can_withdraw_a_photo_and_the_claim_reaches_review(api: Api) ->
     api.pricer.per_finding = 2500.0  # over the CN limit: an adjuster looks
     claim_id = open_claim(api, customer, photo(1), photo(2, side=150))
     body = assess(api, customer, claim_id)
-    small = body["photos"][1]["id"]  # type: ignore[index]
+    small = body["photos"][1]["id"]
     r = api.client.delete(f"/v1/claims/{claim_id}/photos/{small}", headers=auth(customer))
     assert r.status_code == 200 and [p["filename"] for p in r.json()["photos"]] == ["p1.jpg"]
     body = assess(api, customer, claim_id)
     assert body["status"] == "in_review"
-    assert [r["code"] for r in body["quote"]["reasons"]] == ["over_limit"]  # type: ignore[index]
+    assert [r["code"] for r in body["quote"]["reasons"]] == ["over_limit"]
     assert "photo.withdrawn" in actions(api, adjuster, claim_id)
     queue = api.client.get("/v1/review/queue", headers=auth(adjuster)).json()
     assert [c["id"] for c in queue["items"]] == [claim_id]
@@ -191,12 +192,12 @@ def test_the_retake_limit_routes_the_claim_to_a_human(api: Api) -> None:
     for round_ in (1, 2):
         body = assess(api, customer, claim_id)
         assert body["status"] == "retake_requested" and body["retake_rounds"] == round_
-        first = body["photos"][0]["id"]  # type: ignore[index]
+        first = body["photos"][0]["id"]
         seed += 1
         replace(api, customer, claim_id, first, photo(seed))
     body = assess(api, customer, claim_id)
-    assert body["status"] == "in_review" and body["quote"]["decision"] == "human_review"  # type: ignore[index]
-    assert [r["code"] for r in body["quote"]["reasons"]] == ["no_damage_found", "retake_limit"]  # type: ignore[index]
+    assert body["status"] == "in_review" and body["quote"]["decision"] == "human_review"
+    assert [r["code"] for r in body["quote"]["reasons"]] == ["no_damage_found", "retake_limit"]
     assert actions(api, adjuster, claim_id)[-1] == "claim.routed_to_review"
     queue = api.client.get("/v1/review/queue?reason=retake_limit", headers=auth(adjuster)).json()
     assert [c["id"] for c in queue["items"]] == [claim_id]

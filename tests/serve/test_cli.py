@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import photo_bytes
 
 from serve.cli import main
+from tests.fakes import photo_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 

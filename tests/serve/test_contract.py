@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from fakes import photo_bytes
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -19,6 +18,7 @@ from serve.app import create_app
 from serve.errors import codes_for
 from serve.fields import display_filename
 from serve.settings import Settings
+from tests.fakes import photo_bytes
 
 Keys = Callable[[str], str]
 

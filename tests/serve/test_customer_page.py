@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakePricer, fake_pipeline, phone_photo, photo_bytes
-from test_browser import ARGS, artifacts, chromium_path, make_key
 
 from serve.app import create_app
 from serve.db.rows import ClaimRow
 from serve.settings import Settings
+from tests.fakes import FakePricer, fake_pipeline, phone_photo, photo_bytes
+from tests.serve.test_browser import ARGS, artifacts, chromium_path, make_key
 
 pytestmark = pytest.mark.browser
 

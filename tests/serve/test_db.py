@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from factories import make_claim, make_key, make_stored_photo, principal_of
-from fakes import fake_pipeline, photo_bytes
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -20,6 +18,8 @@ from serve.db import audit, claims, keys
 from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow
 from serve.errors import ApiKeyNotFound, ClaimNotFound, ClaimStateConflict, IdempotencyConflict, TooManyPhotos
 from serve.settings import Settings
+from tests.fakes import fake_pipeline, photo_bytes
+from tests.serve.factories import make_claim, make_key, make_stored_photo, principal_of
 
 
 def test_keys_are_stored_hashed_and_can_be_revoked(db_session: Session) -> None:

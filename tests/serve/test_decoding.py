@@ -12,15 +12,15 @@ import zlib
 from collections.abc import Callable
 
 import pytest
-from fakes import photo_bytes
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from model.errors import ImageTooManyPixels
-from model.image_io import ImageLimits, image_size, sniff_type
+from model.image_io import DecodedImage, ImageLimits, image_size, sniff_type
 from model.pipeline import Pipeline
 from serve.decoding import Decoder
 from serve.errors import DecoderBusy
+from tests.fakes import photo_bytes
 
 Keys = Callable[[str], str]
 
@@ -64,7 +64,12 @@ def test_request_pixel_budget_refuses_before_decoding(
     client.app.state.decoder.max_request_pixels = 1_000_000  # type: ignore[attr-defined]
     decoded: list[int] = []
     original = pipeline.decode
-    monkeypatch.setattr(pipeline, "decode", lambda data: decoded.append(1) or original(data))
+
+    def counting_decode(data: bytes) -> DecodedImage:
+        decoded.append(1)
+        return original(data)
+
+    monkeypatch.setattr(pipeline, "decode", counting_decode)
     files = [("files", (f"{i}.jpg", photo_bytes(800, 600, seed=i), "image/jpeg")) for i in range(3)]
     r = client.post("/v1/quote", files=files, headers=auth(new_key("customer")))
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_many_pixels", r.text
@@ -84,7 +89,11 @@ def test_decode_slots_cap_concurrency_and_say_retry() -> None:
             release.wait(5)
             raise RuntimeError("not reached in this test")
 
-    worker = threading.Thread(target=lambda: pytest.raises(RuntimeError, decoder.decode, Slow(), b"x"))
+    def occupy_the_slot() -> None:
+        with pytest.raises(RuntimeError):
+            decoder.decode(Slow(), b"x")  # type: ignore[arg-type]
+
+    worker = threading.Thread(target=occupy_the_slot)
     worker.start()
     started.wait(5)
     with pytest.raises(DecoderBusy, match="retry"):
@@ -116,7 +125,12 @@ def test_assess_reuses_the_photos_decoded_at_upload(
     assert client.post(f"/v1/claims/{claim}/photos", files=files, headers=key).status_code == 201
     decoded: list[int] = []
     original = pipeline.decode
-    monkeypatch.setattr(pipeline, "decode", lambda data: decoded.append(1) or original(data))
+
+    def counting_decode(data: bytes) -> DecodedImage:
+        decoded.append(1)
+        return original(data)
+
+    monkeypatch.setattr(pipeline, "decode", counting_decode)
     r = client.post(f"/v1/claims/{claim}/assess", headers=key)
     assert r.status_code == 200 and r.json()["quote"]["photos"], r.text
     assert decoded == []

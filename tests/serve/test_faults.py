@@ -13,14 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import photo_bytes
-from live import POSTGRES_URL, LiveServer, make_keys, reset_postgres
 from sqlalchemy import select, text
 
 from serve.db.rows import AuditEventRow, PhotoRow
 from serve.db.session import make_engine, make_sessionmaker
 from serve.orphans import collect_orphans
 from serve.storage import LocalPhotoStore
+from tests.fakes import photo_bytes
+from tests.serve.live import POSTGRES_URL, LiveServer, make_keys, reset_postgres
 
 pytestmark = pytest.mark.slow
 KILLS = int(os.environ.get("AUTOQUOTE_FAULT_KILLS", "3"))

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from live import LiveServer, make_keys
+
+from tests.serve.live import LiveServer, make_keys
 
 pytestmark = pytest.mark.slow
 CHECKS = ",".join(

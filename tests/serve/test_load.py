@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import photo_bytes
-from live import LiveServer, make_keys
+
+from tests.fakes import photo_bytes
+from tests.serve.live import LiveServer, make_keys
 
 pytestmark = pytest.mark.slow
 CLIENTS = int(os.environ.get("AUTOQUOTE_LOAD_CLIENTS", "50"))

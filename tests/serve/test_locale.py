@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import get_args
 
 import pytest
-from fakes import FakePricer, fake_pipeline, photo_bytes
 from fastapi.testclient import TestClient
 
 from model.decision import ReasonCode
@@ -16,6 +15,7 @@ from model.pipeline import Pipeline
 from model.quality import QualityIssueCode
 from serve.locale import CATALOGUES, LOCALES, messages, negotiate, placeholders
 from serve.routes.pages import STATIC, TEMPLATES
+from tests.fakes import FakePricer, fake_pipeline, photo_bytes
 
 Keys = Callable[[str], str]
 CJK = re.compile(r"[\u4e00-\u9fff]")

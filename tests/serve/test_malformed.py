@@ -12,13 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from corpus import corpus
-from fakes import photo_bytes
 from fastapi.testclient import TestClient
 
 from serve.db import keys
 from serve.db.session import make_engine, make_sessionmaker, run_migrations
 from serve.settings import Settings
+from tests.fakes import photo_bytes
+from tests.serve.corpus import corpus
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live import LiveServer, make_keys
+
+from tests.serve.live import LiveServer, make_keys
 
 # Fake models: the bound is for decoding and the service itself; add the ONNX sessions' ~200 MB in production.
 PEAK_RSS_BOUND_MB = 700

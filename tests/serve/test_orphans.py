@@ -7,8 +7,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from factories import make_claim, make_key, principal_of
-from fakes import photo_bytes
 from sqlalchemy.orm import Session
 
 from serve.cli import main
@@ -16,6 +14,8 @@ from serve.db import claims
 from serve.orphans import collect_orphans
 from serve.settings import Settings
 from serve.storage import CollectablePhotoStore, LocalPhotoStore, make_photo_store
+from tests.fakes import photo_bytes
+from tests.serve.factories import make_claim, make_key, principal_of
 
 # The S3 stand-in cannot backdate an object and keeps times to the second: S3 cases wait out a short grace.
 S3_GRACE = 5

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fakes import FakeDetector, FakeManifest, fake_pipeline, photo_bytes
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -26,6 +25,7 @@ from model.manifest import (
 from model.pipeline import Pipeline
 from serve.app import create_app
 from serve.settings import Settings
+from tests.fakes import FakeDetector, FakeManifest, fake_pipeline, photo_bytes
 
 Keys = Callable[[str], str]
 
@@ -41,7 +41,7 @@ def registry_model(root: Path, version: str, task: str = "detect") -> Path:
         Manifest(
             name="autoquote-detector" if task == "detect" else "autoquote-severity",
             version=version,
-            task=task,  # type: ignore[arg-type]
+            task=task,
             classes=["Bumper", "Door"] if task == "detect" else ["minor", "moderate", "severe"],
             input_size=64,
             preprocess=Preprocess(kind="letterbox"),

@@ -13,13 +13,13 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from fakes import photo_bytes
 from fastapi.testclient import TestClient
-from test_promote import registry_model, versioned_factory
 
 from serve.app import create_app
 from serve.db import keys
 from serve.settings import Settings
+from tests.fakes import photo_bytes
+from tests.serve.test_promote import registry_model, versioned_factory
 
 POLL = 0.2
 

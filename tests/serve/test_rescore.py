@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakes import photo_bytes
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -22,6 +21,7 @@ from serve.db import keys
 from serve.db.rows import ShadowQuoteRow
 from serve.db.session import make_engine, make_sessionmaker
 from serve.settings import Settings
+from tests.fakes import photo_bytes
 
 pytestmark = [pytest.mark.scale, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -137,9 +137,9 @@ def test_rescore_on_a_ray_head_writes_shadow_quotes_that_compare_reads(
     later = _rescore(backlog, "--since", "2999-01-01", "--address", ray_head)
     assert "re-scored 0 claim(s)" in later and "0 already scored" in later
 
-    out = tmp_path / "export"
+    export_dir = tmp_path / "export"
     done = subprocess.run(
-        [sys.executable, "-m", "serve.cli", "export-reviewed", "--out", str(out)],
+        [sys.executable, "-m", "serve.cli", "export-reviewed", "--out", str(export_dir)],
         env=_env(backlog),
         capture_output=True,
         text=True,
@@ -148,9 +148,9 @@ def test_rescore_on_a_ray_head_writes_shadow_quotes_that_compare_reads(
     assert done.returncode == 0, done.stderr
     from training.compare import shadow
 
-    records = [json.loads(line) for line in (out / "shadow_quotes.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (export_dir / "shadow_quotes.jsonl").read_text().splitlines()]
     assert len(records) == 6 and all(r["service"]["versions"]["detector"].startswith("fake") for r in records)
-    live = shadow(out / "shadow_quotes.jsonl")
+    live = shadow(export_dir / "shadow_quotes.jsonl")
     assert live["shadow"]["n"] == 6 and live["service"]["n"] == 6
 
 

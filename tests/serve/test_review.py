@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
-from fakes import FakeDetector, FakePricer, fake_pipeline, photo_bytes
 from fastapi.testclient import TestClient
 
 from model.pipeline import Pipeline
+from tests.fakes import CLASSES, FakeDetector, FakePricer, fake_pipeline, photo_bytes
 
 Keys = Callable[[str], str]
-CLASSES = ["Bonnet", "Bumper", "Door", "Fender"]
-
-
-@dataclass(frozen=True)
-class ClassedManifest:
-    name: str = "fake-detector"
-    version: str = "0.1"
-    classes: list[str] = field(default_factory=lambda: list(CLASSES))
-
-
 def review_pipeline(per_finding: float = 2500.0) -> Pipeline:
     """Over the CN limit of 2,000: every assessed claim goes to an adjuster (reason over_limit)."""
     return fake_pipeline(
-        detector=FakeDetector(manifest=ClassedManifest()), pricer=FakePricer(per_finding=per_finding)
+        detector=FakeDetector(), pricer=FakePricer(per_finding=per_finding)
     )
 
 
@@ -38,7 +28,7 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def routed_claim(client: TestClient, key: str, seed: int = 1, description: str = "") -> dict[str, object]:
+def routed_claim(client: TestClient, key: str, seed: int = 1, description: str = "") -> dict[str, Any]:
     """A claim assessed into the review queue."""
     claim = client.post(
         "/v1/claims", json={"region": "CN", "description": description}, headers=auth(key)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from test_promote import registry_model
-from test_review import CLASSES, auth, review_pipeline, routed_claim
 
 from model.pipeline import Pipeline
 from serve.settings import Settings
+from tests.fakes import CLASSES
+from tests.serve.test_promote import registry_model
+from tests.serve.test_review import auth, review_pipeline, routed_claim
 
 Keys = Callable[[str], str]
 

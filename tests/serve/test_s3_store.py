@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable
 
 import pytest
-from fakes import photo_bytes
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
@@ -14,6 +13,7 @@ from serve.app import create_app
 from serve.errors import StorageUnavailable
 from serve.settings import Settings
 from serve.storage import make_photo_store
+from tests.fakes import photo_bytes
 
 pytestmark = pytest.mark.scale
 

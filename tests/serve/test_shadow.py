@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fakes import FakeDetector, FakeManifest, FakePricer, fake_pipeline, photo_bytes
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from test_promote import registry_model
 
+from model.image_io import DecodedImage
 from model.manifest import load_manifest
 from model.pipeline import Pipeline
 from serve.app import create_app
 from serve.db.rows import AuditEventRow, ShadowQuoteRow
 from serve.settings import Settings
+from tests.fakes import FakeDetector, FakeManifest, FakePricer, fake_pipeline, photo_bytes
+from tests.serve.test_promote import registry_model
 
 Keys = Callable[[str], str]
 
@@ -36,7 +38,7 @@ def factory(settings: Settings) -> Pipeline:
     )
 
 
-def _explode(data: bytes) -> object:
+def _explode(data: bytes) -> DecodedImage:
     raise RuntimeError("candidate cannot decode")
 
 
@@ -49,7 +51,7 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def assess(client: TestClient, key: str, seed: int) -> dict[str, object]:
+def assess(client: TestClient, key: str, seed: int) -> dict[str, Any]:
     claim = client.post("/v1/claims", json={"region": "CN"}, headers=auth(key)).json()
     files = [("files", (f"{seed}.jpg", photo_bytes(seed=seed), "image/jpeg"))]
     client.post(f"/v1/claims/{claim['id']}/photos", files=files, headers=auth(key))

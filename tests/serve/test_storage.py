@@ -40,7 +40,7 @@ def test_names_cannot_escape_the_store(tmp_path: Path) -> None:
 
 
 def test_the_upload_is_on_disk_when_acknowledged(client, new_key) -> None:  # type: ignore[no-untyped-def]
-    from fakes import photo_bytes
+    from tests.fakes import photo_bytes
 
     key = new_key("customer")
     headers = {"Authorization": f"Bearer {key}"}

@@ -38,7 +38,8 @@ def make_car_parts(
     for folder, n in (("trainingset", n_train), ("testset", n_test)):
         base = root / "car-parts" / folder
         (base / "JPEGImages").mkdir(parents=True, exist_ok=True)
-        images, anns = [], []
+        images: list[dict[str, object]] = []
+        anns: list[dict[str, object]] = []
         extra = list(copies_of or []) if folder == "trainingset" else []
         for k in range(n + len(extra)):
             seed += 1

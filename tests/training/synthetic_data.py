@@ -57,17 +57,17 @@ def make_shared_datasets(root: Path, n_sources: int = 24, n_severity: int = 18) 
             out_lbl.write_text("\n".join(rows))
     severity_dup = {}
     for j in range(n_severity):
-        cls = ("minor", "moderate", "severe")[j % 3]
+        grade = ("minor", "moderate", "severe")[j % 3]
         split = "val" if j % 5 == 0 else "train"
-        folder = root / "severity" / split / cls
-        folder.mkdir(parents=True, exist_ok=True)
+        grade_dir = root / "severity" / split / grade
+        grade_dir.mkdir(parents=True, exist_ok=True)
         if j == 0:
             # the same photo as damaged-parts source 5, mirrored: a cross-dataset near-duplicate
             image = ImageOps.mirror(_scene(5)[0])
-            severity_dup = {"severity": f"{split}_{cls}_{j:03d}.jpg", "damaged_parts_source": "src005_jpg"}
+            severity_dup = {"severity": f"{split}_{grade}_{j:03d}.jpg", "damaged_parts_source": "src005_jpg"}
         else:
             image = _scene(1000 + j)[0]
-        image.save(folder / f"{split}_{cls}_{j:03d}.jpg", quality=95)
+        image.save(grade_dir / f"{split}_{grade}_{j:03d}.jpg", quality=95)
     return {"classes": CLASSES, "duplicate": severity_dup}
 
 

@@ -94,9 +94,11 @@ def test_calibrate_proves_the_bound_on_val_and_reports_test(tmp_path: Path, monk
     assert policy.version == "2026.11.28-test" and cal is not None and cal.proven
     assert cal.models == {"detector": "fake@1", "severity": "fake@1", "pricer": "estimator@1.0"}
     # the 20 dark (wrong) photos score 0.30: the chosen threshold keeps them out, the 70 right ones settle
-    assert BAD / 255 < policy.min_detection_score <= GOOD / 255
+    threshold = policy.min_detection_score
+    assert threshold is not None and BAD / 255 < threshold <= GOOD / 255
     assert (cal.n_photos, cal.n_settled, cal.n_wrong, cal.split) == (90, 70, 0, "val")
-    assert cal.error_bound == pytest.approx(clopper_pearson_upper(0, 70, 0.95)) and cal.error_bound <= 0.05
+    assert cal.error_bound is not None and cal.error_bound <= 0.05
+    assert cal.error_bound == pytest.approx(clopper_pearson_upper(0, 70, 0.95))
     assert cal.target == 0.05 and "IoU >= 0.5" in cal.wrong_means and "calibrate" in cal.command
     # guards other than the detection score never loosen past the hand-set policy
     base = load_policy("CN")

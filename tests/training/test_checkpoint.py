@@ -61,7 +61,8 @@ def test_foreign_model_classes_load_as_inert_stubs_with_their_tensors(tmp_path: 
     common.Conv = Conv  # type: ignore[attr-defined]
     sys.modules["models"], sys.modules["models.common"] = types.ModuleType("models"), common
     try:
-        net = torch.nn.Sequential(Conv(), Conv())
+        second = Conv()
+        net = torch.nn.Sequential(Conv(), second)
         holder = torch.nn.Module()
         holder.model = net
         torch.save({"model": holder.half(), "epoch": 3}, tmp_path / "foreign.pt")
@@ -73,20 +74,22 @@ def test_foreign_model_classes_load_as_inert_stubs_with_their_tensors(tmp_path: 
     assert set(ckpt.state_dict) == {f"model.{i}.{k}" for i in (0, 1) for k in (
         "conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
         "bn.num_batches_tracked")}
-    assert torch.equal(ckpt.state_dict["model.1.conv.weight"], net[1].conv.weight.detach().half().float())
+    assert torch.equal(ckpt.state_dict["model.1.conv.weight"], second.conv.weight.detach().half().float())
     assert ckpt.sha256 == file_sha256(tmp_path / "foreign.pt")
     assert ckpt.describe()["licence"] == "not recorded"
 
 
 def test_transfer_moves_matching_tensors_and_reports_the_rest(tmp_path: Path) -> None:
-    src = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 5, 1))
+    src_first = torch.nn.Conv2d(3, 8, 3)
+    src = torch.nn.Sequential(src_first, torch.nn.Conv2d(8, 5, 1))
     torch.save({"model": src.state_dict()}, tmp_path / "src.pt")
-    target = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 2, 1), torch.nn.Conv2d(2, 2, 1))
+    first = torch.nn.Conv2d(3, 8, 3)
+    target = torch.nn.Sequential(first, torch.nn.Conv2d(8, 2, 1), torch.nn.Conv2d(2, 2, 1))
     report = transfer_state(read_checkpoint(tmp_path / "src.pt"), target, "toy")
     assert report.transferred == ["0.bias", "0.weight"]
     assert report.shape_mismatch == ["1.weight", "1.bias"]
     assert report.missing_in_source == ["2.weight", "2.bias"]
-    assert torch.equal(target[0].weight, src[0].weight)
+    assert torch.equal(first.weight, src_first.weight)
     assert report.summary().startswith("transferred 2 of 6 tensors")
 
 

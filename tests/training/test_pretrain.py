@@ -32,7 +32,8 @@ def _tensor(ckpt: Path, key: str) -> torch.Tensor:
     from ultralytics.nn.tasks import load_checkpoint
 
     model, _ = load_checkpoint(ckpt)
-    return model.state_dict()[key].float()
+    tensor: torch.Tensor = model.state_dict()[key].float()
+    return tensor
 
 
 @pytest.fixture(scope="module")

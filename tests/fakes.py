@@ -1,4 +1,5 @@
-"""Test fakes of the pipeline's parts: a detector, a severity model and a pricer that do as told."""
+"""Test fakes of the pipeline's parts, one of each: they satisfy the Protocols in ``model/pipeline.py`` and do
+as told (find given parts, grade with given probabilities, price each finding at a given amount, fail)."""
 
 from __future__ import annotations
 
@@ -10,31 +11,38 @@ import numpy as np
 from PIL import Image
 
 from model.findings import ClaimContext, Detection, Finding, LineItem, PriceEstimate, SeverityGrade
-from model.pipeline import Pipeline, PipelineConfig
+from model.pipeline import CatalogueLike, DetectorLike, Pipeline, PipelineConfig, PricerLike, SeverityLike
 from model.quality import QualityThresholds
 from tests.conftest import TEST_POLICIES_DIR
+
+# The parts the fake detector knows (its manifest's classes) and the fake catalogue prices.
+CLASSES = ["Bonnet", "Bumper", "Door", "Fender"]
+BoxSpec = tuple[str, tuple[float, float, float, float], float]  # part, box as fractions of the image, score
 
 
 @dataclass(frozen=True)
 class FakeManifest:
-    name: str
-    version: str
+    name: str = "fake"
+    version: str = "1"
+    classes: list[str] = field(default_factory=lambda: list(CLASSES))
 
 
 @dataclass
 class FakeDetector:
-    """Finds the given parts at boxes given as fractions of the image."""
+    """Finds the given parts at boxes given as fractions of the image; records the size of each image seen."""
 
-    parts: Sequence[tuple[str, tuple[float, float, float, float], float]] = (
-        ("Bumper", (0.2, 0.3, 0.7, 0.8), 0.9),
-    )
+    parts: Sequence[BoxSpec] = (("Bumper", (0.2, 0.3, 0.7, 0.8), 0.9),)
     fail: Exception | None = None
     input_size: int = 320
     manifest: FakeManifest = field(default_factory=lambda: FakeManifest("fake-detector", "0.1"))
-    calls: int = 0
+    seen: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return len(self.seen)
 
     def detect(self, image: Image.Image) -> list[Detection]:
-        self.calls += 1
+        self.seen.append(image.size)
         if self.fail is not None:
             raise self.fail
         w, h = image.size
@@ -46,19 +54,22 @@ class FakeDetector:
 
 @dataclass
 class FakeSeverity:
-    probabilities: dict[str, float] = field(
-        default_factory=lambda: {"minor": 0.8, "moderate": 0.15, "severe": 0.05}
-    )
+    """Grades every crop with the given probabilities; records the size of each crop."""
+
+    probabilities: dict[str, float] = field(default_factory=lambda: {"minor": 0.8, "moderate": 0.15, "severe": 0.05})
     input_size: int = 224
     manifest: FakeManifest = field(default_factory=lambda: FakeManifest("fake-severity", "0.1"))
+    crops: list[tuple[int, int]] = field(default_factory=list)
 
     def grade(self, image: Image.Image) -> SeverityGrade:
+        self.crops.append(image.size)
         return SeverityGrade(probabilities=dict(self.probabilities))
 
 
 @dataclass
 class FakeCatalogue:
     version: str = "fake-catalogue-1"
+    parts: list[str] = field(default_factory=lambda: list(CLASSES))
 
     def currency_for(self, region: str) -> str:
         return {"CN": "CNY", "US": "USD"}[region]
@@ -66,18 +77,18 @@ class FakeCatalogue:
 
 @dataclass
 class FakePricer:
-    """Prices each finding at ``per_finding`` with a ±``half_width`` interval."""
+    """Prices each finding at ``per_finding``; the interval is ``interval`` times the total."""
 
     per_finding: float = 500.0
-    half_width: float = 0.2
+    interval: tuple[float, float] = (0.8, 1.2)
     fail: Exception | None = None
     name: str = "fake-pricer"
     version: str = "0.1"
+    catalogue_version: str = "fake-catalogue-1"
 
     def price(self, findings: Sequence[Finding], context: ClaimContext) -> PriceEstimate:
         if self.fail is not None:
             raise self.fail
-        currency = FakeCatalogue().currency_for(context.region)
         items = tuple(
             LineItem(
                 part=f.part,
@@ -94,23 +105,25 @@ class FakePricer:
             for f in findings
         )
         total = self.per_finding * len(findings)
+        low, high = self.interval
         return PriceEstimate(
-            items,
-            total,
-            total * (1 - self.half_width),
-            total * (1 + self.half_width),
-            0.9,
-            currency,
-            "fake-catalogue-1",
-            self.name,
-            self.version,
+            line_items=items,
+            total=total,
+            low=total * low,
+            high=total * high,
+            level=0.9,
+            currency=FakeCatalogue().currency_for(context.region),
+            catalogue_version=self.catalogue_version,
+            pricer=self.name,
+            pricer_version=self.version,
         )
 
 
 def fake_pipeline(
-    detector: FakeDetector | None = None,
-    severity: FakeSeverity | None = None,
-    pricer: FakePricer | None = None,
+    detector: DetectorLike | None = None,
+    severity: SeverityLike | None = None,
+    pricer: PricerLike | None = None,
+    catalogue: CatalogueLike | None = None,
     missing: bool = False,
 ) -> Pipeline:
     """A pipeline on fakes; ``missing`` builds one whose models failed to load."""
@@ -121,7 +134,7 @@ def fake_pipeline(
         detector or FakeDetector(),
         severity or FakeSeverity(),
         pricer or FakePricer(),
-        FakeCatalogue(),
+        catalogue or FakeCatalogue(),
         config,
     )
 
