@@ -149,6 +149,10 @@ def test_idempotency_and_photos_hold_across_replicas(replicas: list[TestClient])
         r = client.post("/v1/claims", json=body, headers=customer | {"Idempotency-Key": "same-claim"})
         answers.append((r.status_code, r.json()["id"]))
 
+    # FastAPI builds a route's validators on its first request; two apps in one process (unlike two replica
+    # processes) would build them at once and race in pydantic's shared state, so each sees the route first.
+    for client in (a, b):
+        assert client.post("/v1/claims", json=body).status_code == 401
     threads = [threading.Thread(target=create, args=(c,)) for c in (a, b, a, b)]
     for t in threads:
         t.start()
