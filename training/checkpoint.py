@@ -11,7 +11,6 @@ before anything it names is imported.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from model.errors import ConfigError
+from model.manifest import sha256_file
 
 # Module prefixes whose classes become inert stubs: their state (parameters, buffers, submodules) is kept,
 # their code is never imported.
@@ -118,16 +118,7 @@ def _pickle_module() -> ModuleType:
     mod = ModuleType("autoquote_safe_pickle")
     mod.Unpickler = _SafeUnpickler  # type: ignore[attr-defined]
     mod.load = lambda f, **kw: _SafeUnpickler(f, **kw).load()  # type: ignore[attr-defined]
-    mod.__name__ = "autoquote_safe_pickle"
     return mod
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _state_dict(obj: Any) -> dict[str, Any]:
@@ -152,7 +143,7 @@ def read_checkpoint(path: Path | str) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"checkpoint {path} not found")
-    sha = file_sha256(path)
+    sha = sha256_file(path)
     try:
         obj = torch.load(path, map_location="cpu", pickle_module=_pickle_module(), weights_only=False)
     except UnsafeCheckpointError:

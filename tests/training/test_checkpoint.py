@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.checkpoint import UnsafeCheckpointError, file_sha256, read_checkpoint
+from model.manifest import sha256_file
+from training.checkpoint import UnsafeCheckpointError, read_checkpoint
 from training.config import REPO_ROOT
 from training.transfer import build_network, seed_checkpoint, transfer_state
 
@@ -75,7 +76,7 @@ def test_foreign_model_classes_load_as_inert_stubs_with_their_tensors(tmp_path: 
         "conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
         "bn.num_batches_tracked")}
     assert torch.equal(ckpt.state_dict["model.1.conv.weight"], second.conv.weight.detach().half().float())
-    assert ckpt.sha256 == file_sha256(tmp_path / "foreign.pt")
+    assert ckpt.sha256 == sha256_file(tmp_path / "foreign.pt")
     assert ckpt.describe()["licence"] == "not recorded"
 
 
