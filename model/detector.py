@@ -11,7 +11,7 @@ from PIL import Image
 from model.errors import InferenceError, ManifestError
 from model.findings import Detection
 from model.manifest import Manifest
-from model.onnx_session import open_session, resolve_model_path
+from model.onnx_session import OnnxModel, open_session, resolve_model_path
 from model.preprocess import Letterbox, letterbox
 
 DEFAULT_FILE = "detector.onnx"
@@ -66,17 +66,17 @@ def decode(
     return boxes[keep], scores[keep], cls[keep]
 
 
-class Detector:
+class Detector(OnnxModel):
     """Finds damaged parts in a photo. Build with :meth:`load`; call :meth:`detect`."""
+
+    what = "detector"
 
     def __init__(self, session: Any, manifest: Manifest, conf: float = 0.25, iou: float = 0.7,
                  max_det: int = 100) -> None:
-        self.session = session
-        self.manifest = manifest
+        super().__init__(session, manifest)
         self.conf = conf
         self.iou = iou
         self.max_det = max_det
-        self.input_name = session.get_inputs()[0].name
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = None) -> Detector:
@@ -85,25 +85,6 @@ class Detector:
         if manifest.preprocess.kind != "letterbox":
             raise ManifestError(f"detector manifest asks for {manifest.preprocess.kind!r}; expected letterbox")
         return cls(session, manifest)
-
-    @property
-    def classes(self) -> list[str]:
-        return self.manifest.classes
-
-    @property
-    def input_size(self) -> int:
-        return self.manifest.input_size
-
-    @property
-    def version(self) -> str:
-        return self.manifest.version
-
-    def run(self, tensor: np.ndarray) -> np.ndarray:
-        """The raw network output for a preprocessed input tensor."""
-        try:
-            return np.asarray(self.session.run(None, {self.input_name: tensor})[0])
-        except Exception as exc:  # onnxruntime errors are untyped
-            raise InferenceError(f"detector failed: {exc}") from exc
 
     def detect_tensor(
         self, tensor: np.ndarray, box: Letterbox, conf: float | None = None

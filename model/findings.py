@@ -9,20 +9,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.fields import Hours, Money, Part, Text
-from model.vocabulary import SEVERITY_LEVELS, Operation, Segment, Severity
 
-__all__ = [
-    "SEVERITY_LEVELS",
-    "ClaimContext",
-    "Detection",
-    "Finding",
-    "LineItem",
-    "Operation",
-    "PriceEstimate",
-    "Segment",
-    "Severity",
-    "SeverityGrade",
-]
+# re-exported: the domain words travel with the records that use them
+from model.vocabulary import SEVERITY_LEVELS as SEVERITY_LEVELS
+from model.vocabulary import Operation as Operation
+from model.vocabulary import Segment as Segment
+from model.vocabulary import Severity as Severity
 
 
 @dataclass(frozen=True)

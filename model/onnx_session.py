@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from model.errors import ManifestError, ModelError
+import numpy as np
+
+from model.errors import InferenceError, ManifestError, ModelError
 from model.manifest import WEIGHTS_DIR, Manifest, load_manifest
 from model.offline import configure_offline
 
@@ -35,3 +37,34 @@ def open_session(path: Path, expected_task: str, threads: int | None = None) -> 
     except Exception as exc:  # onnxruntime raises its own untyped errors for corrupt files
         raise ModelError(f"onnxruntime cannot load {path.name}: {exc}") from exc
     return session, manifest
+
+
+class OnnxModel:
+    """One shipped network: its onnxruntime session and the manifest that describes it."""
+
+    #: what the model is called in an :class:`InferenceError` ("detector", "severity model")
+    what = "model"
+
+    def __init__(self, session: Any, manifest: Manifest) -> None:
+        self.session = session
+        self.manifest = manifest
+        self.input_name = session.get_inputs()[0].name
+
+    @property
+    def classes(self) -> list[str]:
+        return self.manifest.classes
+
+    @property
+    def input_size(self) -> int:
+        return self.manifest.input_size
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        """The raw network output for a preprocessed input tensor."""
+        try:
+            return np.asarray(self.session.run(None, {self.input_name: tensor})[0])
+        except Exception as exc:  # onnxruntime errors are untyped
+            raise InferenceError(f"{self.what} failed: {exc}") from exc

@@ -31,6 +31,7 @@ from model.decision import (
 from model.errors import AutoquoteError, ModelError, UnknownJurisdiction
 from model.findings import ClaimContext, Detection, Finding, PriceEstimate, SeverityGrade
 from model.image_io import DecodedImage, ImageLimits, decode_image
+from model.pricing.pricer import Pricer
 from model.quality import QualityReport, QualityThresholds, assess_quality
 
 log = logging.getLogger(__name__)
@@ -73,16 +74,6 @@ class CatalogueLike(Protocol):
     @property
     def parts(self) -> list[str]: ...
     def currency_for(self, region: str) -> str: ...
-
-
-class PricerLike(Protocol):
-    """The cost model (``model.pricing.load_pricer``)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    def price(self, findings: Sequence[Finding], context: ClaimContext) -> PriceEstimate: ...
 
 
 @dataclass(frozen=True)
@@ -166,7 +157,7 @@ class Pipeline:
         self,
         detector: DetectorLike | None,
         severity: SeverityLike | None,
-        pricer: PricerLike | None,
+        pricer: Pricer | None,
         catalogue: CatalogueLike | None,
         config: PipelineConfig | None = None,
         problems: Sequence[str] = (),
@@ -386,7 +377,7 @@ def build_pipeline(
     problems: list[str] = []
     detector: DetectorLike | None = None
     severity: SeverityLike | None = None
-    pricer: PricerLike | None = None
+    pricer: Pricer | None = None
     catalogue: CatalogueLike | None = None
     try:
         detector = model.load_detector(detector_path, threads=threads)

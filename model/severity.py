@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from model.errors import InferenceError, ManifestError
+from model.errors import ManifestError
 from model.findings import SEVERITY_LEVELS, SeverityGrade
-from model.manifest import Manifest
-from model.onnx_session import open_session, resolve_model_path
+from model.onnx_session import OnnxModel, open_session, resolve_model_path
 from model.preprocess import resize_center_crop
 
 DEFAULT_FILE = "severity.onnx"
@@ -26,13 +24,10 @@ def _as_probabilities(logits: np.ndarray) -> np.ndarray:
     return np.asarray(e / e.sum())
 
 
-class SeverityModel:
+class SeverityModel(OnnxModel):
     """Grades how bad the damage in a photo (or a crop of it) is."""
 
-    def __init__(self, session: Any, manifest: Manifest) -> None:
-        self.session = session
-        self.manifest = manifest
-        self.input_name = session.get_inputs()[0].name
+    what = "severity model"
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = None) -> SeverityModel:
@@ -42,20 +37,9 @@ class SeverityModel:
             raise ManifestError(f"severity model classes {manifest.classes} are not {list(SEVERITY_LEVELS)}")
         return cls(session, manifest)
 
-    @property
-    def input_size(self) -> int:
-        return self.manifest.input_size
-
-    @property
-    def version(self) -> str:
-        return self.manifest.version
-
     def probabilities(self, tensor: np.ndarray) -> np.ndarray:
         """Class probabilities (manifest order) for a preprocessed input tensor."""
-        try:
-            out = np.asarray(self.session.run(None, {self.input_name: tensor})[0], dtype=np.float64)
-        except Exception as exc:  # onnxruntime errors are untyped
-            raise InferenceError(f"severity model failed: {exc}") from exc
+        out = self.run(tensor).astype(np.float64)
         return _as_probabilities(out.reshape(-1))
 
     def grade(self, image: Image.Image) -> SeverityGrade:

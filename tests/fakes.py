@@ -11,7 +11,8 @@ import numpy as np
 from PIL import Image
 
 from model.findings import ClaimContext, Detection, Finding, LineItem, PriceEstimate, SeverityGrade
-from model.pipeline import CatalogueLike, DetectorLike, Pipeline, PipelineConfig, PricerLike, SeverityLike
+from model.pipeline import CatalogueLike, DetectorLike, Pipeline, PipelineConfig, SeverityLike
+from model.pricing.pricer import Pricer
 from model.quality import QualityThresholds
 from tests.conftest import TEST_POLICIES_DIR
 
@@ -122,7 +123,7 @@ class FakePricer:
 def fake_pipeline(
     detector: DetectorLike | None = None,
     severity: SeverityLike | None = None,
-    pricer: PricerLike | None = None,
+    pricer: Pricer | None = None,
     catalogue: CatalogueLike | None = None,
     missing: bool = False,
 ) -> Pipeline:

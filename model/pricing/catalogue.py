@@ -33,28 +33,27 @@ class Figure(BaseModel):
     source: str
 
 
-class SegmentPrices(BaseModel):
+class _FigureTable(BaseModel):
+    """Three figures keyed by a vocabulary word (a segment, a severity level), with their source."""
+
     model_config = _Strict
+    source: str
+
+    def of(self, key: Segment | Severity) -> float:
+        """The figure for ``key``."""
+        return float(getattr(self, key))
+
+
+class SegmentPrices(_FigureTable):
     economy: float = Field(gt=0)
     mid: float = Field(gt=0)
     premium: float = Field(gt=0)
-    source: str
-
-    def for_segment(self, segment: Segment) -> float:
-        """The price for one vehicle segment."""
-        return float(getattr(self, segment))
 
 
-class SeverityFigures(BaseModel):
-    model_config = _Strict
+class SeverityFigures(_FigureTable):
     minor: float = Field(ge=0)
     moderate: float = Field(ge=0)
     severe: float = Field(ge=0)
-    source: str
-
-    def for_severity(self, severity: Severity) -> float:
-        """The figure for one severity level."""
-        return float(getattr(self, severity))
 
 
 class AreaScaling(BaseModel):

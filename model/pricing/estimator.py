@@ -128,8 +128,8 @@ class Estimator:
         part = spec.parts[found.part]
         rates = spec.regions[region]
         severity = found.label
-        price = part.price[region].for_segment(segment)
-        repair_hours = part.repair_hours.for_severity(severity) * spec.area_scaling.factor(
+        price = part.price[region].of(segment)
+        repair_hours = part.repair_hours.of(severity) * spec.area_scaling.factor(
             found.area_fraction
         )
         repair_cost = repair_hours * rates.labour_rate.value
@@ -137,7 +137,7 @@ class Estimator:
         if part.repairable(severity) and not too_dear:
             operation: str = "repair"
             parts_cost, hours = 0.0, repair_hours
-            refinish = part.refinish_hours.value * spec.repair_refinish_share.for_severity(severity)
+            refinish = part.refinish_hours.value * spec.repair_refinish_share.of(severity)
             why = f"{severity} damage on {found.area_fraction:.0%} of the photo"
         else:
             operation, parts_cost, hours = "replace", price, part.replace_hours.value
