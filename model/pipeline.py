@@ -63,7 +63,7 @@ class SeverityLike(Protocol):
     def input_size(self) -> int: ...
     @property
     def manifest(self) -> ManifestLike: ...
-    def grade(self, image: Image.Image) -> SeverityGrade: ...
+    def grade_many(self, images: Sequence[Image.Image]) -> list[SeverityGrade]: ...
 
 
 class CatalogueLike(Protocol):
@@ -283,10 +283,8 @@ class Pipeline:
         found: list[Finding] = []
         if quality.ok:
             detections = self._detect(photo, timings, failures, failed)
-            for det in detections:
-                grade = self._grade(photo, det, timings, failures, failed)
-                if grade is None:
-                    continue
+            grades = self._grade(photo, detections, timings, failures, failed)
+            for det, grade in zip(detections, grades, strict=True):
                 area = det.area / float(image.width * image.height)
                 x1, y1, x2, y2 = (round(v * scale, 1) for v in det.box)
                 box = (x1, y1, x2, y2)
@@ -323,22 +321,25 @@ class Pipeline:
     def _grade(
         self,
         photo: PhotoInput,
-        det: Detection,
+        detections: list[Detection],
         timings: dict[str, float],
         failures: list[Reason],
         failed: list[str],
-    ) -> SeverityGrade | None:
+    ) -> list[SeverityGrade]:
+        """A grade for each detection's crop, in one severity run; none when the model cannot grade them."""
+        if not detections:
+            return []
         if self.severity is None:
             self._fail("severity model", None, failures, failed, photo.photo_id)
-            return None
+            return []
         image = photo.image.image
         t0 = time.perf_counter()
         try:
-            crop = image.crop(expand_box(det.box, image.size, self.config.crop_margin))
-            return self.severity.grade(crop)
+            crops = [image.crop(expand_box(det.box, image.size, self.config.crop_margin)) for det in detections]
+            return self.severity.grade_many(crops)
         except Exception as exc:
             self._fail("severity model", exc, failures, failed, photo.photo_id)
-            return None
+            return []
         finally:
             timings["grade"] = timings.get("grade", 0.0) + (time.perf_counter() - t0) * 1e3
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,14 +38,31 @@ class SeverityModel(OnnxModel):
             raise ManifestError(f"severity model classes {manifest.classes} are not {list(SEVERITY_LEVELS)}")
         return cls(session, manifest)
 
+    @property
+    def batched(self) -> bool:
+        """Whether the network takes several crops in one run (its batch axis is named, not fixed at 1)."""
+        return not isinstance(self.session.get_inputs()[0].shape[0], int)
+
     def probabilities(self, tensor: np.ndarray) -> np.ndarray:
-        """Class probabilities (manifest order) for a preprocessed input tensor."""
-        out = self.run(tensor).astype(np.float64)
-        return _as_probabilities(out.reshape(-1))
+        """Class probabilities (manifest order), one row per image of a preprocessed input batch."""
+        out = self.run(tensor).astype(np.float64).reshape(len(tensor), -1)
+        return np.stack([_as_probabilities(row) for row in out])
 
     def grade(self, image: Image.Image) -> SeverityGrade:
         """Probabilities of minor, moderate and severe damage in ``image``."""
-        tensor = resize_center_crop(image, self.input_size, self.manifest.preprocess)
-        probs = self.probabilities(tensor)
+        return self.grade_many([image])[0]
+
+    def grade_many(self, images: Sequence[Image.Image]) -> list[SeverityGrade]:
+        """One grade per image: a single network run for all of them when the model takes a batch."""
+        tensors = [resize_center_crop(image, self.input_size, self.manifest.preprocess) for image in images]
+        if not tensors:
+            return []
+        if self.batched:
+            rows = self.probabilities(np.concatenate(tensors))
+        else:
+            rows = np.concatenate([self.probabilities(t) for t in tensors])
+        return [self._grade(row) for row in rows]
+
+    def _grade(self, probs: np.ndarray) -> SeverityGrade:
         by_name = {name: float(p) for name, p in zip(self.manifest.classes, probs, strict=True)}
         return SeverityGrade(probabilities={k: by_name[k] for k in SEVERITY_LEVELS})

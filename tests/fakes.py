@@ -62,9 +62,9 @@ class FakeSeverity:
     manifest: FakeManifest = field(default_factory=lambda: FakeManifest("fake-severity", "0.1"))
     crops: list[tuple[int, int]] = field(default_factory=list)
 
-    def grade(self, image: Image.Image) -> SeverityGrade:
-        self.crops.append(image.size)
-        return SeverityGrade(probabilities=dict(self.probabilities))
+    def grade_many(self, images: Sequence[Image.Image]) -> list[SeverityGrade]:
+        self.crops.extend(image.size for image in images)
+        return [SeverityGrade(probabilities=dict(self.probabilities)) for _ in images]
 
 
 @dataclass

@@ -64,7 +64,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     prepared = Path(args.prepared) if args.prepared else cfg.prepared
     report = json.loads((prepared / "report.json").read_text())
     weights = run / "weights" / "best.pt"
-    onnx_path = export_onnx(weights, cfg.imgsz, args.opset)
+    onnx_path = export_onnx(weights, cfg.imgsz, args.opset, batch_axis=kind.task == "classify")
     command_file = run / COMMAND_FILE
     train_cmd = command_file.read_text().strip() if command_file.is_file() else f"(config {run}/config.yaml)"
     command = f"autoquote-train prepare && {train_cmd} && {command_line(args)}"

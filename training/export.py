@@ -26,8 +26,12 @@ DATA_NOTE = {
 }
 
 
-def export_onnx(weights: Path, imgsz: int, opset: int = 17) -> Path:
-    """ultralytics ONNX export of ``weights`` (static shape, batch 1), then ``onnx.checker``."""
+def export_onnx(weights: Path, imgsz: int, opset: int = 17, batch_axis: bool = False) -> Path:
+    """ultralytics ONNX export of ``weights``, then ``onnx.checker``.
+
+    Batch 1 by default; ``batch_axis`` names the batch axis so that one run takes several inputs (the
+    severity model grades all of a photo's crops at once). The runtime always feeds the manifest's size.
+    """
     from training.ultralytics_env import prepare_ultralytics
 
     prepare_ultralytics()
@@ -43,7 +47,7 @@ def export_onnx(weights: Path, imgsz: int, opset: int = 17) -> Path:
         # and the parity check below is what proves the graph right.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         path = Path(YOLO(str(weights)).export(format="onnx", imgsz=imgsz, opset=opset, simplify=True,
-                                              dynamic=False, batch=1, verbose=False))
+                                              dynamic=batch_axis, batch=1, verbose=False))
     onnx.checker.check_model(onnx.load(str(path)))
     return path
 

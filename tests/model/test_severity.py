@@ -29,3 +29,15 @@ def test_shipped_severity_model_gives_probabilities(car_photo: Image.Image) -> N
     assert sum(grade.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     assert grade.label in grade.probabilities
     assert severity.grade(car_photo.convert("L")).probabilities.keys() == grade.probabilities.keys()
+
+
+def test_several_crops_are_graded_as_each_alone(car_photo: Image.Image) -> None:
+    import model
+
+    severity = model.load_severity()
+    crops = [car_photo, car_photo.crop((10, 10, 120, 90)), car_photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    together = severity.grade_many(crops)
+    assert len(together) == 3 and severity.grade_many([]) == []
+    for crop, graded in zip(crops, together, strict=True):
+        alone = severity.grade(crop).probabilities
+        assert graded.probabilities == pytest.approx(alone, abs=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,8 @@ class MinorSeverity:
     input_size = 32
     manifest = Manifest()
 
-    def grade(self, image: Image.Image) -> SeverityGrade:
-        return SeverityGrade({"minor": 0.9, "moderate": 0.08, "severe": 0.02})
+    def grade_many(self, images: Sequence[Image.Image]) -> list[SeverityGrade]:
+        return [SeverityGrade({"minor": 0.9, "moderate": 0.08, "severe": 0.02}) for _ in images]
 
 
 def fake_build_pipeline(config: PipelineConfig | None = None, *args: object, **kwargs: object) -> Pipeline:

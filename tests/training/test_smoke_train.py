@@ -67,8 +67,17 @@ def test_severity_trains_exports_and_runs_through_the_runtime(prepared: Path) ->
     import model
     from tests.conftest import synthetic_car_photo
 
-    grade = model.load_severity(onnx).grade(synthetic_car_photo())
+    severity = model.load_severity(onnx)
+    photo = synthetic_car_photo()
+    grade = severity.grade(photo)
     assert abs(sum(grade.probabilities.values()) - 1) < 1e-4
+    # exported with a batch axis: a photo's crops are graded in one run, each as if alone
+    crops = [photo, photo.crop((0, 0, 200, 150)), photo.rotate(90)]
+    assert severity.batched
+    batch = severity.grade_many(crops)
+    for crop, graded in zip(crops, batch, strict=True):
+        alone = severity.grade(crop).probabilities
+        assert all(abs(graded.probabilities[k] - alone[k]) < 1e-5 for k in alone)
 
 
 def test_a_pt_model_name_is_refused_before_anything_downloads(
