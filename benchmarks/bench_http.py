@@ -216,7 +216,11 @@ class InProcess:
                 lambda: assess_quality(image, self.decoded.original_size, self.pipeline.config.quality), repeats
             ),
             "detector (letterbox + run + decode)": median_ms(lambda: detector.detect(image), repeats),
-            "severity, one crop": median_ms(lambda: severity.grade(crop), repeats),
+            "severity, one crop": median_ms(lambda: severity.grade_many([crop]), repeats),
+            "severity, three crops, one at a time": median_ms(
+                lambda: [severity.grade_many([crop]) for _ in range(3)], repeats
+            ),
+            "severity, three crops, one run": median_ms(lambda: severity.grade_many([crop] * 3), repeats),
             "photo write + fsync (claims only)": median_ms(write, repeats),
         }
 
