@@ -46,7 +46,7 @@ def cmd_train(args: argparse.Namespace, kind: Kind) -> None:
     overrides = overrides_with(args, prepared=args.prepared)
     if args.init_from:  # the option wins over a --set init_from=...
         overrides.append(f"init_from={args.init_from}")
-    run = kind.train(load_config(kind.config_model(), args.config, overrides))
+    run = load_config(kind.recipe(), args.config, overrides).train()
     (run / COMMAND_FILE).write_text(command_line(args) + "\n")
     print(f"run folder: {run}\nnext: autoquote-train export {kind.name} --run {run}")
 
@@ -60,7 +60,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     kind = KINDS[args.kind]
     run = Path(args.run)
-    cfg: Any = kind.config_model().model_validate(yaml.safe_load((run / "config.yaml").read_text()))
+    cfg = kind.recipe().model_validate(yaml.safe_load((run / "config.yaml").read_text()))
     prepared = Path(args.prepared) if args.prepared else cfg.prepared
     report = json.loads((prepared / "report.json").read_text())
     weights = run / "weights" / "best.pt"

@@ -1,7 +1,7 @@
 """The perception model kinds the training commands handle, in one table (no ``if kind == ...`` chains).
 
-Each kind says which recipe it trains with, how its run folder's config is read, which classes and data
-hashes its manifest records, how it is evaluated through the runtime and how parity with torch is checked.
+Each kind says which recipe (a config that trains itself) it uses, which classes and data hashes its
+manifest records, how it is evaluated through the runtime and how parity with torch is checked.
 Torch and ultralytics are imported only when a kind's training or export actually runs.
 """
 
@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, Literal
 
 from model.manifest import Task
 from model.vocabulary import SEVERITY_LEVELS
+
+if TYPE_CHECKING:
+    from training.ultralytics_recipe import UltralyticsRecipe
 
 KindName = Literal["detector", "severity"]
 
@@ -26,10 +27,8 @@ class Kind:
 
     name: KindName
     task: Task
-    default_config: str
     data_key: str  # the prepared data's folder and hash key: detect or severity
-    config_model: Callable[[], type[BaseModel]]
-    train: Callable[[Any], Path]
+    recipe: Callable[[], type[UltralyticsRecipe]]  # its config, which trains itself
     classes: Callable[[dict[str, Any]], list[str]]
     # (model, prepared, split, out folder, detector for crops) -> report; a None model is the shipped one
     evaluate: Callable[[Path | None, Path, str, Path, Path | None], dict[str, Any]]
@@ -38,29 +37,22 @@ class Kind:
     report_keys: tuple[str, ...]  # what ``evaluate`` prints
     inputs: tuple[str, ...] = ("photos",)  # what it can be evaluated on: whole photos, or crops around detections
 
+    @property
+    def default_config(self) -> str:
+        """The GPU recipe in ``training/configs``."""
+        return f"{self.name}.yaml"
 
-def _detector_config() -> type[BaseModel]:
+
+def _detector_recipe() -> type[UltralyticsRecipe]:
     from training.detector import DetectorConfig
 
     return DetectorConfig
 
 
-def _severity_config() -> type[BaseModel]:
+def _severity_recipe() -> type[UltralyticsRecipe]:
     from training.severity import SeverityConfig
 
     return SeverityConfig
-
-
-def _train_detector(config: Any) -> Path:
-    from training.detector import train_detector
-
-    return train_detector(config)
-
-
-def _train_severity(config: Any) -> Path:
-    from training.severity import train_severity
-
-    return train_severity(config)
 
 
 def _evaluate_detector(model: Path | None, prepared: Path, split: str, out: Path,
@@ -104,10 +96,8 @@ KINDS: dict[str, Kind] = {
         Kind(
             name="detector",
             task="detect",
-            default_config="detector.yaml",
             data_key="detect",
-            config_model=_detector_config,
-            train=_train_detector,
+            recipe=_detector_recipe,
             classes=lambda report: list(report["classes"]),
             evaluate=_evaluate_detector,
             parity=_parity_detector,
@@ -117,10 +107,8 @@ KINDS: dict[str, Kind] = {
         Kind(
             name="severity",
             task="classify",
-            default_config="severity.yaml",
             data_key="severity",
-            config_model=_severity_config,
-            train=_train_severity,
+            recipe=_severity_recipe,
             classes=lambda _report: list(SEVERITY_LEVELS),
             evaluate=_evaluate_severity,
             parity=_parity_severity,

@@ -22,13 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from model.errors import ConfigError
 from training.config import default_work_dir, save_resolved
 from training.data.car_parts import ssl_images
-from training.detector import DetectorConfig, train_arguments
+from training.detector import DetectorConfig
+from training.ultralytics_recipe import check_architecture, train_arguments
 
 
 class SupervisedPretrainConfig(DetectorConfig):
     """The detector recipe, trained on ``pretrain/car_parts`` (18 part classes), not the damage labels."""
 
     name: str = "pretrain-car-parts"
+
+    def train(self) -> Path:
+        return pretrain_supervised(self)
 
 
 class SSLConfig(BaseModel):
@@ -64,10 +68,7 @@ def pretrain_supervised(cfg: SupervisedPretrainConfig) -> Path:
     """Train the detector architecture on car-parts from scratch; returns the run folder (weights/best.pt)."""
     from training.ultralytics_env import prepare_ultralytics
 
-    if cfg.model.endswith(".pt"):
-        raise ConfigError(
-            "model must be an architecture YAML such as yolo26n.yaml: *.pt names download weights"
-        )
+    check_architecture(cfg)
     data_yaml = cfg.prepared / "pretrain" / "car_parts" / "data.yaml"
     if not data_yaml.is_file():
         raise ConfigError(f"{data_yaml} not found: run `autoquote-train prepare-pretrain` first")
