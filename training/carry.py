@@ -15,7 +15,7 @@ from PIL import Image
 
 from training.data.car_parts import PretrainDataConfig, prepare_pretrain
 from training.data.prepare import PrepareConfig, prepare
-from training.data.sources import IMAGE_SUFFIXES
+from training.data.sources import IMAGE_SUFFIXES, open_rgb
 
 DATA_YAMLS = ("detect/data.yaml", "pretrain/car_parts/data.yaml")
 
@@ -26,14 +26,7 @@ def compact_images(folder: Path, max_side: int, quality: int) -> int:
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() not in IMAGE_SUFFIXES or path.is_symlink() or not path.is_file():
             continue
-        with Image.open(path) as im:
-            rgb = im.convert("RGB")
-        scale = max_side / max(rgb.size)
-        if scale < 1:
-            rgb = rgb.resize(
-                (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
-                Image.Resampling.BILINEAR,
-            )
+        rgb = open_rgb(path, max_side)
         buffer = io.BytesIO()
         rgb.save(
             buffer,

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from model.errors import ConfigError
 from training.config import default_work_dir, save_resolved
 from training.data.car_parts import ssl_images
+from training.data.sources import open_rgb
 from training.detector import DetectorConfig
 from training.ultralytics_recipe import check_architecture, train_arguments
 
@@ -103,18 +103,8 @@ class TwoViews:
     """A map-style dataset of photos held in memory (resized once), yielding two augmented views."""
 
     def __init__(self, paths: list[Path], imgsz: int, crop_scale: tuple[float, float]) -> None:
-        self.images: list[Image.Image] = []
         side = round(imgsz * 1.25)
-        for path in paths:
-            with Image.open(path) as im:
-                rgb = im.convert("RGB")
-            scale = side / min(rgb.size)
-            if scale < 1:
-                rgb = rgb.resize(
-                    (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
-                    Image.Resampling.BILINEAR,
-                )
-            self.images.append(rgb)
+        self.images = [open_rgb(path, side, min) for path in paths]
         self.transform = two_view_transform(imgsz, crop_scale)
 
     def __len__(self) -> int:

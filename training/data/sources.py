@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from PIL import Image
 
 from model.errors import ConfigError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 SEVERITY_CLASSES = ("minor", "moderate", "severe")
+
+
+def open_rgb(path: Path, side: int, measure: Callable[[tuple[int, int]], int] = max) -> Image.Image:
+    """The image at ``path`` in RGB, shrunk (never enlarged) so that ``measure`` of its size is at most ``side``."""
+    with Image.open(path) as im:
+        rgb = im.convert("RGB")
+    scale = side / measure(rgb.size)
+    if scale < 1:
+        rgb = rgb.resize(
+            (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.BILINEAR
+        )
+    return rgb
 
 
 @dataclass
