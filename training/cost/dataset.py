@@ -21,7 +21,6 @@ class CostArrays:
     estimate: npt.NDArray[np.float64]
     paid: npt.NDArray[np.float64]
     currency: npt.NDArray[np.str_]
-    region: npt.NDArray[np.str_]
     split: npt.NDArray[np.str_]
     spec: FeatureSpec
 
@@ -37,7 +36,6 @@ class CostArrays:
             self.estimate[keep],
             self.paid[keep],
             self.currency[keep],
-            self.region[keep],
             self.split[keep],
             self.spec,
         )
@@ -60,7 +58,6 @@ def featurise(ledger: Ledger, catalogue: Catalogue, fractions: tuple[float, floa
         estimate=np.asarray(totals, dtype=np.float64),
         paid=np.asarray([r.paid for r in ledger.rows], dtype=np.float64),
         currency=np.asarray([r.currency for r in ledger.rows]),
-        region=np.asarray([r.region for r in ledger.rows]),
         split=np.asarray([split_of(r.claim_id, fractions) for r in ledger.rows]),
         spec=spec,
     )

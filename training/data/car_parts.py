@@ -8,7 +8,6 @@ no pretraining step ever sees the held-out photos.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,7 +18,7 @@ from tqdm import tqdm
 from model.errors import ConfigError
 from training.config import default_data_root, default_work_dir
 from training.data.grouping import dhash_file, near_duplicate_pairs
-from training.data.prepare import _place
+from training.data.prepare import write_yolo
 
 CAR_PARTS_SPLITS = {"trainingset": "train", "testset": "val"}
 BACKGROUND = "_background_"
@@ -117,25 +116,6 @@ def ssl_representatives(rows: list[dict[str, object]], splits: tuple[str, ...]) 
     return list(chosen.values())
 
 
-def write_yolo(images: list[CarPartsImage], classes: list[str], out: Path, link: str) -> Path:
-    """``out/{train,val}/{images,labels}`` and a data.yaml with absolute paths."""
-    if out.exists():
-        shutil.rmtree(out)
-    for im in images:
-        _place(im.path, out / im.split / "images" / im.path.name, link)
-        label = out / im.split / "labels" / (im.path.stem + ".txt")
-        label.parent.mkdir(parents=True, exist_ok=True)
-        label.write_text("".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in im.boxes))
-    spec = {
-        "path": str(out.resolve()),
-        "train": "train/images",
-        "val": "val/images",
-        "names": dict(enumerate(classes)),
-    }
-    (out / "data.yaml").write_text(json.dumps(spec, indent=2))
-    return out / "data.yaml"
-
-
 def prepare_pretrain(cfg: PretrainDataConfig, progress: bool = True) -> dict[str, object]:
     """Write ``pretrain/car_parts`` (YOLO) and ``pretrain/ssl_images.txt``; returns (and saves) a report."""
     root, prepared = cfg.data_root, cfg.prepared
@@ -153,7 +133,7 @@ def prepare_pretrain(cfg: PretrainDataConfig, progress: bool = True) -> dict[str
     kept = [im for i, im in enumerate(images) if i not in near_test]
     out = prepared / "pretrain"
     out.mkdir(parents=True, exist_ok=True)
-    data_yaml = write_yolo(kept, classes, out / "car_parts", cfg.link)
+    data_yaml = write_yolo(kept, classes, out / "car_parts", ("train", "val"), cfg.link)
 
     # SSL: the prepared representatives, then car-parts photos that duplicate neither them nor each other
     dup_of_rep = near_any(cp_hashes, rep_hashes, cfg.dhash_distance)

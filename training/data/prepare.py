@@ -12,8 +12,9 @@ import os
 import random
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tqdm import tqdm
@@ -104,24 +105,25 @@ def _place(src: Path, dst: Path, link: str) -> None:
         shutil.copyfile(src, dst)
 
 
-def write_detect(photos: list[Photo], classes: list[str], out: Path, link: str) -> Path:
-    """Write ``detect/<split>/{images,labels}`` and a data.yaml with absolute paths."""
-    root = out / "detect"
+class YoloItem(Protocol):
+    """An image to write in the YOLO layout: its file, its split and its boxes (class, cx, cy, w, h)."""
+
+    path: Path
+    split: str
+    boxes: list[tuple[int, float, float, float, float]]
+
+
+def write_yolo(items: Sequence[YoloItem], classes: list[str], root: Path, splits: Sequence[str], link: str) -> Path:
+    """Write ``root/<split>/{images,labels}`` and a data.yaml with absolute paths, replacing what was there."""
     if root.exists():
         shutil.rmtree(root)
-    for p in photos:
-        name = p.path.name
-        _place(p.path, root / p.split / "images" / name, link)
-        label = root / p.split / "labels" / (Path(name).stem + ".txt")
+    for item in items:
+        _place(item.path, root / item.split / "images" / item.path.name, link)
+        label = root / item.split / "labels" / (item.path.stem + ".txt")
         label.parent.mkdir(parents=True, exist_ok=True)
-        label.write_text("".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in p.boxes))
-    spec = {
-        "path": str(root.resolve()),
-        "train": "train/images",
-        "val": "val/images",
-        "test": "test/images",
-        "names": dict(enumerate(classes)),
-    }
+        label.write_text("".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, x, y, w, h in item.boxes))
+    spec = {"path": str(root.resolve()), **{split: f"{split}/images" for split in splits},
+            "names": dict(enumerate(classes))}
     (root / "data.yaml").write_text(json.dumps(spec, indent=2))
     return root / "data.yaml"
 
@@ -237,7 +239,7 @@ def prepare(config: PrepareConfig, progress: bool = True) -> dict[str, object]:
     )
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
-    write_detect(det_kept, classes, out, config.link)
+    write_yolo(det_kept, classes, out / "detect", SPLITS, config.link)
     write_severity(sev, out, config.link)
     kept_ids = {id(p) for p in det_kept}
     listing = [
