@@ -42,6 +42,18 @@ $T carry --rebase "$PREP"
 CP=$RUNS/pretrain-car-parts/weights/best.pt
 SSL=$RUNS/pretrain-ssl/weights
 
+# Train KIND once from each pretrained start named (cp: car-parts; ssl: the SSL backbone file), in order.
+from_pretrained() {  # KIND SSL_BACKBONE HOURS START...
+  local kind=$1 backbone=$2 hours=$3 init src
+  shift 3
+  for init in "$@"; do
+    src=$CP; [[ $init == ssl ]] && src=$SSL/$backbone
+    log "$kind from $init"
+    $T train-"$kind" --prepared "$PREP" --init-from "$src" --set project="$RUNS" --set name="$kind-$init" \
+      --set time="$hours"
+  done
+}
+
 if has coco; then
   log "detector and severity from COCO weights"
   $T train-detector --config detector-coco.yaml --prepared "$PREP" --init-from "$COCO" --set project="$RUNS"
@@ -56,12 +68,7 @@ if has pretrain; then
 fi
 
 if has detector; then
-  for init in cp ssl; do
-    src=$CP; [[ $init == ssl ]] && src=$SSL/backbone-detect.pt
-    log "detector from $init"
-    $T train-detector --prepared "$PREP" --init-from "$src" --set project="$RUNS" --set name=detector-$init \
-      --set time=$TIME_DET
-  done
+  from_pretrained detector backbone-detect.pt "$TIME_DET" cp ssl
 fi
 
 if has distill; then
@@ -72,12 +79,7 @@ if has distill; then
 fi
 
 if has severity; then
-  for init in ssl cp; do
-    src=$CP; [[ $init == ssl ]] && src=$SSL/backbone-cls.pt
-    log "severity from $init"
-    $T train-severity --prepared "$PREP" --init-from "$src" --set project="$RUNS" --set name=severity-$init \
-      --set time=$TIME_SEV
-  done
+  from_pretrained severity backbone-cls.pt "$TIME_SEV" ssl cp
 fi
 
 if has export; then
