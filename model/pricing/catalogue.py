@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from model.errors import CatalogueError, UnknownCurrency, UnknownPart, UnknownRegion, UnknownSegment
+from model.text_file import read_hashed_text
 from model.vocabulary import SEGMENTS, SEVERITY_LEVELS, Segment, Severity
 
 CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "catalogues"
@@ -258,13 +258,5 @@ class Catalogue:
 def load_catalogue(path: Path | str | None = None) -> Catalogue:
     """Read and validate a catalogue YAML (``None``: the shipped one); errors name the file and line."""
     file = Path(path) if path is not None else DEFAULT_CATALOGUE
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise CatalogueError(f"cannot read catalogue {file}: {exc.strerror}") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CatalogueError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    spec = _parse(text, str(file))
-    return Catalogue(spec, path=file, sha256=hashlib.sha256(raw).hexdigest())
+    text, sha256 = read_hashed_text(file, "catalogue", CatalogueError)
+    return Catalogue(_parse(text, str(file)), path=file, sha256=sha256)

@@ -21,6 +21,7 @@ from model.errors import AutoquoteError, LedgerError
 from model.ledger import COLUMNS, LedgerRow
 from model.pricing.catalogue import Catalogue
 from model.pricing.estimator import Estimator
+from model.text_file import read_hashed_text
 
 SPLITS = ("train", "calibration", "test")
 
@@ -77,14 +78,7 @@ def validate_row(cells: dict[str, str], estimator: Estimator) -> LedgerRow:
 def read_ledger(path: Path | str, catalogue: Catalogue) -> Ledger:
     """Load a ledger CSV, keeping valid rows and reporting each rejected one with its row number."""
     file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise LedgerError(f"cannot read ledger {file}: {exc.strerror}") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LedgerError(f"ledger {file} is not UTF-8 text (byte {exc.start})") from exc
+    text, sha256 = read_hashed_text(file, "ledger", LedgerError, encoding="utf-8-sig")
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -111,7 +105,7 @@ def read_ledger(path: Path | str, catalogue: Catalogue) -> Ledger:
         raise LedgerError(
             f"ledger {file} has no usable rows ({len(rejected)} rejected; {first or 'it is empty'})"
         )
-    return Ledger(file, tuple(rows), tuple(rejected), hashlib.sha256(raw).hexdigest())
+    return Ledger(file, tuple(rows), tuple(rejected), sha256)
 
 
 def split_of(claim_id: str, fractions: Sequence[float]) -> str:
