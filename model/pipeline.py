@@ -133,6 +133,23 @@ class Quote:
     failed_stages: tuple[str, ...] = ()
     timings_ms: Mapping[str, float] = field(default_factory=dict)
 
+    def findings(self) -> tuple[Finding, ...]:
+        """Every photo's findings, as the pricer and the decision read them."""
+        return tuple(
+            Finding(f.part, f.severity, f.area_fraction, score=f.score, photo_id=p.photo_id, box=f.box)
+            for p in self.photos
+            for f in p.findings
+        )
+
+    def failures(self) -> tuple[Reason, ...]:
+        """The reasons its decision gives for stages that could not run."""
+        return tuple(r for r in self.decision.reasons if r.code in ("model_unavailable", "pipeline_error"))
+
+    def decision_input(self) -> DecisionInput:
+        """What ``decide`` read about this claim, to decide it again under another policy."""
+        flags = tuple(PhotoFlags(p.photo_id, p.quality.issues, p.duplicate_of_claim) for p in self.photos)
+        return DecisionInput(self.findings(), self.estimate, flags, self.failures(), self.versions)
+
 
 def _label(manifest: ManifestLike) -> str:
     return f"{manifest.name}@{manifest.version}"

@@ -38,15 +38,13 @@ from model.decision import (
     POLICIES_DIR,
     Calibration,
     Decision,
-    DecisionInput,
-    PhotoFlags,
     Policy,
     Reason,
     decide,
     load_policy,
 )
 from model.errors import ConfigError
-from model.findings import ClaimContext, Finding, PriceEstimate
+from model.findings import ClaimContext, PriceEstimate
 from model.pipeline import PhotoInput, Pipeline, PipelineConfig, Quote, build_pipeline
 from model.quality import QualityThresholds
 from training.evaluate import read_yolo_labels, split_images
@@ -115,23 +113,11 @@ class PhotoRecord:
     labels: list[tuple[str, tuple[float, float, float, float]]]
 
 
-def _findings(quote: Quote) -> tuple[Finding, ...]:
-    return tuple(
-        Finding(f.part, f.severity, f.area_fraction, score=f.score, photo_id=p.photo_id, box=f.box)
-        for p in quote.photos
-        for f in p.findings
-    )
-
-
-def _failures(quote: Quote) -> tuple[Reason, ...]:
-    return tuple(r for r in quote.decision.reasons if r.code in ("model_unavailable", "pipeline_error"))
-
-
 def _reprice(pipeline: Pipeline, quote: Quote, context: ClaimContext) -> Quote:
     """The same perception priced in another region (the detector and severity model run once per photo)."""
-    findings = _findings(quote)
+    findings = quote.findings()
     estimate: PriceEstimate | None = None
-    failures = list(_failures(quote))
+    failures = list(quote.failures())
     if findings and pipeline.pricer is not None:
         try:
             estimate = pipeline.pricer.price(findings, context)
@@ -193,16 +179,11 @@ def blockers(records: list[PhotoRecord], policy: Policy) -> dict[str, int]:
     open_policy = loosest(policy)
     counts: dict[str, int] = {}
     for rec in records:
-        decision = decide(_decision_input(rec.quotes[policy.region]), open_policy)
+        decision = decide(rec.quotes[policy.region].decision_input(), open_policy)
         if decision.outcome != "auto_settle":
             for code in sorted({r.code for r in decision.reasons}):
                 counts[code] = counts.get(code, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
-
-
-def _decision_input(quote: Quote) -> DecisionInput:
-    flags = tuple(PhotoFlags(p.photo_id, p.quality.issues, p.duplicate_of_claim) for p in quote.photos)
-    return DecisionInput(_findings(quote), quote.estimate, flags, _failures(quote), quote.versions)
 
 
 def outcomes_for(records: list[PhotoRecord], policy: Policy, iou: float) -> Outcomes:
@@ -211,8 +192,8 @@ def outcomes_for(records: list[PhotoRecord], policy: Policy, iou: float) -> Outc
     rows = []
     for rec in records:
         quote = rec.quotes[policy.region]
-        findings = _findings(quote)
-        eligible = decide(_decision_input(quote), open_policy).outcome == "auto_settle"
+        findings = quote.findings()
+        eligible = decide(quote.decision_input(), open_policy).outcome == "auto_settle"
         width = quote.estimate.relative_width if quote.estimate else math.inf
         rows.append((
             eligible,
@@ -336,7 +317,7 @@ def check_against_decide(records: list[PhotoRecord], policy: Policy, outcomes: O
     thresholds = _thresholds(policy)
     expected = outcomes.settled(thresholds)
     for rec, want in zip(records, expected, strict=True):
-        got = decide(_decision_input(rec.quotes[policy.region]), policy).outcome == "auto_settle"
+        got = decide(rec.quotes[policy.region].decision_input(), policy).outcome == "auto_settle"
         if policy.calibration is not None and not policy.calibration.proven:
             want = False
         if got != bool(want):
