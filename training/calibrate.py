@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from training.risk_control import (
     Outcomes,
     SearchResult,
     Step,
+    Tally,
     clopper_pearson_upper,
     fixed_sequence_search,
     interpolate_path,
@@ -247,17 +248,13 @@ def build_paths(cfg: CalibrateConfig, base: Policy) -> list[list[dict[str, float
 
 def figures(outcomes: Outcomes, thresholds: dict[str, float], confidence: float) -> dict[str, Any]:
     """Settle share, wrong share among settled and its Clopper–Pearson upper bound, for fixed thresholds."""
-    mask = outcomes.settled(thresholds)
-    m, k, n = int(mask.sum()), int((mask & outcomes.wrong).sum()), len(outcomes)
-    return {
-        "n_photos": n,
-        "n_settled": m,
-        "n_wrong": k,
-        "settle_share": m / n if n else 0.0,
-        "error_rate": k / m if m else None,
-        "error_bound": clopper_pearson_upper(k, m, confidence) if m else None,
-        "confidence": confidence,
-    }
+    return _figures(outcomes.tally(thresholds), confidence)
+
+
+def _figures(tally: Tally, confidence: float) -> dict[str, Any]:
+    bound = clopper_pearson_upper(tally.n_wrong, tally.n_settled, confidence) if tally.n_settled else None
+    return {**asdict(tally), "settle_share": tally.settle_share, "error_rate": tally.error_rate,
+            "error_bound": bound, "confidence": confidence}
 
 
 def _thresholds(policy: Policy) -> dict[str, float]:
@@ -269,19 +266,16 @@ def calibrated_policy(base: Policy, result: SearchResult, models: dict[str, str]
     """The new policy version: the chosen thresholds (or the strictest, settling nothing) and its evidence."""
     chosen = result.chosen
     thresholds = chosen.thresholds if chosen else _thresholds(base)
-    settled = val.settled(thresholds) if chosen else np.zeros(len(val), dtype=bool)
-    m, k = int(settled.sum()), int((settled & val.wrong).sum())
+    tally = val.tally(thresholds) if chosen else Tally(len(val), 0, 0)
     calibration = Calibration(
         models=models,
         proven=chosen is not None,
         target=result.target,
         confidence=result.confidence,
         error_bound=chosen.bound if chosen else None,
-        error_rate=k / m if m else None,
-        settle_share=m / len(val) if len(val) else 0.0,
-        n_photos=len(val),
-        n_settled=m,
-        n_wrong=k,
+        error_rate=tally.error_rate,
+        settle_share=tally.settle_share,
+        **asdict(tally),
         split="val",
         method=METHOD.format(paths=result.paths, level=result.level_per_path),
         wrong_means=WRONG_MEANS.format(iou=iou),
@@ -440,9 +434,7 @@ def _calibrated_figures(outcomes: Outcomes, thresholds: dict[str, float], result
                         confidence: float) -> dict[str, Any]:
     """Figures of the chosen thresholds; a policy that proved nothing settles nothing."""
     if result.chosen is None:
-        n = len(outcomes)
-        return {"n_photos": n, "n_settled": 0, "n_wrong": 0, "settle_share": 0.0, "error_rate": None,
-                "error_bound": None, "confidence": confidence}
+        return _figures(Tally(len(outcomes), 0, 0), confidence)
     return figures(outcomes, thresholds, confidence)
 
 

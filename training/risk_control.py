@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -81,6 +81,23 @@ def min_certifiable(target: float, confidence: float) -> int:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """Photos, how many of them settle alone, and how many of those were priced for the wrong parts."""
+
+    n_photos: int
+    n_settled: int
+    n_wrong: int
+
+    @property
+    def settle_share(self) -> float:
+        return self.n_settled / self.n_photos if self.n_photos else 0.0
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.n_wrong / self.n_settled if self.n_settled else None
+
+
+@dataclass(frozen=True)
 class Outcomes:
     """Per photo: could it settle at all, its weakest finding on each threshold, and were its priced parts wrong.
 
@@ -109,28 +126,22 @@ class Outcomes:
         )
         return mask
 
+    def tally(self, t: dict[str, float]) -> Tally:
+        """How many photos settle under thresholds ``t``, and how many of those wrongly."""
+        mask = self.settled(t)
+        return Tally(len(self), int(mask.sum()), int((mask & self.wrong).sum()))
+
 
 @dataclass(frozen=True)
-class Step:
+class Step(Tally):
     """One threshold set on a path and what it did on the calibration photos."""
 
     path: int
     index: int
     thresholds: dict[str, float]
-    n_photos: int
-    n_settled: int
-    n_wrong: int
     bound: float  # Clopper–Pearson upper bound at the path's level
     certified: bool
     tested: bool  # False when passed over (too few settled to certify) or after the walk stopped
-
-    @property
-    def settle_share(self) -> float:
-        return self.n_settled / self.n_photos if self.n_photos else 0.0
-
-    @property
-    def error_rate(self) -> float | None:
-        return self.n_wrong / self.n_settled if self.n_settled else None
 
 
 @dataclass(frozen=True)
@@ -158,15 +169,6 @@ def interpolate_path(strict: dict[str, float], loose: dict[str, float], steps: i
     ]
 
 
-def evaluate_steps(outcomes: Outcomes, path: Sequence[dict[str, float]]) -> list[tuple[int, int]]:
-    """(settled, wrong) for each threshold set of a path."""
-    out = []
-    for t in path:
-        mask = outcomes.settled(t)
-        out.append((int(mask.sum()), int((mask & outcomes.wrong).sum())))
-    return out
-
-
 def fixed_sequence_search(
     outcomes: Outcomes,
     paths: Sequence[Sequence[dict[str, float]]],
@@ -185,17 +187,18 @@ def fixed_sequence_search(
         raise ValueError("at least one search path is needed")
     level = 1.0 - (1.0 - confidence) / len(paths)
     m0 = max(min_certifiable(target, level), min_settled)
-    n = len(outcomes)
     steps: list[Step] = []
     for j, path in enumerate(paths):
         walking = True
-        for i, (t, (m, k)) in enumerate(zip(path, evaluate_steps(outcomes, path), strict=True)):
-            bound = clopper_pearson_upper(k, m, level)
-            tested = walking and m >= m0
+        for i, t in enumerate(path):
+            tally = outcomes.tally(t)
+            bound = clopper_pearson_upper(tally.n_wrong, tally.n_settled, level)
+            tested = walking and tally.n_settled >= m0
             certified = tested and bound <= target
             if tested and not certified:
                 walking = False
-            steps.append(Step(j, i, dict(t), n, m, k, bound, certified, tested))
+            steps.append(Step(**asdict(tally), path=j, index=i, thresholds=dict(t), bound=bound,
+                              certified=certified, tested=tested))
     certified_steps = [s for s in steps if s.certified]
     chosen = max(certified_steps, key=lambda s: (s.n_settled, -s.n_wrong, -s.path, -s.index), default=None)
     return SearchResult(tuple(steps), chosen, target, confidence, level, len(paths))
