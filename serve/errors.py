@@ -56,6 +56,7 @@ with :data:`ERROR_RESPONSES`, which lists each status with every code it may car
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -64,7 +65,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from model.errors import (
     AutoquoteError,
@@ -75,6 +76,7 @@ from model.errors import (
     ModelError,
     UnsupportedImageType,
 )
+from serve.asgi import HttpMiddleware
 from serve.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -302,17 +304,13 @@ def allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
-class CatchUnexpectedMiddleware:
+@dataclass
+class CatchUnexpectedMiddleware(HttpMiddleware):
     """Turns an unexpected exception into one logged traceback and a JSON 500 (not re-raised, logged twice)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
+    metrics: Metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watch(message: Message) -> None:

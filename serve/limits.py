@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from model.image_io import mebibytes
+from serve.asgi import HttpMiddleware
 from serve.errors import NulCharacter, RequestTooLarge
 
 
@@ -27,41 +29,33 @@ def _refuse(status: int, code: str, message: str) -> tuple[Message, Message]:
     return start, {"type": "http.response.body", "body": body}
 
 
-class NulGuardMiddleware:
+class NulGuardMiddleware(HttpMiddleware):
     """Refuses a NUL character anywhere in the URL or the headers: no field may hold one, and databases choke."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-            query = scope.get("query_string", b"")
-            headers = scope.get("headers") or []
-            if (
-                "\x00" in scope["path"]
-                or b"%00" in raw.lower() + query.lower()
-                or b"\x00" in raw + query
-                or any(b"\x00" in v for _, v in headers)
-            ):
-                error = NulCharacter("the URL or a header contains a NUL (%00) character; remove it")
-                for message in _refuse(422, error.code, error.message):
-                    await send(message)
-                return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        query = scope.get("query_string", b"")
+        headers = scope.get("headers") or []
+        if (
+            "\x00" in scope["path"]
+            or b"%00" in raw.lower() + query.lower()
+            or b"\x00" in raw + query
+            or any(b"\x00" in v for _, v in headers)
+        ):
+            error = NulCharacter("the URL or a header contains a NUL (%00) character; remove it")
+            for message in _refuse(422, error.code, error.message):
+                await send(message)
+            return
         await self.app(scope, receive, send)
 
 
-class BodyLimitMiddleware:
+@dataclass
+class BodyLimitMiddleware(HttpMiddleware):
     """Refuses a declared Content-Length over the limit at once; counts the bytes of any other body."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
+    max_bytes: int
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             error = too_large(self.max_bytes)
