@@ -1,7 +1,8 @@
 """The claim state machine: every status, every allowed transition, who may make it and the audit event it writes.
 
-Routes call :func:`check` before doing work and :func:`apply` inside the transaction that records it; no other
-code changes ``ClaimRow.status``. A transition that is not in :data:`TRANSITIONS` is refused with
+Routes make a change with :func:`change` (lock, :func:`check`, the work, :func:`apply`, commit), or call
+:func:`check` before slow work and :func:`apply` inside the transaction that records it; no other code changes
+``ClaimRow.status``. A transition that is not in :data:`TRANSITIONS` is refused with
 ``claim_state_conflict`` (409) and the list of actions allowed now. ``python -m serve.claim_states README.md``
 rewrites the state diagram in the README from this table; a test fails when the two disagree.
 
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +27,7 @@ from sqlalchemy.orm import Session
 from model.decision import Policy, Reason
 from model.pipeline import Quote
 from serve.auth import Principal
-from serve.db import audit
+from serve.db import audit, claims
 from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow, utcnow
 from serve.errors import ApprovalCommentRequired, ClaimStateConflict, OwnClaimDecision, TransitionNotAllowed
 
@@ -222,6 +224,27 @@ def apply(
     body = dict(detail or {})
     body["status"] = {"from": before.value, "to": after.value}
     return audit.record(session, principal, transition.event, claim.id, body)
+
+
+@dataclass
+class Change:
+    """A change in progress on a locked claim; ``detail`` is what its audit event records."""
+
+    claim: ClaimRow
+    detail: dict[str, Any] | None = dataclasses.field(default_factory=dict)  # None: nothing changed
+
+
+@contextmanager
+def change(session: Session, principal: Principal, claim_id: str, action: Action) -> Iterator[Change]:
+    """Lock the claim and refuse ``action`` if it is not allowed now; after the block's work, make the
+    transition with the block's ``detail`` (none when it set ``detail = None``) and commit."""
+    claim = claims.lock_claim(session, principal, claim_id)
+    check(claim, principal, action)
+    step = Change(claim)
+    yield step
+    if step.detail is not None:
+        apply(session, principal, claim, action, step.detail)
+    session.commit()
 
 
 def opened(session: Session, principal: Principal, claim: ClaimRow, detail: dict[str, Any]) -> AuditEventRow:

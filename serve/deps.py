@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -17,45 +17,38 @@ from serve.metrics import Metrics
 from serve.registry import ModelService
 from serve.settings import Settings
 from serve.storage import PhotoStore
+from serve.uploads import PhotoIntake
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <API key>")
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
-    settings: Settings = request.app.state.settings
-    return settings
+def _on_state(name: str) -> Callable[[Request], Any]:
+    """A dependency answering what the lifespan put on ``app.state`` under ``name``."""
+
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def get_pipeline(request: Request) -> Pipeline:
+get_settings: Callable[[Request], Settings] = _on_state("settings")  # the settings the app was created with
+get_models: Callable[[Request], ModelService] = _on_state("models")  # the models in service and the shadow
+get_store: Callable[[Request], PhotoStore] = _on_state("store")
+# The process's photo decoder (limits per request, decode slots, decoded-photo cache).
+get_decoder: Callable[[Request], Decoder] = _on_state("decoder")
+get_metrics: Callable[[Request], Metrics] = _on_state("metrics")  # the app's Prometheus collectors
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ModelsDep = Annotated[ModelService, Depends(get_models)]
+StoreDep = Annotated[PhotoStore, Depends(get_store)]
+DecoderDep = Annotated[Decoder, Depends(get_decoder)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_pipeline(models: ModelsDep) -> Pipeline:
     """The pipeline in service (models, catalogue, policies); a promotion swaps it between requests."""
-    models: ModelService = request.app.state.models
     return models.current()
-
-
-def get_models(request: Request) -> ModelService:
-    """The models in service and the shadow candidate."""
-    models: ModelService = request.app.state.models
-    return models
-
-
-def get_store(request: Request) -> PhotoStore:
-    """The photo store."""
-    store: PhotoStore = request.app.state.store
-    return store
-
-
-def get_decoder(request: Request) -> Decoder:
-    """The process's photo decoder (limits per request, decode slots, decoded-photo cache)."""
-    decoder: Decoder = request.app.state.decoder
-    return decoder
-
-
-def get_metrics(request: Request) -> Metrics:
-    """The app's Prometheus collectors."""
-    metrics: Metrics = request.app.state.metrics
-    return metrics
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -64,13 +57,16 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
-ModelsDep = Annotated[ModelService, Depends(get_models)]
-StoreDep = Annotated[PhotoStore, Depends(get_store)]
-DecoderDep = Annotated[Decoder, Depends(get_decoder)]
-MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_intake(pipeline: PipelineDep, decoder: DecoderDep, store: StoreDep, settings: SettingsDep) -> PhotoIntake:
+    """What storing uploaded photos takes, with this service's limits."""
+    return PhotoIntake(pipeline, decoder, store, settings.max_photo_bytes, settings.max_photos_per_claim)
+
+
+IntakeDep = Annotated[PhotoIntake, Depends(get_intake)]
 
 
 def get_principal(

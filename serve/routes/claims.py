@@ -23,7 +23,7 @@ from serve.auth import Principal
 from serve.claim_states import Action
 from serve.db import claims as repo
 from serve.db import review
-from serve.deps import DecoderDep, MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, SettingsDep, StoreDep
+from serve.deps import DecoderDep, IntakeDep, MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, StoreDep
 from serve.errors import ERROR_RESPONSES, ClaimStateConflict, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
 from serve.fields import Offset
 from serve.locale import Locale, LocaleDep
@@ -35,7 +35,6 @@ from serve.schemas import (
     claim_out,
     claim_summary,
 )
-from serve.uploads import store_uploads
 
 router = APIRouter(
     prefix="/v1/claims",
@@ -75,7 +74,7 @@ def create_claim(
         existing = repo.find_idempotent(session, principal, idempotency_key, request_hash)
         if existing is not None:
             response.status_code = status.HTTP_200_OK
-            return claim_out(repo.get_claim(session, principal, existing.id), principal.sees_all_claims, locale)
+            return _claim_view(session, principal, existing.id, locale)
     new = repo.NewClaim(region=region, jurisdiction=jurisdiction, segment=body.segment, description=body.description)
     try:
         row = repo.create_claim(session, principal, new, idempotency_key, request_hash)
@@ -96,7 +95,12 @@ def create_claim(
             raise
         response.status_code = status.HTTP_200_OK
         row = existing
-    return claim_out(repo.get_claim(session, principal, row.id), principal.sees_all_claims, locale)
+    return _claim_view(session, principal, row.id, locale)
+
+
+def _claim_view(session: Session, principal: Principal, claim_id: str, locale: Locale) -> ClaimOut:
+    """The claim as this caller may see it, in its state now."""
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
 @router.post("/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut)
@@ -106,30 +110,24 @@ def add_photos(
     principal: PrincipalDep,
     locale: LocaleDep,
     session: SessionDep,
-    pipeline: PipelineDep,
-    store: StoreDep,
-    settings: SettingsDep,
-    decoder: DecoderDep,
+    intake: IntakeDep,
 ) -> ClaimOut:
     """Add photos to a claim (also while a retake is requested); the photo limit holds under concurrency."""
     claim = repo.get_claim(session, principal, claim_id)
     claim_states.check(claim, principal, Action.ADD_PHOTOS)
-    if len(claim.photos) + len(files) > settings.max_photos_per_claim:
+    if len(claim.photos) + len(files) > intake.max_photos:
         raise TooManyPhotos(
-            f"a claim holds at most {settings.max_photos_per_claim} photos and this one has "
-            f"{len(claim.photos)}; send fewer photos"
+            f"a claim holds at most {intake.max_photos} photos and this one has {len(claim.photos)}; "
+            "send fewer photos"
         )
-    stored = store_uploads(files, pipeline, decoder, store, settings.max_photo_bytes)
+    stored = intake.store_uploads(files)
     # Counted again under the claim's lock: concurrent uploads cannot pass the limit together.
-    claim = repo.lock_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.ADD_PHOTOS)
-    before = {p.id for p in claim.photos}
-    rows = repo.add_photos(session, principal, claim, stored, settings.max_photos_per_claim)
-    added = [r for r in rows if r.id not in before]
-    if added:
-        claim_states.apply(session, principal, claim, Action.ADD_PHOTOS, repo.photos_detail(added))
-    session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
+    with claim_states.change(session, principal, claim_id, Action.ADD_PHOTOS) as change:
+        before = {p.id for p in change.claim.photos}
+        rows = repo.add_photos(session, principal, change.claim, stored, intake.max_photos)
+        added = [r for r in rows if r.id not in before]
+        change.detail = repo.photos_detail(added) if added else None
+    return _claim_view(session, principal, claim_id, locale)
 
 
 @router.put("/{claim_id}/photos/{photo_id}", response_model=ClaimOut)
@@ -140,22 +138,16 @@ def replace_photo(
     principal: PrincipalDep,
     locale: LocaleDep,
     session: SessionDep,
-    pipeline: PipelineDep,
-    store: StoreDep,
-    settings: SettingsDep,
-    decoder: DecoderDep,
+    intake: IntakeDep,
 ) -> ClaimOut:
     """Replace one photo (e.g. the one a retake names); the old photo stays stored and in the audit trail."""
     claim = repo.get_claim(session, principal, claim_id)
     claim_states.check(claim, principal, Action.REPLACE_PHOTO)
     repo.photo_in_force(claim, photo_id)
-    [stored] = store_uploads([file], pipeline, decoder, store, settings.max_photo_bytes)
-    claim = repo.lock_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.REPLACE_PHOTO)
-    detail = repo.replace_photo(session, principal, claim, photo_id, stored)
-    claim_states.apply(session, principal, claim, Action.REPLACE_PHOTO, detail)
-    session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
+    [stored] = intake.store_uploads([file])
+    with claim_states.change(session, principal, claim_id, Action.REPLACE_PHOTO) as change:
+        change.detail = repo.replace_photo(session, principal, change.claim, photo_id, stored)
+    return _claim_view(session, principal, claim_id, locale)
 
 
 @router.delete("/{claim_id}/photos/{photo_id}", response_model=ClaimOut)
@@ -163,12 +155,9 @@ def withdraw_photo(
     claim_id: str, photo_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep
 ) -> ClaimOut:
     """Withdraw one photo from the claim; it stays stored and in the audit trail."""
-    claim = repo.lock_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.WITHDRAW_PHOTO)
-    detail = repo.withdraw_photo(session, claim, photo_id)
-    claim_states.apply(session, principal, claim, Action.WITHDRAW_PHOTO, detail)
-    session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
+    with claim_states.change(session, principal, claim_id, Action.WITHDRAW_PHOTO) as change:
+        change.detail = repo.withdraw_photo(session, change.claim, photo_id)
+    return _claim_view(session, principal, claim_id, locale)
 
 
 @router.post("/{claim_id}/assess", response_model=ClaimOut)
@@ -223,32 +212,29 @@ def assess_claim(
             claim.jurisdiction,
             lambda: metrics.model_errors.labels("shadow").inc(),
         )
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
-
-
-def _transition(session: Session, principal: Principal, claim_id: str, action: Action, locale: Locale) -> ClaimOut:
-    claim = repo.lock_claim(session, principal, claim_id)
-    claim_states.apply(session, principal, claim, action)
-    session.commit()
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
+    return _claim_view(session, principal, claim_id, locale)
 
 
 @router.post("/{claim_id}/request-review", response_model=ClaimOut)
 def request_review(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """The customer does not accept the settlement: an adjuster reviews the claim."""
-    return _transition(session, principal, claim_id, Action.REQUEST_REVIEW, locale)
+    with claim_states.change(session, principal, claim_id, Action.REQUEST_REVIEW):
+        pass  # the status alone changes
+    return _claim_view(session, principal, claim_id, locale)
 
 
 @router.post("/{claim_id}/withdraw", response_model=ClaimOut)
 def withdraw_claim(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """The customer withdraws the claim: it ends here."""
-    return _transition(session, principal, claim_id, Action.WITHDRAW, locale)
+    with claim_states.change(session, principal, claim_id, Action.WITHDRAW):
+        pass  # the status alone changes
+    return _claim_view(session, principal, claim_id, locale)
 
 
 @router.get("/{claim_id}", response_model=ClaimOut)
 def read_claim(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """A claim with its photos and latest quote."""
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
+    return _claim_view(session, principal, claim_id, locale)
 
 
 @router.get("", response_model=ClaimPage)

@@ -198,11 +198,8 @@ def edit_line_items(
     claim_id: str, body: LineItemsIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
 ) -> ReviewClaimOut:
     """Replace the quote's line items (change, add, remove): a new adjuster quote supersedes the old one."""
-    claim = repo.lock_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.EDIT_LINE_ITEMS)
-    detail = review.edit_line_items(session, principal, claim, body.line_items, known_parts(pipeline))
-    claim_states.apply(session, principal, claim, Action.EDIT_LINE_ITEMS, detail)
-    session.commit()
+    with claim_states.change(session, principal, claim_id, Action.EDIT_LINE_ITEMS) as change:
+        change.detail = review.edit_line_items(session, principal, change.claim, body.line_items, known_parts(pipeline))
     return _review_view(session, principal, pipeline, claim_id)
 
 
@@ -219,12 +216,9 @@ def correct_boxes(
     pipeline: PipelineDep,
 ) -> ReviewClaimOut:
     """Replace a photo's boxes with the adjuster's; they become detector labels when exported."""
-    claim = repo.lock_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.CORRECT_BOXES)
     boxes = [review.Box(b.part, *b.box) for b in body.boxes]
-    detail = review.correct_boxes(session, principal, claim, photo_id, boxes, known_parts(pipeline))
-    claim_states.apply(session, principal, claim, Action.CORRECT_BOXES, detail)
-    session.commit()
+    with claim_states.change(session, principal, claim_id, Action.CORRECT_BOXES) as change:
+        change.detail = review.correct_boxes(session, principal, change.claim, photo_id, boxes, known_parts(pipeline))
     return _review_view(session, principal, pipeline, claim_id)
 
 
@@ -235,25 +229,19 @@ def approve_claim(
     """Close a claim in review as approved for the final amount; far from the model's quote it needs a comment.
 
     Nobody approves a claim they opened."""
-    claim = repo.lock_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.APPROVE)
-    policy = pipeline.policy(claim.jurisdiction)
-    claim_states.check_approval(claim, principal, body.amount, body.comment, policy)
-    detail = review.approve(session, principal, claim, body.amount, body.comment)
-    claim_states.apply(session, principal, claim, Action.APPROVE, detail)
-    session.commit()
+    with claim_states.change(session, principal, claim_id, Action.APPROVE) as change:
+        policy = pipeline.policy(change.claim.jurisdiction)
+        claim_states.check_approval(change.claim, principal, body.amount, body.comment, policy)
+        change.detail = review.approve(session, principal, change.claim, body.amount, body.comment)
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 @router.post("/claims/{claim_id}/reject", response_model=ClaimOut)
 def reject_claim(claim_id: str, body: RejectIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
     """Close the claim as rejected; the comment is required and shown to the customer."""
-    claim = repo.lock_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.REJECT)
-    claim_states.check_decision(claim, principal)
-    detail = review.reject(session, principal, claim, body.comment)
-    claim_states.apply(session, principal, claim, Action.REJECT, detail)
-    session.commit()
+    with claim_states.change(session, principal, claim_id, Action.REJECT) as change:
+        claim_states.check_decision(change.claim, principal)
+        change.detail = review.reject(session, principal, change.claim, body.comment)
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
