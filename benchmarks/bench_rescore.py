@@ -58,7 +58,16 @@ def make_backlog(settings: Settings, n: int) -> int:
             batch = []
             for j in range(1 + i % 2):
                 data = photo(1000 * i + j)
-                batch.append(claims.StoredPhoto(store.put(data), "image/jpeg", len(data), 640, 480, f"{i}-{j}.jpg"))
+                batch.append(
+                    claims.StoredPhoto(
+                        sha256=store.put(data),
+                        content_type="image/jpeg",
+                        byte_size=len(data),
+                        width=640,
+                        height=480,
+                        filename=f"{i}-{j}.jpg",
+                    )
+                )
             claims.add_photos(session, who, claim, batch, 12)
             photos += len(batch)
         session.commit()

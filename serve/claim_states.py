@@ -1,9 +1,9 @@
 """The claim state machine: every status, every allowed transition, who may make it and the audit event it writes.
 
-Routes make a change with :func:`change` (lock, :func:`check`, the work, :func:`apply`, commit), or call
-:func:`check` before slow work and :func:`apply` inside the transaction that records it; no other code changes
-``ClaimRow.status``. A transition that is not in :data:`TRANSITIONS` is refused with
-``claim_state_conflict`` (409) and the list of actions allowed now. ``python -m serve.claim_states README.md``
+Routes make a change with :func:`change` (lock, :func:`check`, the work, :func:`apply`, commit), after
+:func:`allowed_now` where slow work comes first; no other code changes ``ClaimRow.status``. A transition that
+is not in :data:`TRANSITIONS` is refused with ``claim_state_conflict`` (409) and the list of actions allowed
+now. ``python -m serve.claim_states README.md``
 rewrites the state diagram in the README from this table; a test fails when the two disagree.
 
 Every claim reaches an end: the model settles it, an adjuster decides it, or the customer withdraws it. Retake
@@ -224,6 +224,14 @@ def apply(
     body = dict(detail or {})
     body["status"] = {"from": before.value, "to": after.value}
     return audit.record(session, principal, transition.event, claim.id, body)
+
+
+def allowed_now(session: Session, principal: Principal, claim_id: str, action: Action) -> ClaimRow:
+    """The claim, if ``action`` is allowed on it now: checked before slow work (uploads, models) without the
+    lock, and checked again under it."""
+    claim = claims.get_claim(session, principal, claim_id)
+    check(claim, principal, action)
+    return claim
 
 
 @dataclass

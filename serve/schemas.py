@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,17 @@ from model.quality import QualityIssue
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
 from serve.locale import DEFAULT_LOCALE, Locale, issue_message, reason_message
+from serve.storage import PhotoFile
+
+
+class View(BaseModel):
+    """An API view of a row or a domain object: the fields it shares with its source are read from it."""
+
+    @classmethod
+    def of(cls, source: object, **computed: Any) -> Self:
+        """The view of ``source``: each field from the attribute of the same name, except those given here."""
+        read = {name: getattr(source, name) for name in cls.model_fields if name not in computed}
+        return cls.model_validate({**read, **computed})
 
 
 class ClaimCreate(BaseModel):
@@ -33,14 +44,8 @@ class ClaimCreate(BaseModel):
     description: Text = Field(default="", max_length=2000)
 
 
-class PhotoOut(BaseModel):
+class PhotoOut(PhotoFile, View):
     id: str
-    sha256: str
-    content_type: str
-    byte_size: int
-    width: int
-    height: int
-    filename: str
     duplicate: bool | None = Field(
         description="this photo, or a near-identical one, was already sent with another claim "
         "(adjusters and admins only; null for customers)"
@@ -85,7 +90,7 @@ class QuoteOut(BaseModel):
     created_at: datetime | None = None
 
 
-class ReviewOut(BaseModel):
+class ReviewOut(View):
     """An adjuster's closing decision: what the customer is told once the claim is decided."""
 
     outcome: Literal["approved", "rejected"]
@@ -95,7 +100,7 @@ class ReviewOut(BaseModel):
     at: datetime
 
 
-class ClaimOut(BaseModel):
+class ClaimOut(View):
     id: str
     status: str
     region: str
@@ -110,7 +115,7 @@ class ClaimOut(BaseModel):
     review: ReviewOut | None = Field(default=None, description="the adjuster's decision, once made")
 
 
-class ClaimSummary(BaseModel):
+class ClaimSummary(View):
     id: str
     status: str
     region: str
@@ -121,6 +126,19 @@ class ClaimSummary(BaseModel):
     total: float | None
     currency: str | None
 
+    @classmethod
+    def of_claim(cls, row: ClaimRow, **computed: Any) -> Self:
+        """One line of a claim list: the claim, how many photos it holds, and its latest quote's result."""
+        latest = row.quotes[-1] if row.quotes else None
+        return cls.of(
+            row,
+            photo_count=len(row.photos),
+            decision=latest.decision if latest else None,
+            total=latest.total if latest else None,
+            currency=latest.currency if latest else None,
+            **computed,
+        )
+
 
 class ClaimPage(BaseModel):
     items: list[ClaimSummary]
@@ -128,7 +146,7 @@ class ClaimPage(BaseModel):
     offset: int
 
 
-class AuditEventOut(BaseModel):
+class AuditEventOut(View):
     id: int
     at: datetime
     actor_key_id: str | None
@@ -137,7 +155,7 @@ class AuditEventOut(BaseModel):
     detail: dict[str, Any]
 
 
-class PolicyOut(BaseModel):
+class PolicyOut(View):
     jurisdiction: str
     description: str = Field(default="", description="what the policy covers, in words")
     version: str
@@ -166,14 +184,8 @@ class ReadyOut(BaseModel):
 def photo_out(row: PhotoRow, adjuster: bool = False) -> PhotoOut:
     """API view of a stored photo; cross-claim signals only for adjusters and admins."""
     other = row.duplicate_of_claim_id if adjuster else None
-    return PhotoOut(
-        id=row.id,
-        sha256=row.sha256,
-        content_type=row.content_type,
-        byte_size=row.byte_size,
-        width=row.width,
-        height=row.height,
-        filename=row.filename,
+    return PhotoOut.of(
+        row,
         duplicate=(row.duplicate_of_claim_id is not None) if adjuster else None,
         duplicate_of_claim_id=other,
         duplicate_of_url=f"/review#claim={other}" if other else None,
@@ -214,13 +226,7 @@ def quote_out_from_row(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteO
         currency=row.currency,
         line_items=[li.to_domain() for li in row.line_items],
         photos=list(photos.values()),
-        versions=VersionsOut(
-            detector=row.detector_version,
-            severity=row.severity_version,
-            pricer=row.pricer_version,
-            catalogue=row.catalogue_version,
-            policy=row.policy_version,
-        ),
+        versions=VersionsOut.model_validate(row.versions()),
         created_at=row.created_at,
     )
 
@@ -275,17 +281,9 @@ def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LO
     quote = quote_out_from_row(row.quotes[-1], locale) if row.quotes else None
     if quote is not None and not adjuster:
         quote = for_customer(quote, locale)
-    return ClaimOut(
-        id=row.id,
-        status=row.status,
-        region=row.region,
-        jurisdiction=row.jurisdiction,
-        segment=row.segment,
-        description=row.description,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+    return ClaimOut.of(
+        row,
         photos=[photo_out(p, adjuster) for p in row.photos],
-        retake_rounds=row.retake_rounds,
         quote=quote,
         review=review_out(row.reviews[-1]) if row.reviews else None,
     )
@@ -293,31 +291,9 @@ def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LO
 
 def review_out(row: ClaimReviewRow) -> ReviewOut:
     """API view of an adjuster's decision."""
-    return ReviewOut(
-        outcome=row.outcome,
-        amount=row.amount,
-        currency=row.currency,
-        comment=row.comment,
-        at=row.created_at,
-    )
-
-
-def claim_summary(row: ClaimRow) -> ClaimSummary:
-    """One line of a claim list."""
-    latest = row.quotes[-1] if row.quotes else None
-    return ClaimSummary(
-        id=row.id,
-        status=row.status,
-        region=row.region,
-        jurisdiction=row.jurisdiction,
-        created_at=row.created_at,
-        photo_count=len(row.photos),
-        decision=latest.decision if latest else None,
-        total=latest.total if latest else None,
-        currency=latest.currency if latest else None,
-    )
+    return ReviewOut.of(row, at=row.created_at)
 
 
 def audit_out(row: AuditEventRow) -> AuditEventOut:
     """API view of one audit event."""
-    return AuditEventOut.model_validate(row, from_attributes=True)
+    return AuditEventOut.of(row)

@@ -16,10 +16,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from pydantic import BaseModel
+
 if TYPE_CHECKING:
     from serve.settings import Settings
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PhotoFile(BaseModel):
+    """A photo file in a store: its address, what it is, its size in pixels, and the name it was sent under."""
+
+    sha256: str
+    content_type: str
+    byte_size: int
+    width: int
+    height: int
+    filename: str
 
 
 class PhotoStore(Protocol):

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,6 +28,7 @@ from serve.db.rows import (
     utcnow,
 )
 from serve.errors import ClaimNotFound, IdempotencyConflict, PhotoAlreadyInClaim, PhotoNotFound, TooManyPhotos
+from serve.storage import PhotoFile
 
 
 @dataclass(frozen=True)
@@ -39,17 +41,20 @@ class NewClaim:
     description: str = ""
 
 
-@dataclass(frozen=True)
-class StoredPhoto:
+class StoredPhoto(PhotoFile):
     """A photo already written to the photo store, ready to be attached to a claim."""
 
-    sha256: str
-    content_type: str
-    byte_size: int
-    width: int
-    height: int
-    filename: str
+    model_config = ConfigDict(frozen=True)
+
     phash: int | None = None
+
+    def columns(self) -> dict[str, object]:
+        """Its columns of the photo table: the file's facts (the name cut to fit), the hash and its bands."""
+        return {
+            **self.model_dump(exclude={"phash"}),
+            "filename": self.filename[:255],
+            **_phash_columns(self.phash),
+        }
 
 
 def find_idempotent(session: Session, principal: Principal, key: str, request_hash: str) -> ClaimRow | None:
@@ -74,13 +79,7 @@ def create_claim(
 ) -> ClaimRow:
     """A new claim row owned by the caller (its status and audit event come from serve.claim_states)."""
     row = ClaimRow(
-        owner_key_id=principal.key_id,
-        region=new.region,
-        jurisdiction=new.jurisdiction,
-        segment=new.segment,
-        description=new.description,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
+        owner_key_id=principal.key_id, idempotency_key=idempotency_key, request_hash=request_hash, **asdict(new)
     )
     session.add(row)
     session.flush()
@@ -199,15 +198,9 @@ def _photo_row(
     row = PhotoRow(
         claim_id=claim.id,
         position=position,
-        sha256=photo.sha256,
-        content_type=photo.content_type,
-        byte_size=photo.byte_size,
-        width=photo.width,
-        height=photo.height,
-        filename=photo.filename[:255],
         duplicate_of_claim_id=duplicate_of(session, photo.sha256, claim.id, photo.phash),
         uploaded_by=principal.key_id,
-        **_phash_columns(photo.phash),
+        **photo.columns(),
     )
     session.add(row)
     return row
@@ -283,7 +276,6 @@ def withdraw_photo(session: Session, claim: ClaimRow, photo_id: str) -> dict[str
 def save_quote(session: Session, claim: ClaimRow, quote: Quote) -> QuoteRow:
     """Record a model quote with its findings, line items, reasons and versions."""
     est = quote.estimate
-    versions = quote.versions
     row = QuoteRow(
         claim_id=claim.id,
         source="model",
@@ -296,11 +288,7 @@ def save_quote(session: Session, claim: ClaimRow, quote: Quote) -> QuoteRow:
         region=quote.context.region,
         segment=quote.context.segment,
         jurisdiction=quote.jurisdiction,
-        detector_version=versions.get("detector", ""),
-        severity_version=versions.get("severity", ""),
-        pricer_version=versions.get("pricer", ""),
-        catalogue_version=versions.get("catalogue", ""),
-        policy_version=versions.get("policy", ""),
+        **QuoteRow.version_columns(quote.versions),
         reasons=[asdict(r) for r in quote.decision.reasons],
         photo_checks=[
             {
@@ -330,11 +318,5 @@ def quote_detail(row: QuoteRow) -> dict[str, Any]:
         "photos": [c["photo_id"] for c in row.photo_checks],
         "total": row.total,
         "currency": row.currency,
-        "versions": {
-            "detector": row.detector_version,
-            "severity": row.severity_version,
-            "pricer": row.pricer_version,
-            "catalogue": row.catalogue_version,
-            "policy": row.policy_version,
-        },
+        "versions": row.versions(),
     }

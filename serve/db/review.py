@@ -19,6 +19,7 @@ from model.errors import UnknownPart
 from model.findings import LineItem
 from serve.auth import Principal
 from serve.db.rows import (
+    VERSIONED,
     BoxCorrectionRow,
     ClaimReviewRow,
     ClaimRow,
@@ -30,6 +31,8 @@ from serve.db.rows import (
 from serve.errors import ClaimStateConflict, InvalidBox, PhotoNotFound
 
 QUEUE_STATUSES = ("in_review",)
+# What an adjuster's quote keeps from the quote it supersedes: the decision, the context and what produced it.
+_KEPT = ("decision", "currency", "region", "segment", "jurisdiction", *(f"{n}_version" for n in VERSIONED))
 
 
 @dataclass(frozen=True)
@@ -185,20 +188,8 @@ def edit_line_items(
         source="adjuster",
         supersedes_id=base.id,
         author_key_id=principal.key_id,
-        decision=base.decision,
-        total=total,
-        low=None,
-        high=None,
-        level=None,
-        currency=base.currency,
-        region=base.region,
-        segment=base.segment,
-        jurisdiction=base.jurisdiction,
-        detector_version=base.detector_version,
-        severity_version=base.severity_version,
-        pricer_version=base.pricer_version,
-        catalogue_version=base.catalogue_version,
-        policy_version=base.policy_version,
+        total=total,  # exact: no interval (low, high, level stay empty)
+        **{name: getattr(base, name) for name in _KEPT},
         reasons=list(base.reasons),
         photo_checks=list(base.photo_checks),
         notes=[*base.notes, f"line items edited by an adjuster ({principal.name})"],
@@ -221,46 +212,33 @@ def _line_detail(line: LineItem) -> dict[str, object]:
     return {"part": line.part, "operation": line.operation, "total": line.total}
 
 
-def _close(claim: ClaimRow) -> QuoteRow:
-    quote = latest_quote(claim)
-    if quote is None:
-        raise ClaimStateConflict(f"claim {claim.id} was never assessed; assess it before deciding it")
-    return quote
-
-
 def approve(
     session: Session, principal: Principal, claim: ClaimRow, amount: float, comment: str = ""
 ) -> dict[str, Any]:
     """Close the claim as approved for ``amount`` (in the quote's currency)."""
-    quote = _close(claim)
-    row = ClaimReviewRow(
-        claim_id=claim.id,
-        outcome="approved",
-        amount=round(amount, 2),
-        currency=quote.currency,
-        comment=comment,
-        quote_id=quote.id,
-        author_key_id=principal.key_id,
-    )
-    return _record_review(session, claim, row, quote)
+    return _decide(session, principal, claim, "approved", round(amount, 2), comment)
 
 
 def reject(session: Session, principal: Principal, claim: ClaimRow, comment: str) -> dict[str, Any]:
     """Close the claim as rejected; the comment says why."""
-    quote = _close(claim)
+    return _decide(session, principal, claim, "rejected", None, comment)
+
+
+def _decide(
+    session: Session, principal: Principal, claim: ClaimRow, outcome: str, amount: float | None, comment: str
+) -> dict[str, Any]:
+    quote = latest_quote(claim)
+    if quote is None:
+        raise ClaimStateConflict(f"claim {claim.id} was never assessed; assess it before deciding it")
     row = ClaimReviewRow(
         claim_id=claim.id,
-        outcome="rejected",
-        amount=None,
+        outcome=outcome,
+        amount=amount,
         currency=quote.currency,
         comment=comment,
         quote_id=quote.id,
         author_key_id=principal.key_id,
     )
-    return _record_review(session, claim, row, quote)
-
-
-def _record_review(session: Session, claim: ClaimRow, row: ClaimReviewRow, quote: QuoteRow) -> dict[str, Any]:
     claim.reviews.append(row)
     session.flush()
     return {

@@ -8,6 +8,7 @@ the learning loop can compare the model's quote with the approved one.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, get_origin
 
@@ -146,6 +147,10 @@ class PhotoRow(Base):
     claim: Mapped[ClaimRow] = relationship(back_populates="all_photos")
 
 
+# What produced a quote, one ``<name>_version`` column each: the models, the pricer, the catalogue, the policy.
+VERSIONED = ("detector", "severity", "pricer", "catalogue", "policy")
+
+
 class QuoteRow(Base):
     __tablename__ = "quotes"
 
@@ -176,6 +181,15 @@ class QuoteRow(Base):
     claim: Mapped[ClaimRow] = relationship(back_populates="quotes")
     findings: Mapped[list[FindingRow]] = relationship(order_by="FindingRow.position", cascade="all")
     line_items: Mapped[list[LineItemRow]] = relationship(order_by="LineItemRow.position", cascade="all")
+
+    def versions(self) -> dict[str, str]:
+        """The version of each part that produced this quote, by :data:`VERSIONED` name."""
+        return {name: getattr(self, f"{name}_version") for name in VERSIONED}
+
+    @staticmethod
+    def version_columns(versions: Mapping[str, str]) -> dict[str, str]:
+        """The ``*_version`` columns for these versions ("" where one is not given)."""
+        return {f"{name}_version": versions.get(name, "") for name in VERSIONED}
 
 
 class FindingRow(Base):

@@ -32,8 +32,8 @@ from serve.schemas import (
     ClaimCreate,
     ClaimOut,
     ClaimPage,
+    ClaimSummary,
     claim_out,
-    claim_summary,
 )
 
 router = APIRouter(
@@ -113,8 +113,7 @@ def add_photos(
     intake: IntakeDep,
 ) -> ClaimOut:
     """Add photos to a claim (also while a retake is requested); the photo limit holds under concurrency."""
-    claim = repo.get_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.ADD_PHOTOS)
+    claim = claim_states.allowed_now(session, principal, claim_id, Action.ADD_PHOTOS)
     if len(claim.photos) + len(files) > intake.max_photos:
         raise TooManyPhotos(
             f"a claim holds at most {intake.max_photos} photos and this one has {len(claim.photos)}; "
@@ -141,9 +140,7 @@ def replace_photo(
     intake: IntakeDep,
 ) -> ClaimOut:
     """Replace one photo (e.g. the one a retake names); the old photo stays stored and in the audit trail."""
-    claim = repo.get_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.REPLACE_PHOTO)
-    repo.photo_in_force(claim, photo_id)
+    repo.photo_in_force(claim_states.allowed_now(session, principal, claim_id, Action.REPLACE_PHOTO), photo_id)
     [stored] = intake.store_uploads([file])
     with claim_states.change(session, principal, claim_id, Action.REPLACE_PHOTO) as change:
         change.detail = repo.replace_photo(session, principal, change.claim, photo_id, stored)
@@ -175,8 +172,7 @@ def assess_claim(
     request: Request,
 ) -> ClaimOut:
     """Run the pipeline on the claim's photos, record the quote, and settle, route or ask for a retake."""
-    claim = repo.get_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.ASSESS)
+    claim = claim_states.allowed_now(session, principal, claim_id, Action.ASSESS)
     claim_states.ensure_model_may_quote(claim)
     if not claim.photos:
         raise NoPhotos(f"claim {claim_id} has no photos yet; add some with POST /v1/claims/{claim_id}/photos")
@@ -247,7 +243,7 @@ def list_claims(
 ) -> ClaimPage:
     """The caller's claims, newest first (adjusters and admins see every claim)."""
     rows = repo.list_claims(session, principal, claim_status, limit, offset)
-    return ClaimPage(items=[claim_summary(r) for r in rows], limit=limit, offset=offset)
+    return ClaimPage(items=[ClaimSummary.of_claim(r) for r in rows], limit=limit, offset=offset)
 
 
 @router.get(

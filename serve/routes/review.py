@@ -21,7 +21,7 @@ from serve.db import claims as repo
 from serve.deps import PipelineDep, PrincipalDep, SessionDep
 from serve.errors import ERROR_RESPONSES
 from serve.fields import Offset
-from serve.schemas import AuditEventOut, ClaimOut, QuoteOut, audit_out, claim_out, quote_out_from_row
+from serve.schemas import AuditEventOut, ClaimOut, ClaimSummary, QuoteOut, audit_out, claim_out, quote_out_from_row
 
 router = APIRouter(
     prefix="/v1",
@@ -32,18 +32,9 @@ router = APIRouter(
 )
 
 
-class QueueItemOut(BaseModel):
-    id: str
-    status: str
-    created_at: datetime
+class QueueItemOut(ClaimSummary):
     updated_at: datetime
-    region: str
-    jurisdiction: str
     segment: str
-    photo_count: int
-    decision: str | None
-    total: float | None
-    currency: str | None
     reasons: list[str] = Field(description="codes of the reasons the claim was routed to a human")
     edited: bool = Field(description="an adjuster already edited the quote")
 
@@ -146,27 +137,13 @@ def queue(
     items = []
     for row in rows:
         quote = review.latest_quote(row)
-        items.append(
-            QueueItemOut(
-                id=row.id,
-                status=row.status,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                region=row.region,
-                jurisdiction=row.jurisdiction,
-                segment=row.segment,
-                photo_count=len(row.photos),
-                decision=quote.decision if quote else None,
-                total=quote.total if quote else None,
-                currency=quote.currency if quote else None,
-                reasons=list(dict.fromkeys(r["code"] for r in quote.reasons)) if quote else [],
-                edited=any(q.source == "adjuster" for q in row.quotes),
-            )
-        )
+        reasons = list(dict.fromkeys(r["code"] for r in quote.reasons)) if quote else []
+        edited = any(q.source == "adjuster" for q in row.quotes)
+        items.append(QueueItemOut.of_claim(row, reasons=reasons, edited=edited))
     return QueuePage(items=items, count=count, limit=limit, offset=offset)
 
 
-def _review_view(session: SessionDep, principal: PrincipalDep, pipeline: Pipeline, claim_id: str) -> ReviewClaimOut:
+def _review_view(session: SessionDep, principal: PrincipalDep, claim_id: str, parts: list[str]) -> ReviewClaimOut:
     claim = repo.get_claim(session, principal, claim_id)
     model = review.model_quote(claim)
     boxes = review.current_boxes(session, claim)
@@ -181,7 +158,7 @@ def _review_view(session: SessionDep, principal: PrincipalDep, pipeline: Pipelin
             )
             for pid, (found, corrected) in boxes.items()
         ],
-        parts=known_parts(pipeline),
+        parts=parts,
         operations=list(OPERATIONS),
         audit=[audit_out(e) for e in audit.events_for_claim(session, claim_id)],
     )
@@ -190,7 +167,7 @@ def _review_view(session: SessionDep, principal: PrincipalDep, pipeline: Pipelin
 @router.get("/review/claims/{claim_id}", response_model=ReviewClaimOut)
 def review_claim(claim_id: str, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep) -> ReviewClaimOut:
     """One claim as the adjuster sees it: photos, boxes, quote, the models' quote, audit trail."""
-    return _review_view(session, principal, pipeline, claim_id)
+    return _review_view(session, principal, claim_id, known_parts(pipeline))
 
 
 @router.put("/claims/{claim_id}/line-items", response_model=ReviewClaimOut)
@@ -198,9 +175,10 @@ def edit_line_items(
     claim_id: str, body: LineItemsIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
 ) -> ReviewClaimOut:
     """Replace the quote's line items (change, add, remove): a new adjuster quote supersedes the old one."""
+    parts = known_parts(pipeline)
     with claim_states.change(session, principal, claim_id, Action.EDIT_LINE_ITEMS) as change:
-        change.detail = review.edit_line_items(session, principal, change.claim, body.line_items, known_parts(pipeline))
-    return _review_view(session, principal, pipeline, claim_id)
+        change.detail = review.edit_line_items(session, principal, change.claim, body.line_items, parts)
+    return _review_view(session, principal, claim_id, parts)
 
 
 @router.put(
@@ -217,9 +195,10 @@ def correct_boxes(
 ) -> ReviewClaimOut:
     """Replace a photo's boxes with the adjuster's; they become detector labels when exported."""
     boxes = [review.Box(b.part, *b.box) for b in body.boxes]
+    parts = known_parts(pipeline)
     with claim_states.change(session, principal, claim_id, Action.CORRECT_BOXES) as change:
-        change.detail = review.correct_boxes(session, principal, change.claim, photo_id, boxes, known_parts(pipeline))
-    return _review_view(session, principal, pipeline, claim_id)
+        change.detail = review.correct_boxes(session, principal, change.claim, photo_id, boxes, parts)
+    return _review_view(session, principal, claim_id, parts)
 
 
 @router.post("/claims/{claim_id}/approve", response_model=ClaimOut)

@@ -58,16 +58,7 @@ def models(pipeline: PipelineDep) -> ModelsOut:
             p = pipeline.policy(name)
         except AutoquoteError:
             continue
-        policies.append(
-            PolicyOut(
-                jurisdiction=p.jurisdiction,
-                description=p.description,
-                version=p.version,
-                region=p.region,
-                currency=p.currency,
-                small_claim_limit=p.small_claim_limit,
-            )
-        )
+        policies.append(PolicyOut.of(p))
     return ModelsOut(
         ready=pipeline.ready,
         versions=pipeline.versions(),

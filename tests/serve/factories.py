@@ -40,4 +40,6 @@ def make_claim(
 def make_stored_photo(seed: int = 0, sha256: str | None = None) -> claims.StoredPhoto:
     """A photo as if it had been written to the store."""
     digest = sha256 or f"{seed:064x}"
-    return claims.StoredPhoto(digest, "image/jpeg", 1000, 640, 480, f"photo-{seed}.jpg")
+    return claims.StoredPhoto(
+        sha256=digest, content_type="image/jpeg", byte_size=1000, width=640, height=480, filename=f"photo-{seed}.jpg"
+    )

@@ -39,7 +39,9 @@ def _age(store: CollectablePhotoStore, sha: str, seconds: float) -> None:
 def _referenced(session: Session, sha: str) -> None:
     owner, _ = make_key(session)
     claim = make_claim(session, owner)
-    photo = claims.StoredPhoto(sha, "image/jpeg", 10, 640, 480, "kept.jpg")
+    photo = claims.StoredPhoto(
+        sha256=sha, content_type="image/jpeg", byte_size=10, width=640, height=480, filename="kept.jpg"
+    )
     claims.add_photos(session, principal_of(owner), claim, [photo], 4)
     session.commit()
 
