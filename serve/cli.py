@@ -6,7 +6,8 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,10 @@ from typing import TYPE_CHECKING
 from model.vocabulary import ROLES, SEGMENTS
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from model.pipeline import Quote
+    from serve.settings import Settings
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -173,6 +177,19 @@ def _run(argv: Sequence[str] | None) -> int:
         return 2
 
 
+@contextmanager
+def _database(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database, migrated first; its connections are closed afterwards."""
+    from serve.db.session import make_engine, make_sessionmaker, run_migrations
+
+    run_migrations(settings.db_url)
+    engine = make_engine(settings.db_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
 def cmd_migrate() -> int:
     """Migrate the configured database."""
     from serve.db.session import run_migrations
@@ -189,15 +206,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from serve.db.keys import count_active
-    from serve.db.session import make_engine, make_sessionmaker, run_migrations
     from serve.settings import get_settings
 
     settings = get_settings()
-    run_migrations(settings.db_url)
-    engine = make_engine(settings.db_url)
-    with make_sessionmaker(engine)() as session:
+    with _database(settings) as sessions, sessions() as session:
         active = count_active(session)
-    engine.dispose()
     if active == 0:
         print(
             "no API keys yet: create one in another terminal with\n"
@@ -228,28 +241,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_keys(args: argparse.Namespace) -> int:
     """Create, revoke or list API keys."""
     from serve.db import keys
-    from serve.db.session import make_engine, make_sessionmaker, run_migrations
     from serve.settings import get_settings
 
-    settings = get_settings()
-    run_migrations(settings.db_url)
-    engine = make_engine(settings.db_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            if args.keys_command == "create":
-                row, key = keys.create_key(session, args.name, args.role)
-                session.commit()
-                print(f"created {row.role} key {row.id} for {row.name}; it is shown only now:\n{key}")
-            elif args.keys_command == "revoke":
-                row = keys.revoke_key(session, args.key_id)
-                session.commit()
-                print(f"revoked key {row.id} ({row.name})")
-            else:
-                for row in keys.list_keys(session):
-                    state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
-                    print(f"{row.id}  {row.role:<9} {row.prefix}…  {state:<18} {row.name}")
-    finally:
-        engine.dispose()
+    with _database(get_settings()) as sessions, sessions() as session:
+        if args.keys_command == "create":
+            row, key = keys.create_key(session, args.name, args.role)
+            session.commit()
+            print(f"created {row.role} key {row.id} for {row.name}; it is shown only now:\n{key}")
+        elif args.keys_command == "revoke":
+            row = keys.revoke_key(session, args.key_id)
+            session.commit()
+            print(f"revoked key {row.id} ({row.name})")
+        else:
+            for row in keys.list_keys(session):
+                state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+                print(f"{row.id}  {row.role:<9} {row.prefix}…  {state:<18} {row.name}")
     return 0
 
 
@@ -257,7 +263,6 @@ def cmd_export_reviewed(args: argparse.Namespace) -> int:
     """Export reviewed claims from the configured database and photo store."""
     from model.manifest import WEIGHTS_DIR, load_manifest
     from model.store import read_pointer
-    from serve.db.session import make_engine, make_sessionmaker, run_migrations
     from serve.export import export_reviewed
     from serve.settings import get_settings
     from serve.storage import make_photo_store
@@ -266,13 +271,8 @@ def cmd_export_reviewed(args: argparse.Namespace) -> int:
     pointer = read_pointer(settings.data_dir)
     detector = args.classes_from or (pointer.detector if pointer else None) or settings.detector_path
     classes = load_manifest(detector or WEIGHTS_DIR / "detector.onnx", verify=False).classes
-    run_migrations(settings.db_url)
-    engine = make_engine(settings.db_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            report = export_reviewed(session, make_photo_store(settings), args.out, classes)
-    finally:
-        engine.dispose()
+    with _database(settings) as sessions, sessions() as session:
+        report = export_reviewed(session, make_photo_store(settings), args.out, classes)
     print(
         f"exported {report.claims} reviewed claim(s) ({report.approved} approved) to {args.out}: "
         f"{report.images} image(s) with {report.boxes} box(es) ({report.corrected_photos} corrected), "
@@ -293,16 +293,12 @@ def _date(value: str) -> datetime:
 def cmd_rescore(args: argparse.Namespace) -> int:
     """Re-score the backlog with a candidate on Ray and store shadow quotes for ``compare``."""
     from serve.app import load_pipeline
-    from serve.db.session import make_engine, make_sessionmaker, run_migrations
     from serve.registry import ModelService, with_models
     from serve.rescore import rescore
     from serve.settings import get_settings
 
     settings = get_settings()
-    run_migrations(settings.db_url)
-    engine = make_engine(settings.db_url)
-    try:
-        sessions = make_sessionmaker(engine)
+    with _database(settings) as sessions:
         settings = with_models(settings, ModelService(settings, load_pipeline, sessions).resolve())
         with sessions() as session:
             report = rescore(
@@ -310,8 +306,6 @@ def cmd_rescore(args: argparse.Namespace) -> int:
                 Path(args.severity) if args.severity else None, args.since, args.until,
                 workers=args.workers, address=args.address, batch_size=args.batch_size,
             )
-    finally:
-        engine.dispose()
     print(
         f"re-scored {report.claims} claim(s), {report.photos} photo(s) with {report.versions} on "
         f"{report.workers} worker(s) ({len(set(report.actor_pids))} model load(s)) in {report.seconds:.1f} s "
@@ -331,21 +325,15 @@ def cmd_collect_orphans(args: argparse.Namespace) -> int:
     """List or delete photos in the configured store that no claim references."""
     from datetime import timedelta
 
-    from serve.db.session import make_engine, make_sessionmaker, run_migrations
     from serve.orphans import collect_orphans
     from serve.settings import get_settings
     from serve.storage import make_photo_store
 
     settings = get_settings()
-    run_migrations(settings.db_url)
-    engine = make_engine(settings.db_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            report = collect_orphans(
-                session, make_photo_store(settings), timedelta(hours=args.older_than_hours), args.delete
-            )
-    finally:
-        engine.dispose()
+    with _database(settings) as sessions, sessions() as session:
+        report = collect_orphans(
+            session, make_photo_store(settings), timedelta(hours=args.older_than_hours), args.delete
+        )
     for name in report.orphans:
         print(name)
     done = f"deleted {report.deleted}" if args.delete else "listed (add --delete to remove them)"
@@ -387,15 +375,11 @@ def cmd_promote(args: argparse.Namespace) -> int:
         return 0
     from serve.app import load_pipeline
     from serve.db import audit
-    from serve.db.session import make_engine, make_sessionmaker, run_migrations
     from serve.registry import ModelService, describe
     from serve.settings import get_settings
 
     settings = get_settings()
-    run_migrations(settings.db_url)
-    engine = make_engine(settings.db_url)
-    try:
-        sessions = make_sessionmaker(engine)
+    with _database(settings) as sessions:
         models = ModelService(settings, load_pipeline, sessions)
         models.start()
         previous, pipeline = models.promote(
@@ -408,8 +392,6 @@ def cmd_promote(args: argparse.Namespace) -> int:
                          {"from": previous, "to": pipeline.versions(), "choice": describe(models.active),
                           "via": "cli", "promotion": models.generation})
             session.commit()
-    finally:
-        engine.dispose()
     print(f"promoted: {previous} -> {pipeline.versions()}\n"
           f"recorded in the database; running replicas switch within {settings.model_poll_seconds:g} s "
           "(AUTOQUOTE_MODEL_POLL_SECONDS) plus the time to load the models")

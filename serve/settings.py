@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Literal
 
@@ -106,12 +107,8 @@ class Settings(BaseSettings):
         """The pipeline's limits and thresholds from these settings."""
         return PipelineConfig(
             limits=self.image_limits(),
-            quality=QualityThresholds(
-                min_brightness=self.min_brightness,
-                max_brightness=self.max_brightness,
-                min_sharpness=self.min_sharpness,
-                min_side=self.min_side,
-            ),
+            # Each threshold is the setting of the same name.
+            quality=QualityThresholds(**{f.name: getattr(self, f.name) for f in fields(QualityThresholds)}),
             decode_factor=self.decode_factor,
         )
 
