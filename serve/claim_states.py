@@ -3,8 +3,8 @@
 Routes make a change with :func:`change` (lock, :func:`check`, the work, :func:`apply`, commit), after
 :func:`allowed_now` where slow work comes first; no other code changes ``ClaimRow.status``. A transition that
 is not in :data:`TRANSITIONS` is refused with ``claim_state_conflict`` (409) and the list of actions allowed
-now. ``python -m serve.claim_states README.md``
-rewrites the state diagram in the README from this table; a test fails when the two disagree.
+now. ``python -m serve.claim_states README.md`` rewrites the state diagram in the README from this table; a
+test fails when the two disagree.
 
 Every claim reaches an end: the model settles it, an adjuster decides it, or the customer withdraws it. Retake
 requests are counted per claim; past the policy's ``max_retake_rounds`` an assessment that would ask for
