@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, TypeVar
 
 from PIL import Image
 from pydantic import Field
@@ -33,6 +33,8 @@ from model.findings import ClaimContext, Detection, Finding, PriceEstimate, Seve
 from model.image_io import DecodedImage, ImageLimits, decode_image
 from model.pricing.pricer import Pricer
 from model.quality import QualityReport, QualityThresholds, assess_quality
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -320,20 +322,36 @@ class Pipeline:
         )
         return result, found
 
+    def _stage(
+        self,
+        stage: str,
+        timing: str,
+        run: Callable[[], T] | None,
+        empty: T,
+        photo: str | None,
+        timings: dict[str, float],
+        failures: list[Reason],
+        failed: list[str],
+    ) -> T:
+        """Run one model stage, timed; a missing or failing model is recorded and gives ``empty``."""
+        if run is None:
+            self._fail(stage, None, failures, failed, photo)
+            return empty
+        t0 = time.perf_counter()
+        try:
+            return run()
+        except Exception as exc:
+            self._fail(stage, exc, failures, failed, photo)
+            return empty
+        finally:
+            timings[timing] = timings.get(timing, 0.0) + (time.perf_counter() - t0) * 1e3
+
     def _detect(
         self, photo: PhotoInput, timings: dict[str, float], failures: list[Reason], failed: list[str]
     ) -> list[Detection]:
-        if self.detector is None:
-            self._fail("detector", None, failures, failed, photo.photo_id)
-            return []
-        t0 = time.perf_counter()
-        try:
-            return self.detector.detect(photo.image.image)
-        except Exception as exc:
-            self._fail("detector", exc, failures, failed, photo.photo_id)
-            return []
-        finally:
-            timings["detect"] = timings.get("detect", 0.0) + (time.perf_counter() - t0) * 1e3
+        detector, image = self.detector, photo.image.image
+        run = None if detector is None else (lambda: detector.detect(image))
+        return self._stage("detector", "detect", run, [], photo.photo_id, timings, failures, failed)
 
     def _grade(
         self,
@@ -346,19 +364,14 @@ class Pipeline:
         """A grade for each detection's crop, in one severity run; none when the model cannot grade them."""
         if not detections:
             return []
-        if self.severity is None:
-            self._fail("severity model", None, failures, failed, photo.photo_id)
-            return []
-        image = photo.image.image
-        t0 = time.perf_counter()
-        try:
-            crops = [image.crop(expand_box(det.box, image.size, self.config.crop_margin)) for det in detections]
-            return self.severity.grade_many(crops)
-        except Exception as exc:
-            self._fail("severity model", exc, failures, failed, photo.photo_id)
-            return []
-        finally:
-            timings["grade"] = timings.get("grade", 0.0) + (time.perf_counter() - t0) * 1e3
+        severity, image, margin = self.severity, photo.image.image, self.config.crop_margin
+
+        def run() -> list[SeverityGrade]:
+            assert severity is not None
+            return severity.grade_many([image.crop(expand_box(d.box, image.size, margin)) for d in detections])
+
+        return self._stage("severity model", "grade", None if severity is None else run, [], photo.photo_id,
+                           timings, failures, failed)
 
     def _price(
         self,
@@ -370,17 +383,9 @@ class Pipeline:
     ) -> PriceEstimate | None:
         if not findings:
             return None
-        if self.pricer is None:
-            self._fail("pricer", None, failures, failed, None)
-            return None
-        t0 = time.perf_counter()
-        try:
-            return self.pricer.price(findings, context)
-        except Exception as exc:
-            self._fail("pricer", exc, failures, failed, None)
-            return None
-        finally:
-            timings["price"] = (time.perf_counter() - t0) * 1e3
+        pricer = self.pricer
+        run = None if pricer is None else (lambda: pricer.price(findings, context))
+        return self._stage("pricer", "price", run, None, None, timings, failures, failed)
 
 
 def build_pipeline(
