@@ -365,13 +365,10 @@ class Pipeline:
         if not detections:
             return []
         severity, image, margin = self.severity, photo.image.image, self.config.crop_margin
-
-        def run() -> list[SeverityGrade]:
-            assert severity is not None
-            return severity.grade_many([image.crop(expand_box(d.box, image.size, margin)) for d in detections])
-
-        return self._stage("severity model", "grade", None if severity is None else run, [], photo.photo_id,
-                           timings, failures, failed)
+        run = None if severity is None else (
+            lambda: severity.grade_many([image.crop(expand_box(d.box, image.size, margin)) for d in detections])
+        )
+        return self._stage("severity model", "grade", run, [], photo.photo_id, timings, failures, failed)
 
     def _price(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ class SeverityModel(OnnxModel):
             raise ManifestError(f"severity model classes {manifest.classes} are not {list(SEVERITY_LEVELS)}")
         return cls(session, manifest)
 
-    @property
+    @cached_property
     def batched(self) -> bool:
         """Whether the network takes several crops in one run (its batch axis is named, not fixed at 1)."""
         return not isinstance(self.session.get_inputs()[0].shape[0], int)

@@ -8,9 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -38,6 +42,42 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def in_thread(app: Any, start_timeout: float = 60) -> Iterator[str]:
+    """``app`` under uvicorn in a daemon thread of this process, on a free port; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def wait_until_answers(url: str, proc: subprocess.Popen[Any], timeout: float = 120) -> None:
+    """Poll ``url`` until it answers 200; fail with the process's output if it exits first, or on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            output = proc.stdout.read() if proc.stdout else ""
+            raise AssertionError(f"the server exited with {proc.returncode} before {url} answered: {output!r}")
+        assert time.monotonic() < deadline, f"{url} did not answer in {timeout:.0f} s"
+        time.sleep(0.2)
 
 
 def make_keys(db_url: str) -> dict[str, str]:
@@ -75,16 +115,8 @@ class LiveServer:
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "run_server.py"), str(self.data_dir), str(self.port)], env=env, cwd=REPO
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            assert self.proc.poll() is None, "server exited"
-            assert time.monotonic() < deadline, f"server did not start in {timeout:.0f} s"
-            time.sleep(0.2)
+        wait_until_answers(f"{self.base}/healthz", self.proc, timeout)
+        return self
 
     def peak_rss_mb(self) -> float:
         """The server process's peak resident memory so far (VmHWM), in MiB."""

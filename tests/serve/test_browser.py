@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +18,7 @@ from serve.app import create_app
 from serve.db import keys
 from serve.settings import Settings
 from tests.fakes import photo_bytes
+from tests.serve.live import in_thread
 from tests.serve.test_review import review_pipeline
 
 if TYPE_CHECKING:
@@ -52,24 +50,9 @@ def chromium_path() -> str:
 @pytest.fixture
 def live(settings: Settings) -> Iterator[tuple[str, Any]]:
     """The app on fake models that route every claim to an adjuster, under uvicorn in a thread."""
-    import uvicorn
-
     app = create_app(settings, pipeline_factory=lambda _s: review_pipeline(per_finding=1250.0))  # two photos: 2,500
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with in_thread(app) as url:
+        yield url, app
 
 
 def make_key(app: Any, role: str) -> str:

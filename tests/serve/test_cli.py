@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 
 from serve.cli import main
 from tests.fakes import photo_bytes
+from tests.serve.live import wait_until_answers
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,16 +75,7 @@ def test_serve_on_a_fresh_folder_prints_the_address_and_how_to_get_a_key(tmp_pat
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited"
-            assert time.monotonic() < deadline, "autoquote serve did not answer in 60 s"
-            time.sleep(0.3)
+        wait_until_answers(f"http://127.0.0.1:{port}/healthz", proc)
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).json()
         assert set(models["versions"]) == {"detector", "severity", "pricer", "catalogue"}
         assert httpx.get(f"http://127.0.0.1:{port}/v1/claims", timeout=5).status_code == 401
@@ -153,16 +144,7 @@ def test_serve_with_two_workers_counts_every_request_in_one_metrics_answer(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited"
-            assert time.monotonic() < deadline, "autoquote serve --workers 2 did not get ready in 120 s"
-            time.sleep(0.3)
+        wait_until_answers(f"{base}/readyz", proc)
         for _ in range(40):  # new connections: the workers share them out
             with httpx.Client() as client:
                 assert client.get(f"{base}/healthz").status_code == 200

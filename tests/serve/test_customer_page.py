@@ -9,9 +9,6 @@ photo the service names. Screenshots go to AUTOQUOTE_TEST_ARTIFACTS.
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ from serve.app import create_app
 from serve.db.rows import ClaimRow
 from serve.settings import Settings
 from tests.fakes import FakePricer, fake_pipeline, phone_photo, photo_bytes
+from tests.serve.live import in_thread
 from tests.serve.test_browser import ARGS, artifacts, chromium_path, make_key
 
 pytestmark = pytest.mark.browser
@@ -57,24 +55,9 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def live(settings: Settings) -> Iterator[tuple[str, Any]]:
     """The app on fake models that settle two findings at 600 CNY each (1,200, under the CN limit)."""
-    import uvicorn
-
     app = create_app(settings, pipeline_factory=lambda _s: fake_pipeline(pricer=FakePricer(per_finding=600.0)))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with in_thread(app) as url:
+        yield url, app
 
 
 @dataclass(frozen=True)

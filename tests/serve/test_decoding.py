@@ -50,6 +50,19 @@ def heic_bytes(width: int = 320, height: int = 240, seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
+def count_decodes(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one each time the pipeline decodes a photo."""
+    decoded: list[int] = []
+    original = pipeline.decode
+
+    def counting_decode(data: bytes) -> DecodedImage:
+        decoded.append(1)
+        return original(data)
+
+    monkeypatch.setattr(pipeline, "decode", counting_decode)
+    return decoded
+
+
 def test_full_decode_formats_have_a_lower_limit_checked_on_the_header() -> None:
     limits = ImageLimits(max_pixels=50_000_000, max_full_decode_pixels=24_000_000)
     with pytest.raises(ImageTooManyPixels, match="limit of 24 megapixels for PNG"):
@@ -62,14 +75,7 @@ def test_request_pixel_budget_refuses_before_decoding(
     client: TestClient, new_key: Keys, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client.app.state.decoder.max_request_pixels = 1_000_000  # type: ignore[attr-defined]
-    decoded: list[int] = []
-    original = pipeline.decode
-
-    def counting_decode(data: bytes) -> DecodedImage:
-        decoded.append(1)
-        return original(data)
-
-    monkeypatch.setattr(pipeline, "decode", counting_decode)
+    decoded = count_decodes(pipeline, monkeypatch)
     files = [("files", (f"{i}.jpg", photo_bytes(800, 600, seed=i), "image/jpeg")) for i in range(3)]
     r = client.post("/v1/quote", files=files, headers=auth(new_key("customer")))
     assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_many_pixels", r.text
@@ -123,14 +129,7 @@ def test_assess_reuses_the_photos_decoded_at_upload(
     claim = client.post("/v1/claims", json={}, headers=key).json()["id"]
     files = [("files", (f"{i}.jpg", photo_bytes(seed=i), "image/jpeg")) for i in range(2)]
     assert client.post(f"/v1/claims/{claim}/photos", files=files, headers=key).status_code == 201
-    decoded: list[int] = []
-    original = pipeline.decode
-
-    def counting_decode(data: bytes) -> DecodedImage:
-        decoded.append(1)
-        return original(data)
-
-    monkeypatch.setattr(pipeline, "decode", counting_decode)
+    decoded = count_decodes(pipeline, monkeypatch)
     r = client.post(f"/v1/claims/{claim}/assess", headers=key)
     assert r.status_code == 200 and r.json()["quote"]["photos"], r.text
     assert decoded == []

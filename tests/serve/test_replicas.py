@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -70,6 +70,19 @@ def _detector(client: TestClient) -> str:
     return str(client.get("/v1/models").json()["versions"]["detector"])
 
 
+def _promote(client: TestClient, admin: dict[str, str], version: str) -> None:
+    r = client.post("/v1/admin/models/promote", json={"detector": f"detector/{version}/model.onnx"}, headers=admin)
+    assert r.status_code == 200, r.text
+
+
+def _wait_until(done: Callable[[], bool], what: str) -> None:
+    """Poll until ``done`` holds, for at most ten promotion polls (and some slack)."""
+    start = time.monotonic()
+    while not done():
+        assert time.monotonic() - start < 10 * POLL + 5, what
+        time.sleep(POLL / 4)
+
+
 def test_a_promotion_on_one_replica_reaches_the_other(
     replicas: list[TestClient], registry: Path, settings: Settings, database_url: str
 ) -> None:
@@ -78,13 +91,9 @@ def test_a_promotion_on_one_replica_reaches_the_other(
     registry_model(registry, "2.0.0")
     assert _detector(a) == _detector(b) == "fake-detector@shipped"
 
-    r = a.post("/v1/admin/models/promote", json={"detector": "detector/2.0.0/model.onnx"}, headers=admin)
-    assert r.status_code == 200, r.text
+    _promote(a, admin, "2.0.0")
     assert _detector(a) == "fake-detector@2.0.0"
-    start = time.monotonic()
-    while _detector(b) != "fake-detector@2.0.0":
-        assert time.monotonic() - start < 10 * POLL + 5, "replica b did not switch"
-        time.sleep(POLL / 4)
+    _wait_until(lambda: _detector(b) == "fake-detector@2.0.0", "replica b did not switch")
     state_a, state_b = (c.get("/v1/admin/models", headers=admin).json() for c in (a, b))
     assert state_a["versions"] == state_b["versions"] and state_a["choice"]["detector"] == state_b["choice"]["detector"]
     assert a.get("/v1/models").json() == b.get("/v1/models").json()
@@ -112,30 +121,14 @@ def test_a_replica_that_cannot_load_a_promotion_keeps_serving_and_says_not_ready
     ):
         admin = _key(a, "admin")
         registry_model(registry, "3.0.0")
-        assert (
-            a.post(
-                "/v1/admin/models/promote", json={"detector": "detector/3.0.0/model.onnx"}, headers=admin
-            ).status_code
-            == 200
-        )
-        start = time.monotonic()
-        while b.get("/readyz").status_code == 200:
-            assert time.monotonic() - start < 10 * POLL + 5, "replica b never noticed the promotion"
-            time.sleep(POLL / 4)
+        _promote(a, admin, "3.0.0")
+        _wait_until(lambda: b.get("/readyz").status_code != 200, "replica b never noticed the promotion")
         ready = b.get("/readyz").json()
         assert ready["checks"]["promotion"] is False and "promotion 1 cannot be loaded" in " ".join(ready["problems"])
         assert _detector(b) == "fake-detector@shipped"  # still answering, on the models it had
         registry_model(elsewhere, "3.0.0")  # the same entry, now reachable: a later promotion is loaded
-        assert (
-            a.post(
-                "/v1/admin/models/promote", json={"detector": "detector/3.0.0/model.onnx"}, headers=admin
-            ).status_code
-            == 200
-        )
-        start = time.monotonic()
-        while _detector(b) != "fake-detector@3.0.0":
-            assert time.monotonic() - start < 10 * POLL + 5
-            time.sleep(POLL / 4)
+        _promote(a, admin, "3.0.0")
+        _wait_until(lambda: _detector(b) == "fake-detector@3.0.0", "replica b did not load the reachable promotion")
         assert b.get("/readyz").status_code == 200
 
 
