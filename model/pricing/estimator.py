@@ -37,7 +37,6 @@ class Claim:
     parts: tuple[MergedFinding, ...]
     region: str
     segment: Segment
-    currency: str
 
 
 def severity_vector(probabilities: Mapping[str, float]) -> tuple[float, float, float]:
@@ -119,8 +118,7 @@ class Estimator:
         """Validate findings and context and merge the findings per part."""
         region = self.catalogue.region_name(context.region)
         segment = self.catalogue.segment_name(context.segment)
-        currency = self.catalogue.currency_for(region)
-        return Claim(merge_findings(findings, self.catalogue), region, segment, currency)
+        return Claim(merge_findings(findings, self.catalogue), region, segment)
 
     def line_item(self, found: MergedFinding, region: str, segment: Segment) -> LineItem:
         """Repair or replace one part: replace when the severity rules out repair or repair costs too much."""
@@ -185,7 +183,7 @@ class Estimator:
             low=_money(total * math.exp(self.band.log_low)),
             high=_money(total * math.exp(self.band.log_high)),
             level=self.band.level,
-            currency=claim.currency,
+            currency=self.catalogue.currency_for(claim.region),
             catalogue_version=self.catalogue.version,
             pricer=self.name,
             pricer_version=self.version,

@@ -13,7 +13,7 @@ from model.findings import ClaimContext
 from model.ledger import COLUMNS, write_ledger
 from model.pricing import Estimator, load_catalogue
 from training.cost.ledger import read_ledger, split_of
-from training.cost.synthetic import SYNTHETIC_SOURCE, NoiseModel, synthetic_rows
+from training.cost.synthetic import SYNTHETIC_SOURCE, NoiseModel, PaymentNoise, PhotoNoise, synthetic_rows
 
 CATALOGUE = load_catalogue()
 GOOD_FINDINGS = json.dumps(
@@ -53,18 +53,17 @@ def test_generator_is_reproducible_and_labelled_synthetic(tmp_path: Path) -> Non
 
 def test_without_noise_the_ledger_pays_the_catalogue_estimate() -> None:
     quiet = NoiseModel(
-        grader_strength=60.0,
-        area_error_sigma=0.0,
-        duplicate_rate=0.0,
-        second_photo_rate=0.0,
-        labour_sigma={"CN": 0.0, "US": 0.0},
-        parts_sigma=0.0,
-        premium_labour_uplift=0.0,
-        estimator_sigma=0.0,
-        hidden_base=0.0,
-        hidden_severe=0.0,
-        hidden_front=0.0,
-        rounding={"CNY": 0.01, "USD": 0.01},
+        photos=PhotoNoise(grader_strength=60.0, area_error_sigma=0.0, duplicate_rate=0.0, second_photo_rate=0.0),
+        paid=PaymentNoise(
+            labour_sigma={"CN": 0.0, "US": 0.0},
+            parts_sigma=0.0,
+            premium_labour_uplift=0.0,
+            estimator_sigma=0.0,
+            hidden_base=0.0,
+            hidden_severe=0.0,
+            hidden_front=0.0,
+            rounding={"CNY": 0.01, "USD": 0.01},
+        ),
     )
     estimator = Estimator(CATALOGUE)
     for row in synthetic_rows(CATALOGUE, 30, seed=5, noise=quiet):
@@ -73,14 +72,15 @@ def test_without_noise_the_ledger_pays_the_catalogue_estimate() -> None:
 
 def test_hidden_damage_adds_a_supplement() -> None:
     always = NoiseModel(
-        hidden_base=1.0,
-        labour_sigma={"CN": 0.0, "US": 0.0},
-        parts_sigma=0.0,
-        estimator_sigma=0.0,
-        premium_labour_uplift=0.0,
-        grader_strength=60.0,
-        area_error_sigma=0.0,
-        rounding={"CNY": 0.01, "USD": 0.01},
+        photos=PhotoNoise(grader_strength=60.0, area_error_sigma=0.0),
+        paid=PaymentNoise(
+            hidden_base=1.0,
+            labour_sigma={"CN": 0.0, "US": 0.0},
+            parts_sigma=0.0,
+            estimator_sigma=0.0,
+            premium_labour_uplift=0.0,
+            rounding={"CNY": 0.01, "USD": 0.01},
+        ),
     )
     estimator = Estimator(CATALOGUE)
     for row in synthetic_rows(CATALOGUE, 30, seed=6, noise=always):

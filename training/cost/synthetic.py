@@ -1,7 +1,7 @@
 """A synthetic claims ledger made from the catalogue with a stated noise model (source ``synthetic-v1``).
 
 No public data pairs photos with the amount actually paid, so until an insurer's ledger is available
-the cost head learns from claims made up as follows (every knob is in :class:`NoiseModel`):
+the cost head learns from claims made up as follows (every knob is in :class:`NoiseModel`, one group per step):
 
 1. **Claim**: region, vehicle segment and settlement date drawn at random; an impact zone (front,
    rear, side) picks 1-4 damaged parts; a claim intensity picks each part's *true* severity, and the
@@ -45,8 +45,8 @@ ZONES: dict[str, dict[str, float]] = {
 }
 
 
-class NoiseModel(BaseModel):
-    """Every random effect between the catalogue and the amount paid (see the module docstring)."""
+class ClaimMix(BaseModel):
+    """Step 1: which claims happen — where, on what vehicle, which parts, how badly and when."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     region_weights: dict[str, float] = Field(default_factory=lambda: {"CN": 0.6, "US": 0.4})
@@ -62,24 +62,53 @@ class NoiseModel(BaseModel):
     )
     intensity_weights: tuple[float, float, float] = (0.5, 0.35, 0.15)
     area_median: tuple[float, float, float] = (0.04, 0.1, 0.22)
-    area_sigma: float = 0.5
-    grader_strength: float = 2.2
-    grader_noise: float = 1.0
-    area_error_sigma: float = 0.25
-    duplicate_rate: float = 0.1
-    second_photo_rate: float = 0.2
-    labour_sigma: dict[str, float] = Field(default_factory=lambda: {"CN": 0.15, "US": 0.1})
-    parts_sigma: float = 0.08
-    premium_labour_uplift: float = 0.15
-    estimator_sigma: float = 0.1
-    hidden_base: float = 0.08
-    hidden_severe: float = 0.22
-    hidden_front: float = 0.1
-    supplement_low: float = 0.2
-    supplement_high: float = 0.8
-    rounding: dict[str, float] = Field(default_factory=lambda: {"CNY": 10.0, "USD": 5.0})
+    area_sigma: float = Field(0.5, ge=0)
     start: dt.date = dt.date(2024, 1, 1)
     days: int = 731
+
+
+class PhotoNoise(BaseModel):
+    """Step 2: how the findings stored in the ledger differ from the true damage."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    grader_strength: float = 2.2
+    grader_noise: float = Field(1.0, ge=0)
+    """The severity model's logits: N(0, grader_noise) each, plus grader_strength on the true grade."""
+    area_error_sigma: float = Field(0.25, ge=0)
+    """Sigma of the lognormal error on the measured damaged area."""
+    duplicate_rate: float = Field(0.1, ge=0, le=1)
+    second_photo_rate: float = Field(0.2, ge=0, le=1)
+    """Shares of damages reported as two boxes on one panel, and of claims with a second photo of them."""
+
+
+class PaymentNoise(BaseModel):
+    """Step 3: how the amount paid differs from the catalogue estimate of the true damage."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    labour_sigma: dict[str, float] = Field(default_factory=lambda: {"CN": 0.15, "US": 0.1})
+    parts_sigma: float = Field(0.08, ge=0)
+    estimator_sigma: float = Field(0.1, ge=0)
+    """Sigmas of the lognormal factors on labour (per region), on parts, and on the whole total."""
+    premium_labour_uplift: float = Field(0.15, ge=0)
+    """Extra labour charged for premium vehicles, which go to dealer shops."""
+    hidden_base: float = Field(0.08, ge=0, le=1)
+    hidden_severe: float = Field(0.22, ge=0, le=1)
+    hidden_front: float = Field(0.1, ge=0, le=1)
+    """Chance of hidden damage: the base, plus ``hidden_severe`` if a part is severe, plus ``hidden_front``
+    if the front end is hit."""
+    supplement_low: float = Field(0.2, ge=0)
+    supplement_high: float = Field(0.8, ge=0)
+    """What hidden damage adds: a uniform share of the total between these two."""
+    rounding: dict[str, float] = Field(default_factory=lambda: {"CNY": 10.0, "USD": 5.0})
+
+
+class NoiseModel(BaseModel):
+    """Every random effect between the catalogue and the amount paid, in the module docstring's three steps."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    claims: ClaimMix = Field(default_factory=ClaimMix)
+    photos: PhotoNoise = Field(default_factory=PhotoNoise)
+    paid: PaymentNoise = Field(default_factory=PaymentNoise)
 
 
 def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
@@ -88,7 +117,7 @@ def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
     return str(names[int(rng.choice(len(names), p=p / p.sum()))])
 
 
-def _observed_severity(rng: np.random.Generator, true_index: int, noise: NoiseModel) -> dict[str, float]:
+def _observed_severity(rng: np.random.Generator, true_index: int, noise: PhotoNoise) -> dict[str, float]:
     logits = rng.normal(0.0, noise.grader_noise, size=3)
     logits[true_index] += noise.grader_strength
     p = np.exp(logits - logits.max())
@@ -97,7 +126,7 @@ def _observed_severity(rng: np.random.Generator, true_index: int, noise: NoiseMo
 
 
 def _claim_findings(
-    rng: np.random.Generator, parts: list[str], severities: list[int], areas: list[float], noise: NoiseModel
+    rng: np.random.Generator, parts: list[str], severities: list[int], areas: list[float], noise: PhotoNoise
 ) -> list[LedgerFinding]:
     two_photos = rng.random() < noise.second_photo_rate
     out: list[LedgerFinding] = []
@@ -129,7 +158,7 @@ def _paid(
     estimator: Estimator,
     truth: list[Finding],
     context: ClaimContext,
-    noise: NoiseModel,
+    noise: PaymentNoise,
 ) -> float:
     estimate = estimator.price(truth, context)
     parts = sum(item.parts_cost for item in estimate.line_items)
@@ -154,22 +183,23 @@ def synthetic_rows(
 ) -> list[LedgerRow]:
     """``size`` synthetic settled claims, reproducible from ``seed``."""
     noise = noise if noise is not None else NoiseModel()
+    mix = noise.claims
     rng = np.random.default_rng(seed)
     estimator = Estimator(catalogue)
     zones = list(ZONES)
     rows: list[LedgerRow] = []
     for i in range(size):
-        region = catalogue.region_name(_pick(rng, noise.region_weights))
-        segment = SEGMENTS[int(rng.choice(3, p=np.asarray(noise.segment_weights)))]
-        zone = ZONES[zones[int(rng.choice(3, p=np.asarray(noise.zone_weights)))]]
-        n = min(len(zone), 1 + int(rng.choice(4, p=np.asarray(noise.parts_per_claim))))
+        region = catalogue.region_name(_pick(rng, mix.region_weights))
+        segment = SEGMENTS[int(rng.choice(3, p=np.asarray(mix.segment_weights)))]
+        zone = ZONES[zones[int(rng.choice(3, p=np.asarray(mix.zone_weights)))]]
+        n = min(len(zone), 1 + int(rng.choice(4, p=np.asarray(mix.parts_per_claim))))
         names = list(zone)
         weights = np.asarray([zone[k] for k in names])
         parts = [names[j] for j in rng.choice(len(names), size=n, replace=False, p=weights / weights.sum())]
-        mix = noise.intensity[_pick(rng, dict(zip(noise.intensity, noise.intensity_weights, strict=True)))]
-        severities = [int(rng.choice(3, p=np.asarray(mix))) for _ in parts]
+        shares = mix.intensity[_pick(rng, dict(zip(mix.intensity, mix.intensity_weights, strict=True)))]
+        severities = [int(rng.choice(3, p=np.asarray(shares))) for _ in parts]
         areas = [
-            float(np.clip(noise.area_median[s] * rng.lognormal(0.0, noise.area_sigma), 0.005, 1.0))
+            float(np.clip(mix.area_median[s] * rng.lognormal(0.0, mix.area_sigma), 0.005, 1.0))
             for s in severities
         ]
         truth = [
@@ -179,12 +209,12 @@ def synthetic_rows(
         rows.append(
             LedgerRow(
                 claim_id=f"SYN-{seed}-{i:06d}",
-                date=noise.start + dt.timedelta(days=int(rng.integers(noise.days))),
+                date=mix.start + dt.timedelta(days=int(rng.integers(mix.days))),
                 region=region,
                 segment=segment,
                 currency=catalogue.currency_for(region),
-                paid=_paid(rng, estimator, truth, context, noise),
-                findings=tuple(_claim_findings(rng, parts, severities, areas, noise)),
+                paid=_paid(rng, estimator, truth, context, noise.paid),
+                findings=tuple(_claim_findings(rng, parts, severities, areas, noise.photos)),
                 source=SYNTHETIC_SOURCE,
             )
         )
