@@ -376,6 +376,21 @@ def main() -> None:
         target = TARGETS.get(name) or TARGETS.get("HTTP 12-MP p50 / ultralytics")
         verdict = "met" if value <= target else "NOT met"
         print(f"  {name:<38} {value:5.2f}  (target <= {target}: {verdict})")
+    if not isinstance(theirs, str):
+        print_bounds(core, theirs["12MP"], server[small])
+
+
+def print_bounds(core: float, theirs: float, small_stages: dict[str, list[float]]) -> None:
+    """What the stages alone allow, before any HTTP cost: whether the targets can hold together at all."""
+    needed = ("decode", "quality", "detect", "grade")
+    floor_small = sum(statistics.median(small_stages[k]) for k in needed if k in small_stages)
+    allowed_12mp = TARGETS["HTTP 12-MP p50 / ultralytics"] * theirs
+    print("\nbounds from the stages alone (HTTP, multipart and the database only add to them):")
+    print(f"  core / ultralytics                     {core / theirs:5.2f}  (HTTP 12-MP / ultralytics cannot be lower)")
+    print(
+        f"  1600-px decode+quality+detect+grade {floor_small:6.1f} ms; with the 12-MP quote at the ultralytics "
+        f"target ({allowed_12mp:.1f} ms), 1600-px / 12-MP >= {floor_small / allowed_12mp:.2f}"
+    )
 
 
 if __name__ == "__main__":

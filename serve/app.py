@@ -22,6 +22,7 @@ from serve.registry import ModelService
 from serve.routes import admin, claims, docs, pages, quotes, review, system
 from serve.settings import Settings, get_settings
 from serve.storage import PhotoStore, make_photo_store
+from serve.uploads import keep_uploads_in_memory
 
 log = logging.getLogger(__name__)
 PipelineFactory = Callable[[Settings], Pipeline]
@@ -47,6 +48,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_offline()
         configure_pillow(settings.max_pixels)
+        keep_uploads_in_memory(settings.max_photo_bytes)
         if settings.migrate_on_start:
             try:
                 await run_in_threadpool(run_migrations, settings.db_url)
