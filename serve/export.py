@@ -36,14 +36,16 @@ DRAWN_SEVERITY = {"minor": 0.0, "moderate": 1.0, "severe": 0.0}
 
 @dataclass
 class ExportReport:
+    """What one export wrote: claims read (and why any part of one was left out), images, ledger rows."""
+
     claims: int = 0
     approved: int = 0
+    skipped: list[str] = field(default_factory=list)
     images: int = 0
     boxes: int = 0
     corrected_photos: int = 0
     ledger_rows: int = 0
     shadow_quotes: int = 0
-    skipped: list[str] = field(default_factory=list)
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import yaml
+from pydantic import Field
 
 from training.ultralytics_recipe import UltralyticsRecipe, train_recipe
 
@@ -18,12 +19,13 @@ class DetectorConfig(UltralyticsRecipe):
     imgsz: int = 320
     batch: int = 32
     cos_lr: bool = False
-    mosaic: float = 1.0
-    mixup: float = 0.0
-    copy_paste: float = 0.0
-    close_mosaic: int = 10
+    mosaic: float = Field(1.0, ge=0, le=1)
+    mixup: float = Field(0.0, ge=0, le=1)
+    copy_paste: float = Field(0.0, ge=0, le=1)
+    """Probabilities of each augmentation per training image."""
+    close_mosaic: int = Field(10, ge=0, description="epochs at the end trained without mosaic")
     degrees: float = 0.0
-    scale: float = 0.5
+    scale: float = Field(0.5, ge=0, description="random scale gain: 0.5 is 50-150 %")
 
     def train(self) -> Path:
         return train_detector(self)
