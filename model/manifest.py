@@ -26,6 +26,8 @@ class Preprocess(BaseModel):
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     channel_order: Literal["RGB"] = "RGB"
     scale: float = 1.0 / 255.0
+    flip_average: bool = Field(False, description="classifiers: average the probabilities of the picture and "
+                               "its mirror image (test-time augmentation, chosen on val)")
 
 
 class DatasetRef(BaseModel):

@@ -54,14 +54,24 @@ class SeverityModel(OnnxModel):
         return self.grade_many([image])[0]
 
     def grade_many(self, images: Sequence[Image.Image]) -> list[SeverityGrade]:
-        """One grade per image: a single network run for all of them when the model takes a batch."""
-        tensors = [resize_center_crop(image, self.input_size, self.manifest.preprocess) for image in images]
+        """One grade per image: a single network run for all of them when the model takes a batch.
+
+        When the manifest asks for ``flip_average``, each image is graded with its mirror image in the same
+        run and the two probability rows are averaged.
+        """
+        preprocess = self.manifest.preprocess
+        tensors = [resize_center_crop(image, self.input_size, preprocess) for image in images]
         if not tensors:
             return []
+        batch = np.concatenate(tensors)
+        if preprocess.flip_average:
+            batch = np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])])  # NCHW: mirror the width
         if self.batched:
-            rows = self.probabilities(np.concatenate(tensors))
+            rows = self.probabilities(batch)
         else:
-            rows = np.concatenate([self.probabilities(t) for t in tensors])
+            rows = np.concatenate([self.probabilities(batch[i : i + 1]) for i in range(len(batch))])
+        if preprocess.flip_average:
+            rows = (rows[: len(tensors)] + rows[len(tensors) :]) / 2
         return [self._grade(row) for row in rows]
 
     def _grade(self, probs: np.ndarray) -> SeverityGrade:

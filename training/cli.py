@@ -59,6 +59,8 @@ def cmd_export(args: argparse.Namespace) -> None:
     from training.transfer import initial_weights
 
     kind = KINDS[args.kind]
+    if args.flip_average and kind.task != "classify":
+        raise ConfigError(f"--flip-average is for the severity classifier, not the {kind.name}")
     run = Path(args.run)
     cfg = kind.recipe().model_validate(yaml.safe_load((run / "config.yaml").read_text()))
     prepared = Path(args.prepared) if args.prepared else cfg.prepared
@@ -76,7 +78,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     def manifest(metrics: dict[str, Any], notes: list[str]) -> Any:
         return build_manifest(
             kind.name, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes, metrics, args.opset, notes,
-            initial_weights(run),
+            initial_weights(run), flip_average=args.flip_average,
         )
 
     finalise(onnx_path, manifest({}, []))  # the runtime loads the model by its manifest to evaluate it
@@ -150,6 +152,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--version", help="model version (default: UTC date and time)")
     p.add_argument("--ship", action="store_true", help="copy the ONNX and manifest into model/weights/")
+    p.add_argument("--flip-average", action="store_true",
+                   help="severity: the runtime grades each picture with its mirror image and averages the two")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("evaluate", help="evaluate an ONNX model through the runtime on a held-out split")

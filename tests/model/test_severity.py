@@ -41,3 +41,26 @@ def test_several_crops_are_graded_as_each_alone(car_photo: Image.Image) -> None:
     for crop, graded in zip(crops, together, strict=True):
         alone = severity.grade(crop).probabilities
         assert graded.probabilities == pytest.approx(alone, abs=1e-5)
+
+
+def test_flip_average_grades_each_picture_with_its_mirror_image(car_photo: Image.Image) -> None:
+    import model
+    from model.severity import SeverityModel
+
+    shipped = model.load_severity()
+    manifest = shipped.manifest
+
+    def with_flip(on: bool) -> SeverityModel:
+        preprocess = manifest.preprocess.model_copy(update={"flip_average": on})
+        return SeverityModel(shipped.session, manifest.model_copy(update={"preprocess": preprocess}))
+
+    plain, flipping = with_flip(False), with_flip(True)
+    pictures = [car_photo.crop((0, 0, car_photo.width // 2, car_photo.height)), car_photo]
+    graded = flipping.grade_many(pictures)
+    for picture, grade in zip(pictures, graded, strict=True):
+        tensor = resize_center_crop(picture, plain.input_size, manifest.preprocess)
+        mirror = np.ascontiguousarray(tensor[..., ::-1])
+        expected = plain._grade((plain.probabilities(tensor)[0] + plain.probabilities(mirror)[0]) / 2)
+        assert grade.probabilities == pytest.approx(expected.probabilities, abs=1e-5)
+        assert sum(grade.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    assert graded[0].probabilities != pytest.approx(plain.grade(pictures[0]).probabilities, abs=1e-4)
