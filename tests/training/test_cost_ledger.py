@@ -51,19 +51,22 @@ def test_generator_is_reproducible_and_labelled_synthetic(tmp_path: Path) -> Non
     assert ledger.sources == [SYNTHETIC_SOURCE] and ledger.synthetic
 
 
+def _paid_at_catalogue(**hidden: float) -> PaymentNoise:
+    """Payment noise that pays the catalogue estimate to the cent, but for the hidden damage given."""
+    return PaymentNoise(
+        labour_sigma={"CN": 0.0, "US": 0.0},
+        parts_sigma=0.0,
+        premium_labour_uplift=0.0,
+        estimator_sigma=0.0,
+        rounding={"CNY": 0.01, "USD": 0.01},
+        **hidden,
+    )
+
+
 def test_without_noise_the_ledger_pays_the_catalogue_estimate() -> None:
     quiet = NoiseModel(
         photos=PhotoNoise(grader_strength=60.0, area_error_sigma=0.0, duplicate_rate=0.0, second_photo_rate=0.0),
-        paid=PaymentNoise(
-            labour_sigma={"CN": 0.0, "US": 0.0},
-            parts_sigma=0.0,
-            premium_labour_uplift=0.0,
-            estimator_sigma=0.0,
-            hidden_base=0.0,
-            hidden_severe=0.0,
-            hidden_front=0.0,
-            rounding={"CNY": 0.01, "USD": 0.01},
-        ),
+        paid=_paid_at_catalogue(hidden_base=0.0, hidden_severe=0.0, hidden_front=0.0),
     )
     estimator = Estimator(CATALOGUE)
     for row in synthetic_rows(CATALOGUE, 30, seed=5, noise=quiet):
@@ -72,15 +75,7 @@ def test_without_noise_the_ledger_pays_the_catalogue_estimate() -> None:
 
 def test_hidden_damage_adds_a_supplement() -> None:
     always = NoiseModel(
-        photos=PhotoNoise(grader_strength=60.0, area_error_sigma=0.0),
-        paid=PaymentNoise(
-            hidden_base=1.0,
-            labour_sigma={"CN": 0.0, "US": 0.0},
-            parts_sigma=0.0,
-            estimator_sigma=0.0,
-            premium_labour_uplift=0.0,
-            rounding={"CNY": 0.01, "USD": 0.01},
-        ),
+        photos=PhotoNoise(grader_strength=60.0, area_error_sigma=0.0), paid=_paid_at_catalogue(hidden_base=1.0)
     )
     estimator = Estimator(CATALOGUE)
     for row in synthetic_rows(CATALOGUE, 30, seed=6, noise=always):
