@@ -22,26 +22,29 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def match_predictions(
-    pred_boxes: np.ndarray, pred_cls: np.ndarray, true_boxes: np.ndarray, true_cls: np.ndarray
+    pred_boxes: np.ndarray, pred_scores: np.ndarray, pred_cls: np.ndarray, true_boxes: np.ndarray,
+    true_cls: np.ndarray,
 ) -> np.ndarray:
-    """For each prediction and IoU threshold, whether it is a true positive (greedy by IoU, same class)."""
+    """For each prediction and IoU threshold, whether it is a true positive (COCO's matching).
+
+    Predictions are taken in descending order of score; each takes the unmatched labelled box of its class
+    with the highest IoU at or above the threshold. A more confident prediction therefore always claims a
+    box before a less confident one, however much better the latter overlaps it: matching by IoU alone
+    hands boxes to low-scoring near-duplicates and counts the confident detection as a false alarm.
+    """
     correct = np.zeros((len(pred_boxes), len(IOU_THRESHOLDS)), dtype=bool)
     if len(pred_boxes) == 0 or len(true_boxes) == 0:
         return correct
     iou = box_iou(true_boxes, pred_boxes) * (true_cls[:, None] == pred_cls[None, :])
+    order = np.argsort(-pred_scores, kind="stable")
     for k, threshold in enumerate(IOU_THRESHOLDS):
-        ti, pi = np.nonzero(iou >= threshold)
-        if not len(ti):
-            continue
-        order = np.argsort(-iou[ti, pi], kind="stable")
-        ti, pi = ti[order], pi[order]
-        used_t: set[int] = set()
-        used_p: set[int] = set()
-        for t, p in zip(ti, pi, strict=True):
-            if t in used_t or p in used_p:
+        free = np.ones(len(true_boxes), dtype=bool)
+        for p in order:
+            candidates = np.where(free & (iou[:, p] >= threshold), iou[:, p], -1.0)
+            t = int(candidates.argmax())
+            if candidates[t] < 0:
                 continue
-            used_t.add(int(t))
-            used_p.add(int(p))
+            free[t] = False
             correct[p, k] = True
     return correct
 
@@ -67,7 +70,7 @@ class DetectionStats:
 
     def add(self, pred_boxes: np.ndarray, scores: np.ndarray, pred_cls: np.ndarray,
             true_boxes: np.ndarray, true_cls: np.ndarray) -> None:
-        self.correct.append(match_predictions(pred_boxes, pred_cls, true_boxes, true_cls))
+        self.correct.append(match_predictions(pred_boxes, scores, pred_cls, true_boxes, true_cls))
         self.scores.append(scores)
         self.pred_cls.append(pred_cls)
         self.true_cls.append(true_cls)
