@@ -28,6 +28,8 @@ class Preprocess(BaseModel):
     scale: float = 1.0 / 255.0
     flip_average: bool = Field(False, description="classifiers: average the probabilities of the picture and "
                                "its mirror image (test-time augmentation, chosen on val)")
+    photo_average: bool = Field(False, description="severity: average each crop's probabilities with those of "
+                                "the whole photo it was cut from (a model trained on both, chosen on val)")
 
 
 class DatasetRef(BaseModel):

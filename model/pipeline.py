@@ -65,7 +65,7 @@ class SeverityLike(Protocol):
     def input_size(self) -> int: ...
     @property
     def manifest(self) -> ManifestLike: ...
-    def grade_many(self, images: Sequence[Image.Image]) -> list[SeverityGrade]: ...
+    def grade_many(self, images: Sequence[Image.Image], photo: Image.Image | None = None) -> list[SeverityGrade]: ...
 
 
 class CatalogueLike(Protocol):
@@ -361,12 +361,14 @@ class Pipeline:
         failures: list[Reason],
         failed: list[str],
     ) -> list[SeverityGrade]:
-        """A grade for each detection's crop, in one severity run; none when the model cannot grade them."""
+        """A grade for each detection's crop (and the whole photo, if the model uses it), in one severity run;
+        none when the model cannot grade them."""
         if not detections:
             return []
         severity, image, margin = self.severity, photo.image.image, self.config.crop_margin
         run = None if severity is None else (
-            lambda: severity.grade_many([image.crop(expand_box(d.box, image.size, margin)) for d in detections])
+            lambda: severity.grade_many([image.crop(expand_box(d.box, image.size, margin)) for d in detections],
+                                        photo=image)
         )
         return self._stage("severity model", "grade", run, [], photo.photo_id, timings, failures, failed)
 

@@ -53,16 +53,23 @@ class SeverityModel(OnnxModel):
         """Probabilities of minor, moderate and severe damage in ``image``."""
         return self.grade_many([image])[0]
 
-    def grade_many(self, images: Sequence[Image.Image]) -> list[SeverityGrade]:
+    def grade_many(self, images: Sequence[Image.Image], photo: Image.Image | None = None) -> list[SeverityGrade]:
         """One grade per image: a single network run for all of them when the model takes a batch.
 
-        When the manifest asks for ``flip_average``, each image is graded with its mirror image in the same
-        run and the two probability rows are averaged.
+        ``photo`` is the whole photo the images were cropped from. When the manifest asks for
+        ``photo_average`` and a photo is given, it is graded in the same run and each image's probabilities
+        are averaged with the photo's: the crop says how bad this damage looks, the photo adds what is
+        around it. When the manifest asks for ``flip_average``, every picture is graded with its mirror
+        image and the two probability rows are averaged first.
         """
         preprocess = self.manifest.preprocess
         tensors = [resize_center_crop(image, self.input_size, preprocess) for image in images]
         if not tensors:
             return []
+        crops = len(tensors)
+        with_photo = preprocess.photo_average and photo is not None
+        if preprocess.photo_average and photo is not None:
+            tensors.append(resize_center_crop(photo, self.input_size, preprocess))
         batch = np.concatenate(tensors)
         if preprocess.flip_average:
             batch = np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])])  # NCHW: mirror the width
@@ -72,6 +79,8 @@ class SeverityModel(OnnxModel):
             rows = np.concatenate([self.probabilities(batch[i : i + 1]) for i in range(len(batch))])
         if preprocess.flip_average:
             rows = (rows[: len(tensors)] + rows[len(tensors) :]) / 2
+        if with_photo:
+            rows = (rows[:crops] + rows[crops]) / 2
         return [self._grade(row) for row in rows]
 
     def _grade(self, probs: np.ndarray) -> SeverityGrade:

@@ -61,9 +61,11 @@ class FakeSeverity:
     input_size: int = 224
     manifest: FakeManifest = field(default_factory=lambda: FakeManifest("fake-severity", "0.1"))
     crops: list[tuple[int, int]] = field(default_factory=list)
+    photos: list[tuple[int, int] | None] = field(default_factory=list)  # the whole photo given with each run
 
-    def grade_many(self, images: Sequence[Image.Image]) -> list[SeverityGrade]:
+    def grade_many(self, images: Sequence[Image.Image], photo: Image.Image | None = None) -> list[SeverityGrade]:
         self.crops.extend(image.size for image in images)
+        self.photos.append(None if photo is None else photo.size)
         return [SeverityGrade(probabilities=dict(self.probabilities)) for _ in images]
 
 

@@ -59,8 +59,9 @@ def cmd_export(args: argparse.Namespace) -> None:
     from training.transfer import initial_weights
 
     kind = KINDS[args.kind]
-    if args.flip_average and kind.task != "classify":
-        raise ConfigError(f"--flip-average is for the severity classifier, not the {kind.name}")
+    for flag in ("flip_average", "photo_average"):
+        if getattr(args, flag) and kind.task != "classify":
+            raise ConfigError(f"--{flag.replace('_', '-')} is for the severity classifier, not the {kind.name}")
     run = Path(args.run)
     cfg = kind.recipe().model_validate(yaml.safe_load((run / "config.yaml").read_text()))
     prepared = Path(args.prepared) if args.prepared else cfg.prepared
@@ -78,11 +79,18 @@ def cmd_export(args: argparse.Namespace) -> None:
     def manifest(metrics: dict[str, Any], notes: list[str]) -> Any:
         return build_manifest(
             kind.name, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes, metrics, args.opset, notes,
-            initial_weights(run), flip_average=args.flip_average,
+            initial_weights(run), flip_average=args.flip_average, photo_average=args.photo_average,
         )
 
     finalise(onnx_path, manifest({}, []))  # the runtime loads the model by its manifest to evaluate it
-    metrics = kind.evaluate(onnx_path, prepared, args.split, out_dir, None)
+    if "crops" in kind.inputs:
+        # the headline is what the service grades: crops around the boxes of the detector in service
+        crops_from = Path(args.detector) if args.detector else WEIGHTS_DIR / "detector.onnx"
+        metrics = kind.evaluate(onnx_path, prepared, args.split, out_dir, crops_from)
+        photos = kind.evaluate(onnx_path, prepared, args.split, out_dir / "whole-photos", None)
+        metrics["whole_photos"] = {k: photos[k] for k in ("macro_f1", "accuracy", "per_class")}
+    else:
+        metrics = kind.evaluate(onnx_path, prepared, args.split, out_dir, None)
     metrics["parity_torch_vs_onnxruntime"] = kind.parity(weights, onnx_path, prepared, args.split, cfg.imgsz)
     plots.training_curves(run / "results.csv", out_dir / f"{kind.name}_training_curves.png", list(kind.curves))
     notes = ["metrics computed by `autoquote-train evaluate` through model/ (onnxruntime), not ultralytics"]
@@ -154,6 +162,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--ship", action="store_true", help="copy the ONNX and manifest into model/weights/")
     p.add_argument("--flip-average", action="store_true",
                    help="severity: the runtime grades each picture with its mirror image and averages the two")
+    p.add_argument("--photo-average", action="store_true",
+                   help="severity: the runtime averages each crop's grade with the whole photo's")
+    p.add_argument("--detector", help="severity: the detector whose crops the test figures are measured on "
+                   "(default: the shipped one)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("evaluate", help="evaluate an ONNX model through the runtime on a held-out split")

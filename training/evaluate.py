@@ -130,7 +130,8 @@ def evaluate_severity(model: SeverityModel, prepared: Path, split: str, out_dir:
     """Precision, recall, F1 per class, macro-F1, confusion matrix and latency on ``prepared/severity/<split>``.
 
     With ``crop_detector`` each photo is graded as the service grades it: the crop around its
-    highest-scoring detection (the whole photo when nothing is detected).
+    highest-scoring detection (the whole photo when nothing is detected), with the whole photo beside it
+    for a model whose manifest asks for ``photo_average``.
     """
     from training.severity_crops import damage_crop
 
@@ -143,10 +144,11 @@ def evaluate_severity(model: SeverityModel, prepared: Path, split: str, out_dir:
                             disable=not progress, unit="img"):
         with Image.open(path) as im:
             image = im.convert("RGB")
+        picture = image
         if crop_detector is not None:
-            image, _ = damage_crop(image, crop_detector, margin)
+            picture, _ = damage_crop(image, crop_detector, margin)
         start = time.perf_counter()
-        grade = model.grade(image)
+        grade = model.grade_many([picture], photo=image)[0]
         latencies.append((time.perf_counter() - start) * 1000)
         y_true.append(label)
         y_pred.append(SEVERITY_LEVELS.index(grade.label))  # type: ignore[arg-type]

@@ -134,17 +134,18 @@ def parity_severity(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
 def build_manifest(kind: Kind, onnx_path: Path, classes: list[str], imgsz: int, version: str,
                    run_config: Any, command: str, dataset_hashes: dict[str, str], metrics: dict[str, Any],
                    opset: int, notes: list[str], initial_weights: dict[str, Any] | None = None,
-                   flip_average: bool = False) -> Manifest:
+                   flip_average: bool = False, photo_average: bool = False) -> Manifest:
     """A manifest with everything but the final sha256 (filled in after metadata is embedded).
 
     ``initial_weights`` (file, sha256, licence, tensors moved) is recorded when the network was seeded from
     another checkpoint, next to the dataset hashes; None means trained from scratch. ``flip_average`` (classifiers)
-    makes the runtime grade each picture with its mirror image and average the two.
+    makes the runtime grade each picture with its mirror image and average the two; ``photo_average`` makes it
+    average each crop's grade with the whole photo's.
     """
     if kind == "detector":
         preprocess = Preprocess(kind="letterbox")
     else:
-        preprocess = Preprocess(kind="resize_center_crop", flip_average=flip_average)
+        preprocess = Preprocess(kind="resize_center_crop", flip_average=flip_average, photo_average=photo_average)
     return Manifest(
         name=f"autoquote-{kind}",
         version=version,

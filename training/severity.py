@@ -16,7 +16,8 @@ class SeverityConfig(UltralyticsRecipe):
     model: str = "yolo26n-cls.yaml"
     name: str = "severity"
     data: str = Field("severity", description="folder of the prepared data: severity (whole photos) or "
-                      "severity-crops (crops around detected damage, see prepare-severity-crops)")
+                      "severity-crops (crops around detected damage, see prepare-severity-crops) or "
+                      "severity-views (each crop and its whole photo, prepare-severity-crops --with-photos)")
     imgsz: int = 224
     batch: int = 64
     dropout: float = 0.0

@@ -24,6 +24,7 @@ from training.config import default_work_dir
 from training.data.sources import IMAGE_SUFFIXES
 
 CROPS_FOLDER = "severity-crops"
+VIEWS_FOLDER = "severity-views"
 DETECTION_CONF = 0.25
 
 
@@ -36,26 +37,37 @@ def damage_crop(image: Image.Image, detector: Detector, margin: float) -> tuple[
 
 
 def build_crops(detector: Detector, prepared: Path, splits: list[str], margin: float,
-                progress: bool = True) -> dict[str, dict[str, int]]:
-    """Write ``prepared/severity-crops``; returns photos and photos with a detection per split."""
+                progress: bool = True, with_photos: bool = False) -> dict[str, dict[str, int]]:
+    """Write ``prepared/severity-crops``; returns photos and photos with a detection per split.
+
+    With ``with_photos`` it writes ``prepared/severity-views`` instead: each photo twice under its label,
+    as ``crop-<name>.jpg`` and ``photo-<name>.jpg``, for a model that grades both views (the crop and the
+    whole photo it came from, ``export severity --photo-average``).
+    """
+    folder = VIEWS_FOLDER if with_photos else CROPS_FOLDER
     report: dict[str, dict[str, int]] = {}
     for split in splits:
         photos = cropped = 0
         for level in SEVERITY_LEVELS:
             src = prepared / "severity" / split / level
-            dst = prepared / CROPS_FOLDER / split / level
+            dst = prepared / folder / split / level
             dst.mkdir(parents=True, exist_ok=True)
             files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if src.is_dir() else []
             for path in tqdm(files, desc=f"crops {split}/{level}", disable=not progress, unit="img"):
                 with Image.open(path) as im:
-                    crop, hit = damage_crop(im.convert("RGB"), detector, margin)
-                crop.save(dst / (path.stem + ".jpg"), quality=95)
+                    photo = im.convert("RGB")
+                crop, hit = damage_crop(photo, detector, margin)
+                if with_photos:
+                    crop.save(dst / f"crop-{path.stem}.jpg", quality=95)
+                    photo.save(dst / f"photo-{path.stem}.jpg", quality=95)
+                else:
+                    crop.save(dst / (path.stem + ".jpg"), quality=95)
                 photos += 1
                 cropped += hit
         report[split] = {"photos": photos, "with_detection": cropped}
     meta = {"detector": f"{detector.manifest.name}@{detector.version}", "margin": margin,
-            "conf": DETECTION_CONF, "splits": report}
-    (prepared / CROPS_FOLDER / "crops.json").write_text(json.dumps(meta, indent=2))
+            "conf": DETECTION_CONF, "with_photos": with_photos, "splits": report}
+    (prepared / folder / "crops.json").write_text(json.dumps(meta, indent=2))
     return report
 
 
@@ -66,9 +78,10 @@ def cmd_prepare_crops(args: argparse.Namespace) -> None:
 
         raise ConfigError(f"{prepared}/severity not found: run `autoquote-train prepare` first")
     detector = Detector.load(args.detector)
-    report = build_crops(detector, prepared, args.splits, args.margin)
+    report = build_crops(detector, prepared, args.splits, args.margin, with_photos=args.with_photos)
+    folder = VIEWS_FOLDER if args.with_photos else CROPS_FOLDER
     print(json.dumps(report, indent=2))
-    print(f"written to {prepared / CROPS_FOLDER}; train with: autoquote-train train-severity --set data={CROPS_FOLDER}")
+    print(f"written to {prepared / folder}; train with: autoquote-train train-severity --set data={folder}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -79,4 +92,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--splits", nargs="+", default=["train", "val", "test"])
     p.add_argument("--margin", type=float, default=PipelineConfig().crop_margin,
                    help="grow each box by this fraction on each side, as the service does")
+    p.add_argument("--with-photos", action="store_true",
+                   help=f"write {VIEWS_FOLDER}: each photo's crop and the whole photo, both under its label")
     p.set_defaults(func=cmd_prepare_crops)

@@ -115,6 +115,16 @@ def test_severity_crop_is_the_box_grown_and_clamped() -> None:
     assert expand_box((0, 0, 100, 50), (100, 50), 0.2) == (0, 0, 100, 50)
 
 
+def test_the_severity_model_gets_each_crop_and_the_photo_they_were_cut_from() -> None:
+    severity = minor_severity()
+    pipe = fake_pipeline(door_detector(), severity, door_pricer(), FakeCatalogue(version="cat-1"))
+    photo = PhotoInput("p1", pipe.decode(jpeg(640, 480)))
+    pipe.quote([photo], CTX)
+    assert severity.photos == [(640, 480)]
+    (crop,) = severity.crops
+    assert crop[0] < 640 and crop[1] < 480
+
+
 def test_real_pricing_prices_fake_findings() -> None:
     pricing = pytest.importorskip("model.pricing")
     catalogue = pricing.load_catalogue()

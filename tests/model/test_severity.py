@@ -64,3 +64,28 @@ def test_flip_average_grades_each_picture_with_its_mirror_image(car_photo: Image
         assert grade.probabilities == pytest.approx(expected.probabilities, abs=1e-5)
         assert sum(grade.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
     assert graded[0].probabilities != pytest.approx(plain.grade(pictures[0]).probabilities, abs=1e-4)
+
+
+def test_photo_average_averages_each_crop_with_the_whole_photo(car_photo: Image.Image) -> None:
+    import model
+    from model.severity import SeverityModel
+
+    shipped = model.load_severity()
+    manifest = shipped.manifest
+
+    def with_options(**options: bool) -> SeverityModel:
+        preprocess = manifest.preprocess.model_copy(update=options)
+        return SeverityModel(shipped.session, manifest.model_copy(update={"preprocess": preprocess}))
+
+    plain = with_options(flip_average=False, photo_average=False)
+    both = with_options(flip_average=False, photo_average=True)
+    crops = [car_photo.crop((0, 0, car_photo.width // 2, car_photo.height)), car_photo.crop((40, 30, 200, 150))]
+    photo_probs = plain.grade(car_photo).probabilities
+    graded = both.grade_many(crops, photo=car_photo)
+    for crop, grade in zip(crops, graded, strict=True):
+        alone = plain.grade(crop).probabilities
+        assert grade.probabilities == pytest.approx({k: (alone[k] + photo_probs[k]) / 2 for k in alone}, abs=1e-5)
+    # without a photo, or with a model that does not ask for it, each crop is graded alone
+    for grades in (both.grade_many(crops), plain.grade_many(crops, photo=car_photo)):
+        for grade, crop in zip(grades, crops, strict=True):
+            assert grade.probabilities == pytest.approx(plain.grade(crop).probabilities, abs=1e-6)

@@ -48,7 +48,7 @@ class MinorSeverity:
     input_size = 32
     manifest = Manifest()
 
-    def grade_many(self, images: Sequence[Image.Image]) -> list[SeverityGrade]:
+    def grade_many(self, images: Sequence[Image.Image], photo: Image.Image | None = None) -> list[SeverityGrade]:
         return [SeverityGrade({"minor": 0.9, "moderate": 0.08, "severe": 0.02}) for _ in images]
 
 

@@ -64,6 +64,10 @@ def test_severity_trains_exports_and_runs_through_the_runtime(prepared: Path) ->
     assert manifest["classes"] == ["minor", "moderate", "severe"]
     assert manifest["metrics"]["parity_torch_vs_onnxruntime"]["max_probability"] < 1e-4
     assert set(manifest["metrics"]["per_class"]) == {"minor", "moderate", "severe"}
+    # the headline figures are on what the service grades; the whole photos are reported beside them
+    assert manifest["metrics"]["input"] == "crops around the top detection"
+    assert set(manifest["metrics"]["whole_photos"]["per_class"]) == {"minor", "moderate", "severe"}
+    assert manifest["preprocess"]["photo_average"] is False
     import model
     from tests.conftest import synthetic_car_photo
 
@@ -97,14 +101,21 @@ def test_severity_from_coco_weights_on_crops_around_detections(prepared: Path) -
         assert sorted(p.name for p in (crops / split).iterdir()) == ["minor", "moderate", "severe"]
     prepared_train = root / "prepared" / "severity" / "train"
     assert len(list((crops / "train").rglob("*.jpg"))) == len(list(prepared_train.rglob("*.*")))
+    assert main(["prepare-severity-crops", "--detector", str(detector), "--prepared", str(root / "prepared"),
+                 "--splits", "train", "--with-photos"]) == 0
+    views = sorted(p.name.split("-")[0] for p in (root / "prepared" / "severity-views" / "train").rglob("*.jpg"))
+    photos = len(list(prepared_train.rglob("*.*")))
+    assert views == ["crop"] * photos + ["photo"] * photos
     assert main(["train-severity", "--config", "severity-coco-cpu.yaml", "--prepared", str(root / "prepared"),
                  "--init-from", str(COCO_WEIGHTS), "--set", f"project={root / 'runs'}", "--set", "name=sev-crops",
                  "--set", "data=severity-crops", "--set", "time=null", "--set", "epochs=1", "--set", "imgsz=32",
                  "--set", "batch=8", "--set", "cache=false"]) == 0
     run = root / "runs" / "sev-crops"
     assert json.loads((run / "transfer.json").read_text())["transferred"] == 186
-    assert main(["export", "severity", "--run", str(run), "--version", "crops"]) == 0
+    assert main(["export", "severity", "--run", str(run), "--version", "crops", "--photo-average",
+                 "--detector", str(detector)]) == 0
     manifest = json.loads((run / "weights" / "best.json").read_text())
+    assert manifest["preprocess"]["photo_average"] is True
     assert manifest["initial_weights"]["licence"] == "GPL-3.0"
     assert manifest["initial_weights"]["tensors_transferred"] == "186 of 194"
     assert main(["evaluate", "severity", "--model", str(run / "weights" / "best.onnx"), "--input", "crops",
