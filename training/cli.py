@@ -62,6 +62,11 @@ def cmd_export(args: argparse.Namespace) -> None:
     for flag in ("flip_average", "photo_average"):
         if getattr(args, flag) and kind.task != "classify":
             raise ConfigError(f"--{flag.replace('_', '-')} is for the severity classifier, not the {kind.name}")
+    if args.detector and "crops" not in kind.inputs:
+        raise ConfigError(f"--detector names the detector whose crops a severity model is measured on, "
+                          f"not one for the {kind.name}")
+    if args.detector and not Path(args.detector).is_file():
+        raise ConfigError(f"--detector {args.detector}: no such file")
     run = Path(args.run)
     cfg = kind.recipe().model_validate(yaml.safe_load((run / "config.yaml").read_text()))
     prepared = Path(args.prepared) if args.prepared else cfg.prepared
