@@ -158,6 +158,7 @@ def evaluate_severity(model: SeverityModel, prepared: Path, split: str, out_dir:
                   latency_ms={"median": float(np.median(latencies)) if latencies else 0.0,
                               "what": "resize + crop + onnxruntime, per image, this machine"})
     plots.confusion(np.array(report["confusion_matrix"]), list(SEVERITY_LEVELS),
-                    out_dir / "severity_confusion.png", f"Severity on {split}")
+                    out_dir / "severity_confusion.png",
+                    f"Severity on {split}, {'crops' if crop_detector is not None else 'whole photos'}")
     (out_dir / "severity_eval.json").write_text(json.dumps(report, indent=2))
     return report
