@@ -71,11 +71,11 @@ class Detector(OnnxModel):
 
     what = "detector"
 
-    def __init__(self, session: Any, manifest: Manifest, conf: float = 0.25, iou: float = 0.7,
+    def __init__(self, session: Any, manifest: Manifest, conf: float = 0.25, iou: float | None = None,
                  max_det: int = 100) -> None:
         super().__init__(session, manifest)
         self.conf = conf
-        self.iou = iou
+        self.iou = manifest.nms_iou if iou is None else iou  # the NMS threshold chosen on val for this model
         self.max_det = max_det
 
     @classmethod

@@ -69,6 +69,8 @@ class Manifest(BaseModel):
     created: str
     licence: str = "AGPL-3.0-or-later"
     notes: list[str] = Field(default_factory=list)
+    nms_iou: float = Field(0.7, gt=0, le=1, description="detectors: boxes of one class overlapping a higher-scoring "
+                           "one by more than this IoU are dropped (chosen on val; 0.7 for models exported without it)")
 
     def to_metadata(self) -> dict[str, str]:
         """The same keys as strings, for ONNX ``metadata_props``."""

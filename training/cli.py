@@ -62,6 +62,10 @@ def cmd_export(args: argparse.Namespace) -> None:
     for flag in ("flip_average", "photo_average"):
         if getattr(args, flag) and kind.task != "classify":
             raise ConfigError(f"--{flag.replace('_', '-')} is for the severity classifier, not the {kind.name}")
+    if args.nms_iou is not None and kind.task != "detect":
+        raise ConfigError(f"--nms-iou is for the detector, not the {kind.name}")
+    if args.nms_iou is not None and not 0 < args.nms_iou <= 1:
+        raise ConfigError(f"--nms-iou {args.nms_iou}: an IoU in (0, 1]")
     if args.detector and "crops" not in kind.inputs:
         raise ConfigError(f"--detector names the detector whose crops a severity model is measured on, "
                           f"not one for the {kind.name}")
@@ -85,6 +89,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         return build_manifest(
             kind.name, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes, metrics, args.opset, notes,
             initial_weights(run), flip_average=args.flip_average, photo_average=args.photo_average,
+            nms_iou=0.7 if args.nms_iou is None else args.nms_iou,
         )
 
     finalise(onnx_path, manifest({}, []))  # the runtime loads the model by its manifest to evaluate it
@@ -169,6 +174,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="severity: the runtime grades each picture with its mirror image and averages the two")
     p.add_argument("--photo-average", action="store_true",
                    help="severity: the runtime averages each crop's grade with the whole photo's")
+    p.add_argument("--nms-iou", type=float, help="detector: the runtime's NMS IoU threshold, chosen on val "
+                   "(default 0.7)")
     p.add_argument("--detector", help="severity: the detector whose crops the test figures are measured on "
                    "(default: the shipped one)")
     p.set_defaults(func=cmd_export)

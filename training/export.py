@@ -88,7 +88,8 @@ def parity_detector(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
     for path in images:
         with Image.open(path) as im:
             tensor, _ = letterbox(im, imgsz, spec)
-        res = yolo.predict(torch.from_numpy(tensor), imgsz=imgsz, conf=conf, iou=0.7, max_det=300, verbose=False)[0]
+        res = yolo.predict(torch.from_numpy(tensor), imgsz=imgsz, conf=conf, iou=detector.iou, max_det=300,
+                           verbose=False)[0]
         tb = res.boxes.xyxy.cpu().numpy()
         ts = res.boxes.conf.cpu().numpy()
         tc = res.boxes.cls.cpu().numpy().astype(np.int64)
@@ -97,7 +98,7 @@ def parity_detector(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
             torch_raw = yolo.predictor.model(torch.from_numpy(tensor))
         torch_raw = torch_raw[0] if isinstance(torch_raw, (list, tuple)) else torch_raw
         raw_gap = max(raw_gap, float(np.abs(torch_raw.cpu().numpy() - raw).max()))
-        ob, os_, oc = decode(raw, len(detector.classes), conf, 0.7, 300)
+        ob, os_, oc = decode(raw, len(detector.classes), conf, detector.iou, 300)
         ob = ob.clip(0, imgsz)  # ultralytics clips to the image; the runtime clips after mapping back
         count_gap = max(count_gap, abs(len(tb) - len(ob)))
         for box, score, cls in zip(ob, os_, oc, strict=True):
@@ -134,13 +135,13 @@ def parity_severity(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
 def build_manifest(kind: Kind, onnx_path: Path, classes: list[str], imgsz: int, version: str,
                    run_config: Any, command: str, dataset_hashes: dict[str, str], metrics: dict[str, Any],
                    opset: int, notes: list[str], initial_weights: dict[str, Any] | None = None,
-                   flip_average: bool = False, photo_average: bool = False) -> Manifest:
+                   flip_average: bool = False, photo_average: bool = False, nms_iou: float = 0.7) -> Manifest:
     """A manifest with everything but the final sha256 (filled in after metadata is embedded).
 
     ``initial_weights`` (file, sha256, licence, tensors moved) is recorded when the network was seeded from
     another checkpoint, next to the dataset hashes; None means trained from scratch. ``flip_average`` (classifiers)
     makes the runtime grade each picture with its mirror image and average the two; ``photo_average`` makes it
-    average each crop's grade with the whole photo's.
+    average each crop's grade with the whole photo's. ``nms_iou`` (detectors) is the runtime's NMS threshold.
     """
     if kind == "detector":
         preprocess = Preprocess(kind="letterbox")
@@ -165,6 +166,7 @@ def build_manifest(kind: Kind, onnx_path: Path, classes: list[str], imgsz: int, 
         licence=LICENCE,
         notes=notes,
         initial_weights=initial_weights or "none: trained from scratch",
+        nms_iou=nms_iou,
     )
 
 

@@ -86,6 +86,23 @@ def test_shipped_detector_finds_parts_in_pixels_of_the_given_image(car_photo: Im
     assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
 
 
+def test_the_nms_threshold_comes_from_the_manifest(car_photo: Image.Image) -> None:
+    import model
+    from model.detector import Detector
+
+    shipped = model.load_detector()
+    assert shipped.iou == shipped.manifest.nms_iou
+    # a manifest written before the field existed keeps the threshold those models were measured with
+    legacy = {k: v for k, v in shipped.manifest.model_dump().items() if k != "nms_iou"}
+    assert type(shipped.manifest).model_validate(legacy).nms_iou == 0.7
+    found = {}
+    for iou in (0.3, 0.9):
+        detector = Detector(shipped.session, shipped.manifest.model_copy(update={"nms_iou": iou}))
+        assert detector.iou == iou
+        found[iou] = detector.detect(car_photo, conf=0.001)
+    assert len(found[0.3]) <= len(found[0.9])  # a lower threshold suppresses more overlapping boxes
+
+
 def test_a_changed_model_file_is_refused(tmp_path: Path) -> None:
     from model.manifest import WEIGHTS_DIR
 

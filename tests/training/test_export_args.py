@@ -16,6 +16,8 @@ from training.cli import main
         (["export", "detector", "--photo-average"], "--photo-average is for the severity classifier"),
         (["export", "detector", "--detector", "model/weights/detector.onnx"], "--detector names the detector"),
         (["export", "severity", "--detector", "no-such-detector.onnx"], "no-such-detector.onnx: no such file"),
+        (["export", "severity", "--nms-iou", "0.5"], "--nms-iou is for the detector"),
+        (["export", "detector", "--nms-iou", "1.5"], "an IoU in (0, 1]"),
     ],
 )
 def test_wrong_options_exit_2_with_a_stable_code(

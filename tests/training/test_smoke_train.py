@@ -30,9 +30,10 @@ def test_detector_trains_exports_and_runs_through_the_runtime(prepared: Path) ->
                  "--set", "epochs=1", "--set", "imgsz=64", "--set", "batch=8", "--set", "cache=false"]) == 0
     run = root / "runs" / "det"
     assert (run / "config.yaml").is_file() and (run / "command.txt").is_file()
-    assert main(["export", "detector", "--run", str(run), "--version", "smoke"]) == 0
+    assert main(["export", "detector", "--run", str(run), "--version", "smoke", "--nms-iou", "0.5"]) == 0
     onnx = run / "weights" / "best.onnx"
     manifest = json.loads(onnx.with_suffix(".json").read_text())
+    assert manifest["nms_iou"] == 0.5
     assert manifest["version"] == "smoke" and manifest["task"] == "detect"
     assert manifest["classes"][:2] == ["Bonnet", "Bumper"] and manifest["input_size"] == 64
     assert manifest["metrics"]["split"] == "test" and "Bonnet" in manifest["metrics"]["per_class"]
@@ -48,6 +49,7 @@ def test_detector_trains_exports_and_runs_through_the_runtime(prepared: Path) ->
     from tests.conftest import synthetic_car_photo
 
     detector = model.load_detector(onnx)
+    assert detector.iou == 0.5
     assert detector.version == "smoke"
     detector.detect(synthetic_car_photo(), conf=0.0)
 
