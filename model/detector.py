@@ -10,7 +10,7 @@ from PIL import Image
 
 from model.errors import InferenceError, ManifestError
 from model.findings import Detection
-from model.manifest import Manifest
+from model.manifest import DEFAULT_NMS_IOU, Manifest
 from model.onnx_session import OnnxModel, open_session, resolve_model_path
 from model.preprocess import Letterbox, letterbox
 
@@ -75,7 +75,7 @@ class Detector(OnnxModel):
                  max_det: int = 100) -> None:
         super().__init__(session, manifest)
         self.conf = conf
-        self.iou = manifest.nms_iou if iou is None else iou  # the NMS threshold chosen on val for this model
+        self.iou = iou or manifest.nms_iou or DEFAULT_NMS_IOU  # the NMS threshold chosen on val for this model
         self.max_det = max_det
 
     @classmethod

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from model.errors import ChecksumMismatch, ManifestError
 
 Task = Literal["detect", "classify", "cost"]
+DEFAULT_NMS_IOU = 0.7  # ultralytics' default, for detectors whose manifest does not choose one
 
 
 class Preprocess(BaseModel):
@@ -69,8 +70,9 @@ class Manifest(BaseModel):
     created: str
     licence: str = "AGPL-3.0-or-later"
     notes: list[str] = Field(default_factory=list)
-    nms_iou: float = Field(0.7, gt=0, le=1, description="detectors: boxes of one class overlapping a higher-scoring "
-                           "one by more than this IoU are dropped (chosen on val; 0.7 for models exported without it)")
+    nms_iou: float | None = Field(None, gt=0, le=1, description="detectors: boxes of one class overlapping a "
+                                  "higher-scoring one by more than this IoU are dropped (chosen on val); none for "
+                                  "other models, and detectors exported without it use the runtime's 0.7")
 
     def to_metadata(self) -> dict[str, str]:
         """The same keys as strings, for ONNX ``metadata_props``."""

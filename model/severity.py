@@ -67,9 +67,9 @@ class SeverityModel(OnnxModel):
         if not tensors:
             return []
         crops = len(tensors)
-        with_photo = preprocess.photo_average and photo is not None
         if preprocess.photo_average and photo is not None:
             tensors.append(resize_center_crop(photo, self.input_size, preprocess))
+        with_photo = len(tensors) > crops
         batch = np.concatenate(tensors)
         if preprocess.flip_average:
             batch = np.concatenate([batch, np.ascontiguousarray(batch[..., ::-1])])  # NCHW: mirror the width

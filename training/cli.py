@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from model.errors import AutoquoteError, ConfigError
-from model.manifest import WEIGHTS_DIR
+from model.manifest import DEFAULT_NMS_IOU, WEIGHTS_DIR
 from model.offline import configure_offline
 from training.config import add_config_options, command_line, default_work_dir, load_config, overrides_with
 from training.cost.commands import register as register_cost
@@ -89,7 +89,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         return build_manifest(
             kind.name, onnx_path, classes, cfg.imgsz, version, cfg, command, hashes, metrics, args.opset, notes,
             initial_weights(run), flip_average=args.flip_average, photo_average=args.photo_average,
-            nms_iou=0.7 if args.nms_iou is None else args.nms_iou,
+            nms_iou=args.nms_iou,
         )
 
     finalise(onnx_path, manifest({}, []))  # the runtime loads the model by its manifest to evaluate it
@@ -175,7 +175,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--photo-average", action="store_true",
                    help="severity: the runtime averages each crop's grade with the whole photo's")
     p.add_argument("--nms-iou", type=float, help="detector: the runtime's NMS IoU threshold, chosen on val "
-                   "(default 0.7)")
+                   f"(default {DEFAULT_NMS_IOU})")
     p.add_argument("--detector", help="severity: the detector whose crops the test figures are measured on "
                    "(default: the shipped one)")
     p.set_defaults(func=cmd_export)

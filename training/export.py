@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from model.detector import Detector, decode
-from model.manifest import DatasetRef, Manifest, Preprocess, TrainedWith, sha256_file, write_manifest
+from model.manifest import DEFAULT_NMS_IOU, DatasetRef, Manifest, Preprocess, TrainedWith, sha256_file, write_manifest
 from model.preprocess import letterbox, resize_center_crop
 from model.severity import SeverityModel
 from training.config import config_sha256, portable_config
@@ -135,13 +135,15 @@ def parity_severity(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
 def build_manifest(kind: Kind, onnx_path: Path, classes: list[str], imgsz: int, version: str,
                    run_config: Any, command: str, dataset_hashes: dict[str, str], metrics: dict[str, Any],
                    opset: int, notes: list[str], initial_weights: dict[str, Any] | None = None,
-                   flip_average: bool = False, photo_average: bool = False, nms_iou: float = 0.7) -> Manifest:
+                   flip_average: bool = False, photo_average: bool = False,
+                   nms_iou: float | None = None) -> Manifest:
     """A manifest with everything but the final sha256 (filled in after metadata is embedded).
 
     ``initial_weights`` (file, sha256, licence, tensors moved) is recorded when the network was seeded from
     another checkpoint, next to the dataset hashes; None means trained from scratch. ``flip_average`` (classifiers)
     makes the runtime grade each picture with its mirror image and average the two; ``photo_average`` makes it
-    average each crop's grade with the whole photo's. ``nms_iou`` (detectors) is the runtime's NMS threshold.
+    average each crop's grade with the whole photo's. ``nms_iou`` is a detector's NMS threshold (default the
+    runtime's); other models get none.
     """
     if kind == "detector":
         preprocess = Preprocess(kind="letterbox")
@@ -166,7 +168,7 @@ def build_manifest(kind: Kind, onnx_path: Path, classes: list[str], imgsz: int, 
         licence=LICENCE,
         notes=notes,
         initial_weights=initial_weights or "none: trained from scratch",
-        nms_iou=nms_iou,
+        nms_iou=(nms_iou or DEFAULT_NMS_IOU) if kind == "detector" else None,
     )
 
 
