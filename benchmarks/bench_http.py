@@ -171,8 +171,8 @@ class InProcess:
 
     def __init__(self, data: bytes, store_dir: Path) -> None:
         from model.pipeline import build_pipeline
+        from serve.photos.local import LocalPhotoStore
         from serve.settings import Settings
-        from serve.storage import LocalPhotoStore
 
         settings = Settings(data_dir=store_dir)
         self.pipeline = build_pipeline(

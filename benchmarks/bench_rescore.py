@@ -30,9 +30,9 @@ from serve.auth import Principal  # noqa: E402
 from serve.db import claims, keys  # noqa: E402
 from serve.db.rows import ShadowQuoteRow  # noqa: E402
 from serve.db.session import make_engine, make_sessionmaker, run_migrations  # noqa: E402
+from serve.photos.local import LocalPhotoStore  # noqa: E402
 from serve.rescore import rescore  # noqa: E402
 from serve.settings import Settings  # noqa: E402
-from serve.storage import LocalPhotoStore  # noqa: E402
 
 
 def photo(seed: int) -> bytes:

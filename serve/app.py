@@ -14,15 +14,16 @@ from model.image_io import configure_pillow
 from model.offline import configure_offline
 from model.pipeline import Pipeline, build_pipeline
 from serve.db.session import make_engine, make_sessionmaker, run_migrations
-from serve.decoding import Decoder
 from serve.errors import install_error_handlers
 from serve.limits import BodyLimitMiddleware, NulGuardMiddleware
 from serve.metrics import LatencyMiddleware, make_metrics, multiprocess_dir, scrape_registry, worker_exited
+from serve.photos.decoding import Decoder
+from serve.photos.factory import make_photo_store
+from serve.photos.store import PhotoStore
+from serve.photos.uploads import keep_uploads_in_memory
 from serve.registry import ModelService
 from serve.routes import admin, claims, docs, pages, quotes, review, system
 from serve.settings import Settings, get_settings
-from serve.storage import PhotoStore, make_photo_store
-from serve.uploads import keep_uploads_in_memory
 
 log = logging.getLogger(__name__)
 PipelineFactory = Callable[[Settings], Pipeline]

@@ -264,8 +264,8 @@ def cmd_export_reviewed(args: argparse.Namespace) -> int:
     from model.manifest import WEIGHTS_DIR, load_manifest
     from model.store import read_pointer
     from serve.export import export_reviewed
+    from serve.photos.factory import make_photo_store
     from serve.settings import get_settings
-    from serve.storage import make_photo_store
 
     settings = get_settings()
     pointer = read_pointer(settings.data_dir)
@@ -326,8 +326,8 @@ def cmd_collect_orphans(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from serve.orphans import collect_orphans
+    from serve.photos.factory import make_photo_store
     from serve.settings import get_settings
-    from serve.storage import make_photo_store
 
     settings = get_settings()
     with _database(settings) as sessions, sessions() as session:

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from model.pipeline import Pipeline
 from serve.access import authenticate
 from serve.auth import Principal
-from serve.decoding import Decoder
 from serve.metrics import Metrics
+from serve.photos.decoding import Decoder
+from serve.photos.store import PhotoStore
 from serve.registry import ModelService
 from serve.settings import Settings
-from serve.storage import PhotoStore
 from serve.uploads import PhotoIntake
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 from model.ledger import LedgerFinding, LedgerRow, write_ledger
 from serve.db import review
 from serve.db.rows import ClaimRow, QuoteRow, ShadowQuoteRow, utcnow
-from serve.storage import PhotoStore
+from serve.photos.store import PhotoStore
 
 LEDGER_SOURCE = "adjuster-approved"
 SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from serve.db.rows import PhotoRow, utcnow
-from serve.storage import CollectablePhotoStore
+from serve.photos.store import CollectablePhotoStore
 
 log = logging.getLogger(__name__)
 BATCH = 500

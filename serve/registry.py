@@ -34,8 +34,8 @@ from model.store import TASK_OF_KIND, ModelChoice, read_pointer, write_pointer
 from serve.db.promotions import latest_promotion, latest_promotion_id, record_promotion
 from serve.db.rows import ModelPromotionRow, ShadowQuoteRow, utcnow
 from serve.errors import InvalidModelChoice
+from serve.photos.store import PhotoStore
 from serve.settings import Settings
-from serve.storage import PhotoStore
 
 log = logging.getLogger(__name__)
 PipelineFactory = Callable[[Settings], Pipeline]

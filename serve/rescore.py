@@ -135,7 +135,7 @@ class Rescorer:
         from model.image_io import configure_pillow
         from model.offline import configure_offline
         from serve.app import load_pipeline
-        from serve.storage import make_photo_store
+        from serve.photos.factory import make_photo_store
 
         configure_offline()
         configure_pillow(settings.max_pixels)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,10 @@ from model.quality import QualityIssue
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
 from serve.locale import DEFAULT_LOCALE, Locale, issue_message, reason_message
-from serve.storage import PhotoFile
+from serve.photos.store import PhotoFile
+
+# A page offset beyond any real table; larger values would overflow the database's integers.
+Offset = Annotated[int, Field(ge=0, le=1_000_000_000)]
 
 
 class View(BaseModel):

@@ -5,22 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import UploadFile
-from starlette.formparsers import MultiPartParser
 
 from model.phash import dhash
 from model.pipeline import Pipeline
 from serve.db import claims as repo
-from serve.decoding import Decoder, decode_uploads
-from serve.storage import PhotoStore
-
-
-def keep_uploads_in_memory(max_photo_bytes: int) -> None:
-    """Hold each uploaded photo in memory up to the per-photo limit, not in Starlette's 1-MB spool file.
-
-    Every photo is read into memory to be decoded anyway; spooling a 3-MB phone photo to disk and reading
-    it back made its multipart parsing take 10.4 ms instead of 6.1 (README, Benchmarks).
-    """
-    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_photo_bytes)
+from serve.photos.decoding import Decoder
+from serve.photos.store import PhotoStore
+from serve.photos.uploads import decode_uploads
 
 
 @dataclass(frozen=True)

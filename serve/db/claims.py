@@ -28,7 +28,7 @@ from serve.db.rows import (
     utcnow,
 )
 from serve.errors import ClaimNotFound, IdempotencyConflict, PhotoAlreadyInClaim, PhotoNotFound, TooManyPhotos
-from serve.storage import PhotoFile
+from serve.photos.store import PhotoFile
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from serve.db import claims as repo
 from serve.db import review
 from serve.deps import DecoderDep, IntakeDep, MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, StoreDep
 from serve.errors import ERROR_RESPONSES, ClaimStateConflict, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
-from serve.fields import Offset
 from serve.locale import Locale, LocaleDep
 from serve.registry import run_shadow
 from serve.schemas import (
@@ -33,6 +32,7 @@ from serve.schemas import (
     ClaimOut,
     ClaimPage,
     ClaimSummary,
+    Offset,
     claim_out,
 )
 

@@ -11,10 +11,10 @@ from model.findings import ClaimContext
 from model.pipeline import PhotoInput
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.access import AccessRoute, allow
-from serve.decoding import decode_uploads
 from serve.deps import DecoderDep, MetricsDep, PipelineDep, PrincipalDep, SettingsDep
 from serve.errors import ERROR_RESPONSES, TooManyPhotos
 from serve.locale import LocaleDep
+from serve.photos.uploads import decode_uploads
 from serve.schemas import QuoteOut, quote_out_from_domain
 
 router = APIRouter(

@@ -20,8 +20,16 @@ from serve.db import audit, review
 from serve.db import claims as repo
 from serve.deps import PipelineDep, PrincipalDep, SessionDep
 from serve.errors import ERROR_RESPONSES
-from serve.fields import Offset
-from serve.schemas import AuditEventOut, ClaimOut, ClaimSummary, QuoteOut, audit_out, claim_out, quote_out_from_row
+from serve.schemas import (
+    AuditEventOut,
+    ClaimOut,
+    ClaimSummary,
+    Offset,
+    QuoteOut,
+    audit_out,
+    claim_out,
+    quote_out_from_row,
+)
 
 router = APIRouter(
     prefix="/v1",

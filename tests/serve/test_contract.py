@@ -16,7 +16,7 @@ from model.image_io import mebibytes
 from model.pipeline import Pipeline
 from serve.app import create_app
 from serve.errors import codes_for
-from serve.fields import display_filename
+from serve.photos.uploads import display_filename
 from serve.settings import Settings
 from tests.fakes import photo_bytes
 

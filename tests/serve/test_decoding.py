@@ -18,8 +18,8 @@ from PIL import Image
 from model.errors import ImageTooManyPixels
 from model.image_io import DecodedImage, ImageLimits, image_size, sniff_type
 from model.pipeline import Pipeline
-from serve.decoding import Decoder
 from serve.errors import DecoderBusy
+from serve.photos.decoding import Decoder
 from tests.fakes import photo_bytes
 
 Keys = Callable[[str], str]

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from serve.cli import main
 from serve.db import claims
 from serve.orphans import collect_orphans
+from serve.photos.factory import make_photo_store
+from serve.photos.local import LocalPhotoStore
+from serve.photos.store import CollectablePhotoStore
 from serve.settings import Settings
-from serve.storage import CollectablePhotoStore, LocalPhotoStore, make_photo_store
 from tests.fakes import photo_bytes
 from tests.serve.factories import make_claim, make_key, principal_of
 

@@ -11,15 +11,15 @@ from pydantic import ValidationError
 
 from serve.app import create_app
 from serve.errors import StorageUnavailable
+from serve.photos.factory import make_photo_store
 from serve.settings import Settings
-from serve.storage import make_photo_store
 from tests.fakes import photo_bytes
 
 pytestmark = pytest.mark.scale
 
 
 def test_put_is_content_addressed_verified_and_idempotent(s3_settings: Settings) -> None:
-    from serve.s3_store import S3PhotoStore
+    from serve.photos.s3 import S3PhotoStore
 
     store = make_photo_store(s3_settings)
     assert isinstance(store, S3PhotoStore)
@@ -40,7 +40,7 @@ def test_put_is_content_addressed_verified_and_idempotent(s3_settings: Settings)
 
 
 def test_a_tampered_object_is_refused_not_served(s3_settings: Settings) -> None:
-    from serve.s3_store import S3PhotoStore
+    from serve.photos.s3 import S3PhotoStore
 
     store = S3PhotoStore.from_settings(s3_settings)
     sha = store.put(b"original bytes")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from serve.storage import LocalPhotoStore
+from serve.photos.local import LocalPhotoStore
 
 
 def test_put_is_content_addressed_and_idempotent(tmp_path: Path) -> None:

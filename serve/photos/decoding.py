@@ -13,13 +13,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from fastapi import UploadFile
-
-from model.errors import ImageTooLarge
-from model.image_io import DecodedImage, ImageLimits, image_size, mebibytes
+from model.image_io import DecodedImage, ImageLimits, image_size
 from model.pipeline import Pipeline
 from serve.errors import DecoderBusy, RequestTooManyPixels
-from serve.fields import display_filename
 
 
 class DecodedCache:
@@ -107,26 +103,3 @@ class Decoder:
             self._slots.release()
         self.cache.put((image.sha256, pipeline.decode_side), image)
         return image
-
-
-def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
-    """The bytes of one uploaded file, refusing it as soon as it passes ``max_bytes``."""
-    data = upload.file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ImageTooLarge(
-            f"{display_filename(upload.filename)} is over the limit of {mebibytes(max_bytes)} per photo; "
-            "send a smaller photo"
-        )
-    return data
-
-
-def decode_uploads(
-    files: list[UploadFile], pipeline: Pipeline, decoder: Decoder, max_bytes: int
-) -> list[tuple[bytes, DecodedImage, str]]:
-    """Read and validate every upload before anything is stored: one bad photo refuses the request."""
-    datas = [read_upload(upload, max_bytes) for upload in files]
-    decoder.check_request(datas)
-    return [
-        (data, decoder.decode(pipeline, data), display_filename(upload.filename))
-        for data, upload in zip(datas, files, strict=True)
-    ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from model.errors import ConfigError
 from serve.errors import StorageUnavailable
-from serve.storage import check_sha256
+from serve.photos.store import check_sha256
 
 if TYPE_CHECKING:
     from serve.settings import Settings

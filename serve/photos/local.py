@@ -1,70 +1,15 @@
-"""Photo stores, addressed by their sha256: a photo is durable before the database acknowledges it.
-
-Two implementations share :class:`PhotoStore`: :class:`LocalPhotoStore` (a folder, the embedded default)
-and ``serve.s3_store.S3PhotoStore`` (any S3-compatible object store, for several replicas; the ``scale``
-extra). :func:`make_photo_store` picks one from the settings.
-"""
+"""The local photo store: content-addressed files in one folder, the embedded default."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel
-
-if TYPE_CHECKING:
-    from serve.settings import Settings
-
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-
-class PhotoFile(BaseModel):
-    """A photo file in a store: its address, what it is, its size in pixels, and the name it was sent under."""
-
-    sha256: str
-    content_type: str
-    byte_size: int
-    width: int
-    height: int
-    filename: str
-
-
-class PhotoStore(Protocol):
-    """Where photo bytes live; ``put`` returns only once the bytes would survive a crash."""
-
-    def put(self, data: bytes) -> str: ...
-    def get(self, sha256: str) -> bytes: ...
-    def exists(self, sha256: str) -> bool: ...
-
-
-class CollectablePhotoStore(PhotoStore, Protocol):
-    """A store whose photos can be listed and deleted (for the orphan collector)."""
-
-    def stored(self) -> Iterator[tuple[str, datetime]]: ...
-    def written_at(self, sha256: str) -> datetime | None: ...
-    def delete(self, sha256: str) -> None: ...
-
-
-def check_sha256(sha256: str) -> str:
-    """The name, checked (so a stored value cannot address anything but a photo)."""
-    if not _SHA256.match(sha256):
-        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-    return sha256
-
-
-def make_photo_store(settings: Settings) -> CollectablePhotoStore:
-    """The photo store the settings name: the local folder, or an S3 bucket."""
-    if settings.photo_store == "s3":
-        from serve.s3_store import S3PhotoStore
-
-        return S3PhotoStore.from_settings(settings)
-    return LocalPhotoStore(settings.photos_dir)
+from serve.photos.store import SHA256, check_sha256
 
 
 class LocalPhotoStore:
@@ -111,7 +56,7 @@ class LocalPhotoStore:
     def stored(self) -> Iterator[tuple[str, datetime]]:
         """Every stored photo with the time it was written (temporary files are not photos)."""
         for path in self.root.glob("??/??/*"):
-            if _SHA256.match(path.name) and path.is_file():
+            if SHA256.match(path.name) and path.is_file():
                 yield path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
     def written_at(self, sha256: str) -> datetime | None:
