@@ -26,8 +26,8 @@ from PIL import Image  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from serve.auth import Principal  # noqa: E402
 from serve.db import claims, keys  # noqa: E402
+from serve.db.keys import Principal  # noqa: E402
 from serve.db.rows import ShadowQuoteRow  # noqa: E402
 from serve.db.session import make_engine, make_sessionmaker, run_migrations  # noqa: E402
 from serve.photos.local import LocalPhotoStore  # noqa: E402

@@ -14,9 +14,9 @@ from model.image_io import configure_pillow
 from model.offline import configure_offline
 from model.pipeline import Pipeline, build_pipeline
 from serve.db.session import make_engine, make_sessionmaker, run_migrations
-from serve.errors import install_error_handlers
-from serve.limits import BodyLimitMiddleware, NulGuardMiddleware
-from serve.metrics import LatencyMiddleware, make_metrics, multiprocess_dir, scrape_registry, worker_exited
+from serve.http.error_handlers import install_error_handlers
+from serve.http.limits import BodyLimitMiddleware, NulGuardMiddleware
+from serve.http.metrics import LatencyMiddleware, make_metrics, multiprocess_dir, scrape_registry, worker_exited
 from serve.photos.decoding import Decoder
 from serve.photos.factory import make_photo_store
 from serve.photos.store import PhotoStore

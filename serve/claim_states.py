@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from model.decision import Policy, Reason
 from model.pipeline import Quote
-from serve.auth import Principal
 from serve.db import audit, claims
+from serve.db.keys import Principal
 from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow, utcnow
 from serve.errors import ApprovalCommentRequired, ClaimStateConflict, OwnClaimDecision, TransitionNotAllowed
 

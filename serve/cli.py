@@ -414,7 +414,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
         inputs, ClaimContext(segment=args.segment, region=args.region.upper()), args.jurisdiction
     )
     if args.json:
-        from serve.schemas import quote_out_from_domain
+        from serve.http.schemas import quote_out_from_domain
 
         print(quote_out_from_domain(quote).model_dump_json(indent=2))
         return 0

@@ -10,9 +10,9 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from model.pipeline import Pipeline
-from serve.access import authenticate
-from serve.auth import Principal
-from serve.metrics import Metrics
+from serve.db.keys import Principal
+from serve.http.access import authenticate
+from serve.http.metrics import Metrics
 from serve.photos.decoding import Decoder
 from serve.photos.store import PhotoStore
 from serve.registry import ModelService

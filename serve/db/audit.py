@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serve.auth import Principal
 from serve.db.rows import AuditEventRow
 
 SYSTEM = "system"
 
 
+class Actor(Protocol):
+    """Who made a change: the caller's key id and role (``serve.db.keys.Principal``); None is the system."""
+
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+
+
 def record(
     session: Session,
-    actor: Principal | None,
+    actor: Actor | None,
     action: str,
     claim_id: str | None = None,
     detail: dict[str, Any] | None = None,

@@ -18,7 +18,7 @@ from model.phash import bands as phash_bands
 from model.phash import distance as phash_distance
 from model.phash import to_hex as phash_hex
 from model.pipeline import Quote
-from serve.auth import Principal
+from serve.db.keys import Principal
 from serve.db.rows import (
     ClaimRow,
     FindingRow,

@@ -1,18 +1,46 @@
-"""API keys in the database: create, revoke, look up by hash."""
+"""API keys: high-entropy random strings, stored only as their sha256, each with one role; and the caller
+(:class:`Principal`) a key stands for. Create, revoke, list, look up by hash."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from model.errors import InputError
 from model.vocabulary import ROLES, Role
-from serve.auth import KEY_PREFIX, Principal, generate_key, hash_key
 from serve.db import audit
 from serve.db.rows import ApiKeyRow, utcnow
 from serve.errors import ApiKeyNotFound
+
+KEY_PREFIX = "aq_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, name and role."""
+
+    key_id: str
+    name: str
+    role: Role
+
+    @property
+    def sees_all_claims(self) -> bool:
+        return self.role in ("adjuster", "admin")
+
+
+def generate_key() -> str:
+    """A new API key (shown once, never stored)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key (sha256 is enough for 256 bits of randomness; no salt needed)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def create_key(

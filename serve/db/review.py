@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from model.errors import UnknownPart
 from model.findings import LineItem
-from serve.auth import Principal
+from serve.db.keys import Principal
 from serve.db.rows import (
     VERSIONED,
     BoxCorrectionRow,

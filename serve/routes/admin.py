@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from model.fields import Text
-from serve.access import AccessRoute, allow
 from serve.db import audit
 from serve.deps import MetricsDep, ModelsDep, PrincipalDep, SessionDep
-from serve.errors import ERROR_RESPONSES, InvalidModelChoice
+from serve.errors import InvalidModelChoice
+from serve.http.access import AccessRoute, allow
+from serve.http.error_responses import ERROR_RESPONSES
 from serve.registry import ModelService, describe
 
 router = APIRouter(

@@ -18,16 +18,16 @@ from sqlalchemy.orm import Session
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput
 from serve import claim_states
-from serve.access import AccessRoute, allow
-from serve.auth import Principal
 from serve.claim_states import Action
 from serve.db import claims as repo
 from serve.db import review
+from serve.db.keys import Principal
 from serve.deps import DecoderDep, IntakeDep, MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, StoreDep
-from serve.errors import ERROR_RESPONSES, ClaimStateConflict, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
-from serve.locale import Locale, LocaleDep
-from serve.registry import run_shadow
-from serve.schemas import (
+from serve.errors import ClaimStateConflict, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
+from serve.http.access import AccessRoute, allow
+from serve.http.error_responses import ERROR_RESPONSES
+from serve.http.locale import Locale, LocaleDep
+from serve.http.schemas import (
     ClaimCreate,
     ClaimOut,
     ClaimPage,
@@ -35,6 +35,7 @@ from serve.schemas import (
     Offset,
     claim_out,
 )
+from serve.registry import run_shadow
 
 router = APIRouter(
     prefix="/v1/claims",

@@ -10,12 +10,13 @@ from fastapi import APIRouter, File, Form, Response, UploadFile
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
-from serve.access import AccessRoute, allow
 from serve.deps import DecoderDep, MetricsDep, PipelineDep, PrincipalDep, SettingsDep
-from serve.errors import ERROR_RESPONSES, TooManyPhotos
-from serve.locale import LocaleDep
+from serve.errors import TooManyPhotos
+from serve.http.access import AccessRoute, allow
+from serve.http.error_responses import ERROR_RESPONSES
+from serve.http.locale import LocaleDep
+from serve.http.schemas import QuoteOut, quote_out_from_domain
 from serve.photos.uploads import decode_uploads
-from serve.schemas import QuoteOut, quote_out_from_domain
 
 router = APIRouter(
     prefix="/v1", tags=["quote"], route_class=AccessRoute, dependencies=[allow()], responses=ERROR_RESPONSES

@@ -14,13 +14,13 @@ from model.findings import LineItem
 from model.pipeline import Pipeline
 from model.vocabulary import OPERATIONS
 from serve import claim_states
-from serve.access import AccessRoute, allow
 from serve.claim_states import Action
 from serve.db import audit, review
 from serve.db import claims as repo
 from serve.deps import PipelineDep, PrincipalDep, SessionDep
-from serve.errors import ERROR_RESPONSES
-from serve.schemas import (
+from serve.http.access import AccessRoute, allow
+from serve.http.error_responses import ERROR_RESPONSES
+from serve.http.schemas import (
     AuditEventOut,
     ClaimOut,
     ClaimSummary,

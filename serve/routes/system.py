@@ -7,12 +7,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from model.decision import available_policies
 from model.errors import AutoquoteError
-from serve.access import AccessRoute, allow
 from serve.db.session import ping
 from serve.deps import MetricsDep, ModelsDep, PipelineDep
-from serve.errors import errors_for
-from serve.metrics import scrape_registry
-from serve.schemas import HealthOut, ModelsOut, PolicyOut, ReadyOut
+from serve.http.access import AccessRoute, allow
+from serve.http.error_responses import errors_for
+from serve.http.metrics import scrape_registry
+from serve.http.schemas import HealthOut, ModelsOut, PolicyOut, ReadyOut
 
 router = APIRouter(tags=["system"], route_class=AccessRoute)
 

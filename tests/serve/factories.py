@@ -7,8 +7,8 @@ from itertools import count
 from sqlalchemy.orm import Session
 
 from serve import claim_states
-from serve.auth import Principal
 from serve.db import claims, keys
+from serve.db.keys import Principal
 from serve.db.rows import ApiKeyRow, ClaimRow
 
 _n = count(1)

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from model.image_io import mebibytes
 from model.pipeline import Pipeline
 from serve.app import create_app
-from serve.errors import codes_for
+from serve.http.status import codes_for
 from serve.photos.uploads import display_filename
 from serve.settings import Settings
 from tests.fakes import photo_bytes
@@ -188,7 +188,7 @@ def test_no_route_runs_without_access_rule(app: FastAPI) -> None:
     """Every /v1 route but the public model list declares who may call it (checked before the body)."""
     from fastapi.routing import APIRoute
 
-    from serve.access import Access, AccessRoute
+    from serve.http.access import Access, AccessRoute
 
     for route in app.routes:
         if isinstance(route, APIRoute) and route.path.startswith("/v1/") and route.path != "/v1/models":

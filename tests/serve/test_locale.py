@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from model.decision import ReasonCode
 from model.pipeline import Pipeline
 from model.quality import QualityIssueCode
-from serve.locale import CATALOGUES, LOCALES, messages, negotiate, placeholders
+from serve.http.locale import CATALOGUES, LOCALES, messages, negotiate, placeholders
 from serve.routes.pages import STATIC, TEMPLATES
 from tests.fakes import FakePricer, fake_pipeline, photo_bytes
 

@@ -15,7 +15,7 @@ from model.pipeline import PhotoFinding, Quote
 from model.quality import QualityIssue
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
-from serve.locale import DEFAULT_LOCALE, Locale, issue_message, reason_message
+from serve.http.locale import DEFAULT_LOCALE, Locale, issue_message, reason_message
 from serve.photos.store import PhotoFile
 
 # A page offset beyond any real table; larger values would overflow the database's integers.

@@ -20,7 +20,7 @@ from fastapi import Depends, Header, Response
 Locale = Literal["en", "zh-CN"]
 LOCALES: tuple[Locale, ...] = ("en", "zh-CN")
 DEFAULT_LOCALE: Locale = "en"
-CATALOGUES = Path(__file__).resolve().parent / "static" / "locales"
+CATALOGUES = Path(__file__).resolve().parents[1] / "static" / "locales"
 _CURRENCY_WORDS: dict[Locale, dict[str, str]] = {"en": {}, "zh-CN": {"CNY": "元", "USD": "美元"}}
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from starlette.types import Message, Receive, Scope, Send
 
 from model.image_io import mebibytes
-from serve.asgi import HttpMiddleware
 from serve.errors import NulCharacter, RequestTooLarge
+from serve.http.asgi import HttpMiddleware
 
 
 def too_large(limit: int) -> RequestTooLarge:

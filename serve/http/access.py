@@ -16,9 +16,30 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from model.vocabulary import Role
-from serve.auth import Principal, key_from_headers, require_role
-from serve.db.keys import principal_for
-from serve.errors import InvalidApiKey
+from serve.db.keys import Principal, principal_for
+from serve.errors import AuthenticationRequired, InvalidApiKey, PermissionDenied
+
+
+def key_from_headers(authorization: str | None, x_api_key: str | None) -> str:
+    """The key from ``Authorization: Bearer <key>`` or ``X-API-Key``; refuse a request without one."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    if x_api_key and x_api_key.strip():
+        return x_api_key.strip()
+    raise AuthenticationRequired(
+        "this endpoint needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
+        "(create one with 'autoquote keys create')"
+    )
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    """Refuse a caller whose role is not one of ``roles``."""
+    if principal.role not in roles:
+        raise PermissionDenied(
+            f"a {principal.role} key may not do this; it needs a key with role {' or '.join(roles)}"
+        )
 
 
 class Access:

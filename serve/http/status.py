@@ -1,0 +1,82 @@
+"""Which HTTP status each error is answered with: the one table, and the codes each status may carry."""
+
+from __future__ import annotations
+
+from model.errors import (
+    AutoquoteError,
+    ConfigError,
+    ImageTooLarge,
+    ImageTooManyPixels,
+    InputError,
+    ModelError,
+    UnsupportedImageType,
+)
+from serve.errors import (
+    AccessError,
+    AuthenticationRequired,
+    ConflictError,
+    DecoderBusy,
+    InvalidApiKey,
+    NotFound,
+    PermissionDenied,
+    RequestTooLarge,
+    RequestTooManyPixels,
+    StorageUnavailable,
+)
+
+# First match wins: specific classes before their parents.
+STATUS_BY_ERROR: tuple[tuple[type[AutoquoteError], int], ...] = (
+    (AuthenticationRequired, 401),
+    (InvalidApiKey, 401),
+    (PermissionDenied, 403),
+    (AccessError, 403),
+    (NotFound, 404),
+    (ConflictError, 409),
+    (ImageTooLarge, 413),
+    (RequestTooLarge, 413),
+    (ImageTooManyPixels, 413),
+    (RequestTooManyPixels, 413),
+    (UnsupportedImageType, 415),
+    (InputError, 422),
+    (DecoderBusy, 429),
+    (ModelError, 503),
+    (StorageUnavailable, 503),
+    (ConfigError, 500),
+    (AutoquoteError, 500),
+)
+# The code of a refusal the framework makes itself (no route, wrong method, a body it cannot parse).
+CODE_OF_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "request_too_large"}
+# Codes that come from the framework or middleware rather than from an AutoquoteError raised by a route.
+_FRAMEWORK_CODES: dict[int, tuple[str, ...]] = {
+    400: ("bad_request",),
+    404: ("not_found",),
+    405: ("method_not_allowed",),
+    422: ("request_invalid", "photo_not_a_file"),
+}
+
+
+def _all_errors(cls: type[AutoquoteError] = AutoquoteError) -> list[type[AutoquoteError]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out.extend(_all_errors(sub))
+    return out
+
+
+def status_for_class(cls: type[AutoquoteError]) -> int:
+    """The HTTP status every error of class ``cls`` is answered with."""
+    for known, status in STATUS_BY_ERROR:
+        if issubclass(cls, known):
+            return status
+    return 500
+
+
+def status_for(exc: AutoquoteError) -> int:
+    """The HTTP status of one of our errors."""
+    return status_for_class(type(exc))
+
+
+def codes_for(status: int) -> list[str]:
+    """Every stable error code the service may answer with ``status``."""
+    codes = {cls.code for cls in _all_errors() if status_for_class(cls) == status}
+    codes.update(_FRAMEWORK_CODES.get(status, ()))
+    return sorted(codes)
