@@ -12,28 +12,20 @@ from starlette.concurrency import run_in_threadpool
 
 from model.image_io import configure_pillow
 from model.offline import configure_offline
-from model.pipeline import Pipeline, build_pipeline
+from model.pipeline import Pipeline
 from serve.db.session import make_engine, make_sessionmaker, run_migrations
 from serve.http.error_handlers import install_error_handlers
 from serve.http.limits import BodyLimitMiddleware, NulGuardMiddleware
 from serve.http.metrics import LatencyMiddleware, make_metrics, multiprocess_dir, scrape_registry, worker_exited
+from serve.models.in_service import ModelsInService, PipelineFactory, load_pipeline
 from serve.photos.decoding import Decoder
 from serve.photos.factory import make_photo_store
 from serve.photos.store import PhotoStore
 from serve.photos.uploads import keep_uploads_in_memory
-from serve.registry import ModelService
 from serve.routes import admin, claims, docs, pages, quotes, review, system
 from serve.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-PipelineFactory = Callable[[Settings], Pipeline]
-
-
-def load_pipeline(settings: Settings) -> Pipeline:
-    """The shipped (or configured) models, catalogue and policies."""
-    return build_pipeline(
-        settings.pipeline_config(), settings.detector_path, settings.severity_path, settings.ort_threads
-    )
 
 
 def create_app(
@@ -60,7 +52,7 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = store_factory(settings) if store_factory else make_photo_store(settings)
-        models = ModelService(settings, pipeline_factory, app.state.sessionmaker)
+        models = ModelsInService(settings, pipeline_factory, app.state.sessionmaker)
         pipeline = await run_in_threadpool(models.start)
         app.state.models = models
         metrics.models_ready.set(1 if pipeline.ready else 0)

@@ -292,14 +292,14 @@ def _date(value: str) -> datetime:
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     """Re-score the backlog with a candidate on Ray and store shadow quotes for ``compare``."""
-    from serve.app import load_pipeline
-    from serve.registry import ModelService, with_models
+    from serve.models.choice import with_models
+    from serve.models.in_service import ModelsInService, load_pipeline
     from serve.rescore import rescore
     from serve.settings import get_settings
 
     settings = get_settings()
     with _database(settings) as sessions:
-        settings = with_models(settings, ModelService(settings, load_pipeline, sessions).resolve())
+        settings = with_models(settings, ModelsInService(settings, load_pipeline, sessions).resolve())
         with sessions() as session:
             report = rescore(
                 settings, session, Path(args.detector) if args.detector else None,
@@ -373,14 +373,14 @@ def cmd_promote(args: argparse.Namespace) -> int:
             return 2
         print(f"promoted: {state['previous_versions']} -> {state['versions']}")
         return 0
-    from serve.app import load_pipeline
     from serve.db import audit
-    from serve.registry import ModelService, describe
+    from serve.models.choice import describe
+    from serve.models.in_service import ModelsInService, load_pipeline
     from serve.settings import get_settings
 
     settings = get_settings()
     with _database(settings) as sessions:
-        models = ModelService(settings, load_pipeline, sessions)
+        models = ModelsInService(settings, load_pipeline, sessions)
         models.start()
         previous, pipeline = models.promote(
             Path(args.detector) if args.detector else None,
@@ -403,7 +403,7 @@ def cmd_quote(args: argparse.Namespace) -> int:
     from model.findings import ClaimContext
     from model.image_io import configure_pillow
     from model.pipeline import PhotoInput
-    from serve.app import load_pipeline
+    from serve.models.in_service import load_pipeline
     from serve.settings import get_settings
 
     settings = get_settings()

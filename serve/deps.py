@@ -13,9 +13,9 @@ from model.pipeline import Pipeline
 from serve.db.keys import Principal
 from serve.http.access import authenticate
 from serve.http.metrics import Metrics
+from serve.models.in_service import ModelsInService
 from serve.photos.decoding import Decoder
 from serve.photos.store import PhotoStore
-from serve.registry import ModelService
 from serve.settings import Settings
 from serve.uploads import PhotoIntake
 
@@ -33,14 +33,14 @@ def _on_state(name: str) -> Callable[[Request], Any]:
 
 
 get_settings: Callable[[Request], Settings] = _on_state("settings")  # the settings the app was created with
-get_models: Callable[[Request], ModelService] = _on_state("models")  # the models in service and the shadow
+get_models: Callable[[Request], ModelsInService] = _on_state("models")  # the models in service and the shadow
 get_store: Callable[[Request], PhotoStore] = _on_state("store")
 # The process's photo decoder (limits per request, decode slots, decoded-photo cache).
 get_decoder: Callable[[Request], Decoder] = _on_state("decoder")
 get_metrics: Callable[[Request], Metrics] = _on_state("metrics")  # the app's Prometheus collectors
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-ModelsDep = Annotated[ModelService, Depends(get_models)]
+ModelsDep = Annotated[ModelsInService, Depends(get_models)]
 StoreDep = Annotated[PhotoStore, Depends(get_store)]
 DecoderDep = Annotated[Decoder, Depends(get_decoder)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]

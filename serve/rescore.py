@@ -27,7 +27,8 @@ from model.findings import ClaimContext
 from model.manifest import WEIGHTS_DIR, load_manifest
 from model.pipeline import PhotoInput, Pipeline
 from serve.db.rows import ClaimRow, ShadowQuoteRow
-from serve.registry import checked_model, shadow_row
+from serve.models.choice import checked_model
+from serve.models.shadow import shadow_row
 from serve.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class Rescorer:
     def __init__(self, settings: Settings) -> None:
         from model.image_io import configure_pillow
         from model.offline import configure_offline
-        from serve.app import load_pipeline
+        from serve.models.in_service import load_pipeline
         from serve.photos.factory import make_photo_store
 
         configure_offline()

@@ -13,7 +13,8 @@ from serve.deps import MetricsDep, ModelsDep, PrincipalDep, SessionDep
 from serve.errors import InvalidModelChoice
 from serve.http.access import AccessRoute, allow
 from serve.http.error_responses import ERROR_RESPONSES
-from serve.registry import ModelService, describe
+from serve.models.choice import describe
+from serve.models.in_service import ModelsInService
 
 router = APIRouter(
     prefix="/v1/admin/models",
@@ -47,7 +48,7 @@ class ModelsStateOut(BaseModel):
     previous_versions: dict[str, str] | None = None
 
 
-def _state(models: ModelService, previous: dict[str, str] | None = None) -> ModelsStateOut:
+def _state(models: ModelsInService, previous: dict[str, str] | None = None) -> ModelsStateOut:
     return ModelsStateOut(
         versions=models.current().versions(),
         choice=describe(models.active),

@@ -35,7 +35,7 @@ from serve.http.schemas import (
     Offset,
     claim_out,
 )
-from serve.registry import run_shadow
+from serve.models.shadow import run_shadow
 
 router = APIRouter(
     prefix="/v1/claims",

@@ -192,12 +192,12 @@ def test_a_promotion_survives_a_restart(
 def test_cli_promote_records_the_choice_and_an_audit_event(
     settings: Settings, registry: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from serve import app as app_module
     from serve.cli import main
+    from serve.models import in_service
 
     registry_model(registry, "2.0")
     monkeypatch.setenv("AUTOQUOTE_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setattr(app_module, "load_pipeline", versioned_factory())
+    monkeypatch.setattr(in_service, "load_pipeline", versioned_factory())
     assert main(["promote", "--detector", "detector/2.0/model.onnx"]) == 0
     assert "fake-detector@2.0" in capsys.readouterr().out
     with TestClient(create_app(settings, pipeline_factory=versioned_factory())) as fresh:
