@@ -414,9 +414,9 @@ def cmd_quote(args: argparse.Namespace) -> int:
         inputs, ClaimContext(segment=args.segment, region=args.region.upper()), args.jurisdiction
     )
     if args.json:
-        from serve.http.schemas import quote_out_from_domain
+        from serve.http.schemas import unsaved_quote_out
 
-        print(quote_out_from_domain(quote).model_dump_json(indent=2))
+        print(unsaved_quote_out(quote).model_dump_json(indent=2))
         return 0
     print(format_quote(quote))
     return 0

@@ -26,9 +26,9 @@ from model.errors import ConfigError
 from model.findings import ClaimContext
 from model.manifest import WEIGHTS_DIR, load_manifest
 from model.pipeline import PhotoInput, Pipeline
+from serve.db.quotes import shadow_row
 from serve.db.rows import ClaimRow, ShadowQuoteRow
 from serve.models.choice import checked_model
-from serve.models.shadow import shadow_row
 from serve.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,9 @@ from model.phash import NEAR_DUPLICATE_BITS, informative
 from model.phash import bands as phash_bands
 from model.phash import distance as phash_distance
 from model.phash import to_hex as phash_hex
-from model.pipeline import Quote
 from serve.db.keys import Principal
 from serve.db.rows import (
     ClaimRow,
-    FindingRow,
-    LineItemRow,
     PhotoRow,
     QuoteRow,
     utcnow,
@@ -271,52 +268,3 @@ def withdraw_photo(session: Session, claim: ClaimRow, photo_id: str) -> dict[str
     old.withdrawn_at = utcnow()
     _flush_photos(session, claim)
     return {"photo_id": old.id, "sha256": old.sha256, "position": old.position}
-
-
-def save_quote(session: Session, claim: ClaimRow, quote: Quote) -> QuoteRow:
-    """Record a model quote with its findings, line items, reasons and versions."""
-    est = quote.estimate
-    row = QuoteRow(
-        claim_id=claim.id,
-        source="model",
-        decision=quote.decision.outcome,
-        total=est.total if est else None,
-        low=est.low if est else None,
-        high=est.high if est else None,
-        level=est.level if est else None,
-        currency=quote.currency,
-        region=quote.context.region,
-        segment=quote.context.segment,
-        jurisdiction=quote.jurisdiction,
-        **QuoteRow.version_columns(quote.versions),
-        reasons=[asdict(r) for r in quote.decision.reasons],
-        photo_checks=[
-            {
-                "photo_id": p.photo_id,
-                "brightness": round(p.quality.brightness, 2),
-                "sharpness": round(p.quality.sharpness, 2),
-                "issues": [asdict(i) for i in p.quality.issues],
-            }
-            for p in quote.photos
-        ],
-        notes=list(est.notes) if est else [],
-    )
-    found = [(photo.photo_id, f) for photo in quote.photos for f in photo.findings]
-    row.findings.extend(FindingRow.from_domain(pid, i, f) for i, (pid, f) in enumerate(found))
-    row.line_items.extend(LineItemRow.from_domain(i, item) for i, item in enumerate(est.line_items if est else ()))
-    claim.quotes.append(row)
-    session.flush()
-    return row
-
-
-def quote_detail(row: QuoteRow) -> dict[str, Any]:
-    """What the audit trail records about a model quote."""
-    return {
-        "quote_id": row.id,
-        "decision": row.decision,
-        "reasons": [r["code"] for r in row.reasons],
-        "photos": [c["photo_id"] for c in row.photo_checks],
-        "total": row.total,
-        "currency": row.currency,
-        "versions": row.versions(),
-    }

@@ -1,4 +1,4 @@
-"""API schemas (requests and responses) and their conversion from rows and domain types."""
+"""API schemas (requests and responses) and their conversion from rows: the one way a quote reaches the API."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from model.findings import LineItem
 from model.pipeline import PhotoFinding, Quote
 from model.quality import QualityIssue
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
+from serve.db.quotes import quote_row
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
 from serve.http.locale import DEFAULT_LOCALE, Locale, issue_message, reason_message
 from serve.photos.store import PhotoFile
@@ -203,8 +204,8 @@ def _said_issue(issue: QualityIssue, locale: Locale) -> QualityIssue:
     return dataclasses.replace(issue, message=issue_message(issue.code, issue.params, locale, issue.message))
 
 
-def quote_out_from_row(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
-    """API view of a stored quote, its sentences in ``locale``."""
+def quote_out(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
+    """API view of a quote's row, its sentences in ``locale``."""
     checks = {c["photo_id"]: c for c in row.photo_checks}
     photos: dict[str, PhotoReportOut] = {
         pid: PhotoReportOut(
@@ -234,28 +235,9 @@ def quote_out_from_row(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteO
     )
 
 
-def quote_out_from_domain(quote: Quote, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
-    """API view of a quote that was not stored (the one-shot endpoint)."""
-    est = quote.estimate
-    return QuoteOut(
-        decision=quote.decision.outcome,
-        reasons=[_said(r, locale) for r in quote.decision.reasons],
-        total=est.total if est else None,
-        low=est.low if est else None,
-        high=est.high if est else None,
-        level=est.level if est else None,
-        currency=quote.currency,
-        line_items=list(est.line_items if est else ()),
-        photos=[
-            PhotoReportOut(
-                photo_id=p.photo_id,
-                findings=list(p.findings),
-                quality_issues=[_said_issue(i, locale) for i in p.quality.issues],
-            )
-            for p in quote.photos
-        ],
-        versions=VersionsOut(**{k: quote.versions.get(k, "") for k in VersionsOut.model_fields}),
-    )
+def unsaved_quote_out(quote: Quote, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
+    """API view of a quote that is not stored (the one-shot endpoint): the view of its row, never saved."""
+    return quote_out(quote_row(quote), locale)
 
 
 # What a customer is told instead of a reason that would reveal another claim.
@@ -281,7 +263,7 @@ def for_customer(quote: QuoteOut, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
 
 def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LOCALE) -> ClaimOut:
     """API view of a claim with its photos and latest quote; customers get no cross-claim signal."""
-    quote = quote_out_from_row(row.quotes[-1], locale) if row.quotes else None
+    quote = quote_out(row.quotes[-1], locale) if row.quotes else None
     if quote is not None and not adjuster:
         quote = for_customer(quote, locale)
     return ClaimOut.of(

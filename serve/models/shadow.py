@@ -8,43 +8,11 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from model.findings import ClaimContext
-from model.pipeline import PhotoInput, Pipeline, Quote
-from serve.db.rows import ShadowQuoteRow
+from model.pipeline import PhotoInput, Pipeline
+from serve.db.quotes import shadow_row
 from serve.photos.store import PhotoStore
 
 log = logging.getLogger(__name__)
-
-
-def shadow_row(claim_id: str, main_quote_id: str | None, quote: Quote) -> ShadowQuoteRow:
-    """A candidate's quote as a row (findings and line items as JSON: nothing else reads them)."""
-    est = quote.estimate
-    return ShadowQuoteRow(
-        claim_id=claim_id,
-        main_quote_id=main_quote_id,
-        decision=quote.decision.outcome,
-        total=est.total if est else None,
-        low=est.low if est else None,
-        high=est.high if est else None,
-        currency=quote.currency,
-        versions=dict(quote.versions),
-        reasons=[{"code": r.code, "message": r.message} for r in quote.decision.reasons],
-        findings=[
-            {
-                "photo_id": p.photo_id,
-                "part": f.part,
-                "box": list(f.box),
-                "score": f.score,
-                "severity": dict(f.severity),
-                "area_fraction": f.area_fraction,
-            }
-            for p in quote.photos
-            for f in p.findings
-        ],
-        line_items=[
-            {"part": li.part, "operation": li.operation, "total": li.total}
-            for li in (est.line_items if est else ())
-        ],
-    )
 
 
 def run_shadow(

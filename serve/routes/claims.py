@@ -20,7 +20,7 @@ from model.pipeline import PhotoInput
 from serve import claim_states
 from serve.claim_states import Action
 from serve.db import claims as repo
-from serve.db import review
+from serve.db import quotes, review
 from serve.db.keys import Principal
 from serve.deps import DecoderDep, IntakeDep, MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, StoreDep
 from serve.errors import ClaimStateConflict, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
@@ -188,8 +188,8 @@ def assess_claim(
     if [p.id for p in claim.photos] != [pid for pid, _sha, _dup in photos]:
         raise ClaimStateConflict(f"the photos of claim {claim_id} changed during the assessment; assess it again")
     quote, outcome = claim_states.outcome_of(quote, claim, pipeline.policy(claim.jurisdiction))
-    row = repo.save_quote(session, claim, quote)
-    detail = repo.quote_detail(row)
+    row = quotes.save_quote(session, claim, quote)
+    detail = quotes.quote_detail(row)
     claim_states.apply(session, principal, claim, Action.ASSESS, detail)
     claim_states.apply(session, None, claim, outcome, {**detail, "requested_by": principal.key_id})
     session.commit()

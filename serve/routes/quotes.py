@@ -15,7 +15,7 @@ from serve.errors import TooManyPhotos
 from serve.http.access import AccessRoute, allow
 from serve.http.error_responses import ERROR_RESPONSES
 from serve.http.locale import LocaleDep
-from serve.http.schemas import QuoteOut, quote_out_from_domain
+from serve.http.schemas import QuoteOut, unsaved_quote_out
 from serve.photos.uploads import decode_uploads
 
 router = APIRouter(
@@ -60,4 +60,4 @@ def quote_photos(
     metrics.decisions.labels(quote.decision.outcome, "one_shot").inc()
     for stage in quote.failed_stages:
         metrics.model_errors.labels(stage).inc()
-    return quote_out_from_domain(quote, locale)
+    return unsaved_quote_out(quote, locale)

@@ -28,7 +28,7 @@ from serve.http.schemas import (
     QuoteOut,
     audit_out,
     claim_out,
-    quote_out_from_row,
+    quote_out,
 )
 
 router = APIRouter(
@@ -157,7 +157,7 @@ def _review_view(session: SessionDep, principal: PrincipalDep, claim_id: str, pa
     boxes = review.current_boxes(session, claim)
     return ReviewClaimOut(
         claim=claim_out(claim, adjuster=True),
-        model_quote=quote_out_from_row(model) if model else None,
+        model_quote=quote_out(model) if model else None,
         boxes=[
             PhotoBoxesOut(
                 photo_id=pid,

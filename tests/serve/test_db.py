@@ -14,7 +14,7 @@ from model.findings import ClaimContext
 from model.pipeline import PhotoInput
 from serve import claim_states
 from serve.app import create_app
-from serve.db import audit, claims, keys
+from serve.db import audit, claims, keys, quotes
 from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow
 from serve.errors import ApiKeyNotFound, ClaimNotFound, ClaimStateConflict, IdempotencyConflict, TooManyPhotos
 from serve.settings import Settings
@@ -78,7 +78,7 @@ def test_quote_is_saved_with_versions_and_moves_nothing(db_session: Session) -> 
     [photo] = claims.add_photos(db_session, who, claim, [make_stored_photo(7)], max_photos=3)
     pipe = fake_pipeline()
     quote = pipe.quote([PhotoInput(photo.id, pipe.decode(photo_bytes()))], ClaimContext("mid", "CN"))
-    row = claims.save_quote(db_session, claim, quote)
+    row = quotes.save_quote(db_session, claim, quote)
     db_session.flush()
     stored = db_session.get(QuoteRow, row.id)
     assert (
