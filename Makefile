@@ -28,6 +28,6 @@ serve: $(SERVE_VENV)/.installed
 test: $(TEST_VENV)/.installed-$(TEST_EXTRAS)
 	$(TEST_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-# The README's claim state diagram, regenerated from serve/claim_states.py (a test fails when it drifts).
+# The README's claim state diagram, regenerated from serve/claims/states.py (a test fails when it drifts).
 claim-states:
-	$(PYTHON) -m serve.claim_states README.md
+	$(PYTHON) -m serve.claims.diagram README.md

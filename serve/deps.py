@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from model.pipeline import Pipeline
+from serve.claims.assessment import Assessor
+from serve.claims.intake import PhotoIntake
 from serve.db.keys import Principal
 from serve.http.access import authenticate
 from serve.http.metrics import Metrics
@@ -17,7 +19,6 @@ from serve.models.in_service import ModelsInService
 from serve.photos.decoding import Decoder
 from serve.photos.store import PhotoStore
 from serve.settings import Settings
-from serve.uploads import PhotoIntake
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <API key>")
@@ -38,12 +39,14 @@ get_store: Callable[[Request], PhotoStore] = _on_state("store")
 # The process's photo decoder (limits per request, decode slots, decoded-photo cache).
 get_decoder: Callable[[Request], Decoder] = _on_state("decoder")
 get_metrics: Callable[[Request], Metrics] = _on_state("metrics")  # the app's Prometheus collectors
+get_sessions: Callable[[Request], sessionmaker[Session]] = _on_state("sessionmaker")  # the app's session factory
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ModelsDep = Annotated[ModelsInService, Depends(get_models)]
 StoreDep = Annotated[PhotoStore, Depends(get_store)]
 DecoderDep = Annotated[Decoder, Depends(get_decoder)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 
 
 def get_pipeline(models: ModelsDep) -> Pipeline:
@@ -67,6 +70,21 @@ def get_intake(pipeline: PipelineDep, decoder: DecoderDep, store: StoreDep, sett
 
 
 IntakeDep = Annotated[PhotoIntake, Depends(get_intake)]
+
+
+def get_assessor(
+    pipeline: PipelineDep,
+    decoder: DecoderDep,
+    store: StoreDep,
+    models: ModelsDep,
+    sessions: SessionsDep,
+    metrics: MetricsDep,
+) -> Assessor:
+    """What assessing a claim takes, with the pipeline this request was handed."""
+    return Assessor(pipeline, decoder, store, models, sessions, metrics)
+
+
+AssessorDep = Annotated[Assessor, Depends(get_assessor)]
 
 
 def get_principal(

@@ -1,6 +1,6 @@
 """Claims, their photos and quotes in the database.
 
-Statuses and audit events are not changed here: routes make each change through ``serve.claim_states``.
+Statuses and audit events are not changed here: each change is made through ``serve.claims.states``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def create_claim(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
 ) -> ClaimRow:
-    """A new claim row owned by the caller (its status and audit event come from serve.claim_states)."""
+    """A new claim row owned by the caller (its status and audit event come from serve.claims.states)."""
     row = ClaimRow(
         owner_key_id=principal.key_id, idempotency_key=idempotency_key, request_hash=request_hash, **asdict(new)
     )

@@ -2,7 +2,7 @@
 
 Nothing is updated in place: a line-item edit is a new quote row (``source="adjuster"``, ``supersedes_id``),
 a box correction is a new row holding the photo's full set of boxes, a decision is a review row; each
-action's audit event (with the adjuster's key and the time) is written by ``serve.claim_states`` from the
+action's audit event (with the adjuster's key and the time) is written by ``serve.claims.states`` from the
 detail these functions return.
 """
 

@@ -85,7 +85,7 @@ class ClaimRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     owner_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
-    # Changed only through serve.claim_states, which also writes the audit event.
+    # Changed only through serve.claims.states, which also writes the audit event.
     status: Mapped[str] = mapped_column(String(24), default="submitted", index=True)
     retake_rounds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     region: Mapped[str] = mapped_column(String(16))

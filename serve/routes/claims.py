@@ -1,5 +1,6 @@
 """/v1/claims: open a claim, add, replace and withdraw photos, assess it, ask for a review, withdraw it, read it,
-list them, read its audit trail. Each change is a transition of ``serve.claim_states``.
+list them, read its photos. The work is the claim service's (``serve.claims``); each change is a transition of
+``serve.claims.states``.
 
 Handlers that decode photos or run onnxruntime are plain ``def``: FastAPI runs them in its threadpool.
 """
@@ -8,22 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Header, Query, Request, Response, UploadFile, status
-from sqlalchemy.exc import IntegrityError
+from fastapi import APIRouter, BackgroundTasks, File, Header, Query, Response, UploadFile, status
 from sqlalchemy.orm import Session
 
-from model.findings import ClaimContext
-from model.pipeline import PhotoInput
-from serve import claim_states
-from serve.claim_states import Action
+from serve.claims import intake, states
+from serve.claims.states import Action
 from serve.db import claims as repo
-from serve.db import quotes, review
+from serve.db import review
 from serve.db.keys import Principal
-from serve.deps import DecoderDep, IntakeDep, MetricsDep, ModelsDep, PipelineDep, PrincipalDep, SessionDep, StoreDep
-from serve.errors import ClaimStateConflict, InvalidIdempotencyKey, NoPhotos, TooManyPhotos
+from serve.deps import AssessorDep, IntakeDep, PipelineDep, PrincipalDep, SessionDep, StoreDep
 from serve.http.access import AccessRoute, allow
 from serve.http.error_responses import ERROR_RESPONSES
 from serve.http.locale import Locale, LocaleDep
@@ -35,7 +31,6 @@ from serve.http.schemas import (
     Offset,
     claim_out,
 )
-from serve.models.shadow import run_shadow
 
 router = APIRouter(
     prefix="/v1/claims",
@@ -44,7 +39,6 @@ router = APIRouter(
     dependencies=[allow()],
     responses=ERROR_RESPONSES,
 )
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 @router.post(
@@ -66,37 +60,17 @@ def create_claim(
 ) -> ClaimOut:
     """Open a claim. With an Idempotency-Key, the same key and body return the same claim (200)."""
     region = body.region.upper()
-    jurisdiction = body.jurisdiction or region
-    pipeline.check_context(ClaimContext(segment=body.segment, region=region), jurisdiction)
+    new = repo.NewClaim(
+        region=region,
+        jurisdiction=body.jurisdiction or region,
+        segment=body.segment,
+        description=body.description,
+    )
     request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
-    if idempotency_key is not None:
-        if not _IDEMPOTENCY_KEY.match(idempotency_key):
-            raise InvalidIdempotencyKey("Idempotency-Key must be 1-200 printable ASCII characters, e.g. a UUID")
-        existing = repo.find_idempotent(session, principal, idempotency_key, request_hash)
-        if existing is not None:
-            response.status_code = status.HTTP_200_OK
-            return _claim_view(session, principal, existing.id, locale)
-    new = repo.NewClaim(region=region, jurisdiction=jurisdiction, segment=body.segment, description=body.description)
-    try:
-        row = repo.create_claim(session, principal, new, idempotency_key, request_hash)
-        claim_states.opened(
-            session,
-            principal,
-            row,
-            {"region": new.region, "jurisdiction": new.jurisdiction, "segment": new.segment},
-        )
-        session.commit()
-    except IntegrityError:
-        # Two requests with one key raced; the other one won, answer with its claim.
-        session.rollback()
-        if idempotency_key is None:
-            raise
-        existing = repo.find_idempotent(session, principal, idempotency_key, request_hash)
-        if existing is None:
-            raise
+    claim_id, opened = intake.open_claim(session, principal, pipeline, new, request_hash, idempotency_key)
+    if not opened:
         response.status_code = status.HTTP_200_OK
-        row = existing
-    return _claim_view(session, principal, row.id, locale)
+    return _claim_view(session, principal, claim_id, locale)
 
 
 def _claim_view(session: Session, principal: Principal, claim_id: str, locale: Locale) -> ClaimOut:
@@ -111,22 +85,10 @@ def add_photos(
     principal: PrincipalDep,
     locale: LocaleDep,
     session: SessionDep,
-    intake: IntakeDep,
+    photos: IntakeDep,
 ) -> ClaimOut:
     """Add photos to a claim (also while a retake is requested); the photo limit holds under concurrency."""
-    claim = claim_states.allowed_now(session, principal, claim_id, Action.ADD_PHOTOS)
-    if len(claim.photos) + len(files) > intake.max_photos:
-        raise TooManyPhotos(
-            f"a claim holds at most {intake.max_photos} photos and this one has {len(claim.photos)}; "
-            "send fewer photos"
-        )
-    stored = intake.store_uploads(files)
-    # Counted again under the claim's lock: concurrent uploads cannot pass the limit together.
-    with claim_states.change(session, principal, claim_id, Action.ADD_PHOTOS) as change:
-        before = {p.id for p in change.claim.photos}
-        rows = repo.add_photos(session, principal, change.claim, stored, intake.max_photos)
-        added = [r for r in rows if r.id not in before]
-        change.detail = repo.photos_detail(added) if added else None
+    photos.add_photos(session, principal, claim_id, files)
     return _claim_view(session, principal, claim_id, locale)
 
 
@@ -138,13 +100,10 @@ def replace_photo(
     principal: PrincipalDep,
     locale: LocaleDep,
     session: SessionDep,
-    intake: IntakeDep,
+    photos: IntakeDep,
 ) -> ClaimOut:
     """Replace one photo (e.g. the one a retake names); the old photo stays stored and in the audit trail."""
-    repo.photo_in_force(claim_states.allowed_now(session, principal, claim_id, Action.REPLACE_PHOTO), photo_id)
-    [stored] = intake.store_uploads([file])
-    with claim_states.change(session, principal, claim_id, Action.REPLACE_PHOTO) as change:
-        change.detail = repo.replace_photo(session, principal, change.claim, photo_id, stored)
+    photos.replace_photo(session, principal, claim_id, photo_id, file)
     return _claim_view(session, principal, claim_id, locale)
 
 
@@ -153,8 +112,7 @@ def withdraw_photo(
     claim_id: str, photo_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep
 ) -> ClaimOut:
     """Withdraw one photo from the claim; it stays stored and in the audit trail."""
-    with claim_states.change(session, principal, claim_id, Action.WITHDRAW_PHOTO) as change:
-        change.detail = repo.withdraw_photo(session, change.claim, photo_id)
+    intake.withdraw_photo(session, principal, claim_id, photo_id)
     return _claim_view(session, principal, claim_id, locale)
 
 
@@ -164,58 +122,20 @@ def assess_claim(
     principal: PrincipalDep,
     locale: LocaleDep,
     session: SessionDep,
-    pipeline: PipelineDep,
-    store: StoreDep,
-    metrics: MetricsDep,
-    models: ModelsDep,
-    decoder: DecoderDep,
+    assessor: AssessorDep,
     background: BackgroundTasks,
-    request: Request,
 ) -> ClaimOut:
     """Run the pipeline on the claim's photos, record the quote, and settle, route or ask for a retake."""
-    claim = claim_states.allowed_now(session, principal, claim_id, Action.ASSESS)
-    claim_states.ensure_model_may_quote(claim)
-    if not claim.photos:
-        raise NoPhotos(f"claim {claim_id} has no photos yet; add some with POST /v1/claims/{claim_id}/photos")
-    photos = [(p.id, p.sha256, p.duplicate_of_claim_id) for p in claim.photos]
-    inputs = [PhotoInput(pid, decoder.decode(pipeline, store.get(sha), sha), dup) for pid, sha, dup in photos]
-    context = ClaimContext(segment=claim.segment, region=claim.region)
-    quote = pipeline.quote(inputs, context, claim.jurisdiction)
-    # The models ran without the lock; record the result only if nothing changed meanwhile.
-    claim = repo.lock_claim(session, principal, claim_id)
-    claim_states.check(claim, principal, Action.ASSESS)
-    claim_states.ensure_model_may_quote(claim)
-    if [p.id for p in claim.photos] != [pid for pid, _sha, _dup in photos]:
-        raise ClaimStateConflict(f"the photos of claim {claim_id} changed during the assessment; assess it again")
-    quote, outcome = claim_states.outcome_of(quote, claim, pipeline.policy(claim.jurisdiction))
-    row = quotes.save_quote(session, claim, quote)
-    detail = quotes.quote_detail(row)
-    claim_states.apply(session, principal, claim, Action.ASSESS, detail)
-    claim_states.apply(session, None, claim, outcome, {**detail, "requested_by": principal.key_id})
-    session.commit()
-    metrics.decisions.labels(quote.decision.outcome, "claim").inc()
-    for stage in quote.failed_stages:
-        metrics.model_errors.labels(stage).inc()
-    if models.shadow is not None:  # after the response is sent; never affects it
-        background.add_task(
-            run_shadow,
-            models.shadow,
-            request.app.state.sessionmaker,
-            store,
-            claim.id,
-            row.id,
-            photos,
-            context,
-            claim.jurisdiction,
-            lambda: metrics.model_errors.labels("shadow").inc(),
-        )
+    shadow = assessor.assess(session, principal, claim_id)
+    if shadow is not None:
+        background.add_task(shadow)  # after the response is sent; never affects it
     return _claim_view(session, principal, claim_id, locale)
 
 
 @router.post("/{claim_id}/request-review", response_model=ClaimOut)
 def request_review(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """The customer does not accept the settlement: an adjuster reviews the claim."""
-    with claim_states.change(session, principal, claim_id, Action.REQUEST_REVIEW):
+    with states.change(session, principal, claim_id, Action.REQUEST_REVIEW):
         pass  # the status alone changes
     return _claim_view(session, principal, claim_id, locale)
 
@@ -223,7 +143,7 @@ def request_review(claim_id: str, principal: PrincipalDep, locale: LocaleDep, se
 @router.post("/{claim_id}/withdraw", response_model=ClaimOut)
 def withdraw_claim(claim_id: str, principal: PrincipalDep, locale: LocaleDep, session: SessionDep) -> ClaimOut:
     """The customer withdraws the claim: it ends here."""
-    with claim_states.change(session, principal, claim_id, Action.WITHDRAW):
+    with states.change(session, principal, claim_id, Action.WITHDRAW):
         pass  # the status alone changes
     return _claim_view(session, principal, claim_id, locale)
 

@@ -13,8 +13,8 @@ from model.fields import Finite, Part, Text, no_nul
 from model.findings import LineItem
 from model.pipeline import Pipeline
 from model.vocabulary import OPERATIONS
-from serve import claim_states
-from serve.claim_states import Action
+from serve.claims import states
+from serve.claims.states import Action
 from serve.db import audit, review
 from serve.db import claims as repo
 from serve.deps import PipelineDep, PrincipalDep, SessionDep
@@ -184,7 +184,7 @@ def edit_line_items(
 ) -> ReviewClaimOut:
     """Replace the quote's line items (change, add, remove): a new adjuster quote supersedes the old one."""
     parts = known_parts(pipeline)
-    with claim_states.change(session, principal, claim_id, Action.EDIT_LINE_ITEMS) as change:
+    with states.change(session, principal, claim_id, Action.EDIT_LINE_ITEMS) as change:
         change.detail = review.edit_line_items(session, principal, change.claim, body.line_items, parts)
     return _review_view(session, principal, claim_id, parts)
 
@@ -204,7 +204,7 @@ def correct_boxes(
     """Replace a photo's boxes with the adjuster's; they become detector labels when exported."""
     boxes = [review.Box(b.part, *b.box) for b in body.boxes]
     parts = known_parts(pipeline)
-    with claim_states.change(session, principal, claim_id, Action.CORRECT_BOXES) as change:
+    with states.change(session, principal, claim_id, Action.CORRECT_BOXES) as change:
         change.detail = review.correct_boxes(session, principal, change.claim, photo_id, boxes, parts)
     return _review_view(session, principal, claim_id, parts)
 
@@ -216,9 +216,9 @@ def approve_claim(
     """Close a claim in review as approved for the final amount; far from the model's quote it needs a comment.
 
     Nobody approves a claim they opened."""
-    with claim_states.change(session, principal, claim_id, Action.APPROVE) as change:
+    with states.change(session, principal, claim_id, Action.APPROVE) as change:
         policy = pipeline.policy(change.claim.jurisdiction)
-        claim_states.check_approval(change.claim, principal, body.amount, body.comment, policy)
+        states.check_approval(change.claim, principal, body.amount, body.comment, policy)
         change.detail = review.approve(session, principal, change.claim, body.amount, body.comment)
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
@@ -226,8 +226,8 @@ def approve_claim(
 @router.post("/claims/{claim_id}/reject", response_model=ClaimOut)
 def reject_claim(claim_id: str, body: RejectIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
     """Close the claim as rejected; the comment is required and shown to the customer."""
-    with claim_states.change(session, principal, claim_id, Action.REJECT) as change:
-        claim_states.check_decision(change.claim, principal)
+    with states.change(session, principal, claim_id, Action.REJECT) as change:
+        states.check_decision(change.claim, principal)
         change.detail = review.reject(session, principal, change.claim, body.comment)
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 

@@ -6,7 +6,7 @@ from itertools import count
 
 from sqlalchemy.orm import Session
 
-from serve import claim_states
+from serve.claims import states
 from serve.db import claims, keys
 from serve.db.keys import Principal
 from serve.db.rows import ApiKeyRow, ClaimRow
@@ -33,7 +33,7 @@ def make_claim(
     new = claims.NewClaim(region=region, jurisdiction=jurisdiction or region, segment="mid")
     who = principal_of(owner)
     row = claims.create_claim(session, who, new)
-    claim_states.opened(session, who, row, {"region": region})
+    states.opened(session, who, row, {"region": region})
     return row
 
 

@@ -11,9 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from model.pipeline import Pipeline
-from serve import claim_states
 from serve.app import create_app
-from serve.claim_states import ENDS, TRANSITIONS, ClaimStatus
+from serve.claims import diagram
+from serve.claims import states as claim_states
+from serve.claims.states import ENDS, TRANSITIONS, ClaimStatus
 from serve.db import keys
 from serve.settings import Settings
 from tests.fakes import FakeDetector, FakePricer, fake_pipeline, photo_bytes
@@ -27,7 +28,7 @@ BUMPER = (("Bumper", (0.2, 0.3, 0.7, 0.8), 0.9),)
 
 def test_readme_diagram_is_generated_from_the_table() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert claim_states.render(readme) == readme, "run `python -m serve.claim_states README.md`"
+    assert diagram.render(readme) == readme, "run `make claim-states`"
     assert "in_review --> approved: approve (adjuster, admin)" in readme
 
 

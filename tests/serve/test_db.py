@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput
-from serve import claim_states
 from serve.app import create_app
+from serve.claims import states as claim_states
 from serve.db import audit, claims, keys, quotes
 from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow
 from serve.errors import ApiKeyNotFound, ClaimNotFound, ClaimStateConflict, IdempotencyConflict, TooManyPhotos
@@ -89,7 +89,7 @@ def test_quote_is_saved_with_versions_and_moves_nothing(db_session: Session) -> 
     assert (
         len(stored.findings) == 1 and len(stored.line_items) == 1 and stored.findings[0].photo_id == photo.id
     )
-    # Row code never moves a claim or writes its events: serve.claim_states does, called by the routes.
+    # Row code never moves a claim or writes its events: serve.claims.states does, called by the claim service.
     assert claim.status == "submitted"
     events = [e.action for e in audit.events_for_claim(db_session, claim.id)]
     assert events == ["claim.created"]
