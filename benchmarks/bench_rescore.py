@@ -1,7 +1,7 @@
 """Backlog re-scoring throughput on Ray: photos per second with 1 and 2 workers, and the per-worker figure.
 
 Makes a backlog of synthetic claims (640x480 JPEGs, 1-2 photos each) in a temporary SQLite file and
-photo folder, then runs ``serve.rescore.rescore`` with the shipped models on a local Ray instance on
+photo folder, then runs ``serve.jobs.rescore.rescore`` with the shipped models on a local Ray instance on
 127.0.0.1 (one actor per worker, one model load each; loading is not timed).
 
     .venv/bin/python benchmarks/bench_rescore.py --claims 40 --workers 1 2
@@ -30,8 +30,8 @@ from serve.db import claims, keys  # noqa: E402
 from serve.db.keys import Principal  # noqa: E402
 from serve.db.rows import ShadowQuoteRow  # noqa: E402
 from serve.db.session import make_engine, make_sessionmaker, run_migrations  # noqa: E402
+from serve.jobs.rescore import rescore  # noqa: E402
 from serve.photos.local import LocalPhotoStore  # noqa: E402
-from serve.rescore import rescore  # noqa: E402
 from serve.settings import Settings  # noqa: E402
 
 

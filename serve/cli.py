@@ -263,7 +263,7 @@ def cmd_export_reviewed(args: argparse.Namespace) -> int:
     """Export reviewed claims from the configured database and photo store."""
     from model.manifest import WEIGHTS_DIR, load_manifest
     from model.store import read_pointer
-    from serve.export import export_reviewed
+    from serve.jobs.export import export_reviewed
     from serve.photos.factory import make_photo_store
     from serve.settings import get_settings
 
@@ -292,9 +292,9 @@ def _date(value: str) -> datetime:
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     """Re-score the backlog with a candidate on Ray and store shadow quotes for ``compare``."""
+    from serve.jobs.rescore import rescore
     from serve.models.choice import with_models
     from serve.models.in_service import ModelsInService, load_pipeline
-    from serve.rescore import rescore
     from serve.settings import get_settings
 
     settings = get_settings()
@@ -325,7 +325,7 @@ def cmd_collect_orphans(args: argparse.Namespace) -> int:
     """List or delete photos in the configured store that no claim references."""
     from datetime import timedelta
 
-    from serve.orphans import collect_orphans
+    from serve.jobs.orphans import collect_orphans
     from serve.photos.factory import make_photo_store
     from serve.settings import get_settings
 

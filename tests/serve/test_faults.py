@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 
 from serve.db.rows import AuditEventRow, PhotoRow
 from serve.db.session import make_engine, make_sessionmaker
-from serve.orphans import collect_orphans
+from serve.jobs.orphans import collect_orphans
 from serve.photos.local import LocalPhotoStore
 from tests.fakes import photo_bytes
 from tests.serve.live import POSTGRES_URL, LiveServer, make_keys, reset_postgres

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from serve.cli import main
 from serve.db import claims
-from serve.orphans import collect_orphans
+from serve.jobs.orphans import collect_orphans
 from serve.photos.factory import make_photo_store
 from serve.photos.local import LocalPhotoStore
 from serve.photos.store import CollectablePhotoStore
