@@ -1,4 +1,4 @@
-"""The words every side of autoquote shares: severities, vehicle segments, repair operations, roles and codes.
+"""The words every side of autoquote shares: severities, segments, repair operations, sides, roles and codes.
 
 Each list is a ``Literal`` type (what mypy and the API schemas check) and the tuple of its values (what
 loops, command-line choices and error messages use); the tuple is derived from the type, never retyped.
@@ -17,6 +17,10 @@ SEGMENTS: tuple[Segment, ...] = get_args(Segment)
 # What a line item does to a part; painting is part of both (its refinish hours), not an operation.
 Operation = Literal["repair", "replace"]
 OPERATIONS: tuple[Operation, ...] = get_args(Operation)
+
+# Where on the car a declared damage is; the part names themselves are the detector's classes (its manifest).
+Side = Literal["front", "rear", "left", "right"]
+SIDES: tuple[Side, ...] = get_args(Side)
 
 Role = Literal["customer", "adjuster", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
