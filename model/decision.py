@@ -7,6 +7,24 @@ were calibrated for, the error target and the bound proven on held-out photos. S
 claims assessed by exactly those models; with any other model in service (after a promotion, say) every
 claim goes to an adjuster with ``policy_not_calibrated``, so a calibration never carries over silently.
 A policy without the block has hand-set thresholds and states no error rate.
+
+A claim that declares its damaged parts (``model.declared``) is judged on what the photos confirm of them:
+it settles alone only when every declared part is confirmed, nothing undeclared is found and every other
+guard passes; the findings judged and priced are those that confirm a declared part. A claim without
+declarations is judged on every finding.
+
+How the outcome is chosen, first match wins (``outcome_for``):
+
+1. a failure (``model_unavailable``, ``pipeline_error``): ``human_review``;
+2. a reason a retake can fix (``poor_photo``, ``declared_not_found``, and ``no_damage_found`` where the policy
+   answers it with a retake) and no reason in ``NEEDS_HUMAN``: ``retake_photos``, whatever the calibration
+   state and the other flags, which are judged again on the new photos. Each such reason names the photo
+   (``photo_id``) or the part (``params``) to retake. ``NEEDS_HUMAN`` holds what new photos cannot change and
+   a person must see anyway: ``duplicate_photo`` (a photo of another claim) and ``undeclared_damage`` (the
+   customer and an adjuster decide whether to add the part);
+3. any other reason (``policy_not_calibrated`` included): ``human_review``;
+4. no damage found: the policy's ``no_damage_action``;
+5. otherwise ``auto_settle`` (``human_review`` when there is no price).
 """
 
 from __future__ import annotations
@@ -20,6 +38,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from model.declared import DeclaredPart, Verification, verify
 from model.errors import PolicyError, UnknownJurisdiction
 from model.findings import Finding, PriceEstimate
 from model.quality import QualityIssue
@@ -38,8 +57,15 @@ ReasonCode = Literal[
     "pipeline_error",
     "retake_limit",
     "policy_not_calibrated",
+    "declared_not_found",
+    "undeclared_damage",
     "adjuster_check",  # what a customer is told in place of a reason about other claims
 ]
+FAILURES: frozenset[ReasonCode] = frozenset({"model_unavailable", "pipeline_error"})
+# Reasons new or closer photos can clear (no_damage_found too, where the policy answers it with a retake).
+RETAKE_FIXES: frozenset[ReasonCode] = frozenset({"poor_photo", "declared_not_found"})
+# Reasons no retake can clear and a person must see: they outrank a retake.
+NEEDS_HUMAN: frozenset[ReasonCode] = frozenset({"duplicate_photo", "undeclared_damage"})
 POLICIES_DIR = Path(__file__).resolve().parent / "policies"
 _NAME = re.compile(JURISDICTION_PATTERN)
 
@@ -116,6 +142,7 @@ class PhotoFlags:
     photo_id: str
     quality_issues: tuple[QualityIssue, ...] = ()
     duplicate_of_claim: str | None = None
+    part: DeclaredPart | None = None  # the declared part this photo is a close-up of; None: a wide shot
 
 
 @dataclass(frozen=True)
@@ -128,6 +155,15 @@ class DecisionInput:
     failures: tuple[Reason, ...] = field(default_factory=tuple)
     # name@version of the models that produced the findings; a calibrated policy settles only for its own.
     models: Mapping[str, str] | None = None
+    # The parts the customer declared damaged; empty: the claim is judged on every finding, as before.
+    declared: tuple[DeclaredPart, ...] = ()
+
+    def verification(self, policy: Policy) -> Verification | None:
+        """Declared against found at the policy's detection threshold; None without declarations."""
+        if not self.declared:
+            return None
+        tags = {p.photo_id: p.part for p in self.photos}
+        return verify(self.declared, self.findings, tags, policy.min_detection_score)
 
 
 @dataclass(frozen=True)
@@ -258,8 +294,47 @@ def calibration_reasons(policy: Policy, models: Mapping[str, str] | None) -> lis
     ]
 
 
+def declared_reasons(verification: Verification, estimate: PriceEstimate | None) -> list[Reason]:
+    """``declared_not_found`` per unconfirmed part, ``undeclared_damage`` per undeclared part, and a price guard."""
+    reasons: list[Reason] = []
+    for check in verification.not_confirmed:
+        d = check.declared
+        reasons.append(
+            Reason(
+                "declared_not_found",
+                f"the damage you declared on the {d.label} could not be confirmed on the photos; "
+                f"please take a close-up photo of the {d.label}",
+                check.photo_id,
+                {"part": d.part, "side": d.side or ""},
+            )
+        )
+    for part in verification.undeclared_parts:
+        best = max((f for f in verification.undeclared if f.part == part), key=lambda f: f.score)
+        reasons.append(
+            Reason(
+                "undeclared_damage",
+                f"damage was also found on the {part}, which the claim does not declare: should it be added? "
+                "It is not priced unless it is; an adjuster will check it",
+                best.photo_id,
+                {"part": part},
+            )
+        )
+    if estimate is not None:
+        confirmed = verification.confirmed_parts
+        unconfirmed = sorted({i.part for i in estimate.line_items if i.part.casefold() not in confirmed})
+        if unconfirmed:  # the pipeline prices confirmed parts only; a caller that did not must not settle
+            reasons.append(
+                Reason(
+                    "pipeline_error",
+                    f"the price covers {', '.join(unconfirmed)}, which the photos did not confirm; "
+                    "an adjuster will price the claim",
+                )
+            )
+    return reasons
+
+
 def decide(inp: DecisionInput, policy: Policy) -> Decision:
-    """Apply ``policy``: failures go to a human, poor photos to a retake, any other flag to a human."""
+    """Apply ``policy`` to one claim: every reason raised, and the outcome ``outcome_for`` gives them."""
     reasons: list[Reason] = list(inp.failures)
     reasons.extend(calibration_reasons(policy, inp.models))
     poor: list[Reason] = []
@@ -280,29 +355,36 @@ def decide(inp: DecisionInput, policy: Policy) -> Decision:
                 )
             )
     reasons.extend(poor)
-    reasons.extend(_finding_reasons(inp.findings, policy))
+    verification = inp.verification(policy)
+    judged = inp.findings
+    if verification is not None:
+        reasons.extend(declared_reasons(verification, inp.estimate))
+        judged = verification.priced
+    reasons.extend(_finding_reasons(judged, policy))
     if inp.estimate is not None:
         reasons.extend(_estimate_reasons(inp.estimate, policy))
     usable = len(inp.photos) - len({r.photo_id for r in poor})
-    if not inp.findings and not inp.failures and (usable > 0 or not inp.photos):
+    if verification is None and not inp.findings and not inp.failures and (usable > 0 or not inp.photos):
         reasons.append(
             Reason(
                 "no_damage_found",
                 "no damage was found on the photos; take a closer photo of the damaged part",
             )
         )
-    codes = {r.code for r in reasons}
-    outcome: Outcome
-    if codes & {"model_unavailable", "pipeline_error", "policy_not_calibrated"}:
-        outcome = "human_review"
-    elif poor:
-        outcome = "retake_photos"
-    elif codes - {"no_damage_found"}:
-        outcome = "human_review"
-    elif "no_damage_found" in codes:
-        outcome = policy.no_damage_action
-    elif inp.estimate is None:
-        outcome = "human_review"
-    else:
-        outcome = "auto_settle"
+    outcome = outcome_for(reasons, policy, inp.estimate is not None)
     return Decision(outcome=outcome, reasons=tuple(reasons), policy=policy.label)
+
+
+def outcome_for(reasons: Sequence[Reason], policy: Policy, priced: bool) -> Outcome:
+    """The outcome the reasons give under ``policy`` (the order is the module docstring's)."""
+    codes = {r.code for r in reasons}
+    fixes = RETAKE_FIXES | ({"no_damage_found"} if policy.no_damage_action == "retake_photos" else set())
+    if codes & FAILURES:
+        return "human_review"
+    if codes & fixes and not codes & NEEDS_HUMAN:
+        return "retake_photos"
+    if codes - {"no_damage_found"}:
+        return "human_review"
+    if "no_damage_found" in codes:
+        return policy.no_damage_action
+    return "auto_settle" if priced else "human_review"

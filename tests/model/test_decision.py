@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from model.decision import (
+    RETAKE_FIXES,
     Calibration,
     DecisionInput,
     PhotoFlags,
@@ -15,7 +16,9 @@ from model.decision import (
     available_policies,
     decide,
     load_policy,
+    outcome_for,
 )
+from model.declared import DeclaredPart
 from model.errors import PolicyError, UnknownJurisdiction
 from model.findings import Finding, PriceEstimate
 from model.quality import QualityIssue
@@ -164,10 +167,13 @@ def test_a_calibrated_policy_settles_for_the_models_it_was_calibrated_for() -> N
     ],
 )
 def test_other_models_send_every_claim_to_a_human(models: dict[str, str] | None) -> None:
-    for findings, est in (((finding(),), estimate()), ((), None)):
-        d = decide(DecisionInput(findings, est, (PhotoFlags("p1"),), models=models), calibrated())
-        assert d.outcome == "human_review"
-        assert "policy_not_calibrated" in {r.code for r in d.reasons}
+    d = decide(DecisionInput((finding(),), estimate(), (PhotoFlags("p1"),), models=models), calibrated())
+    assert d.outcome == "human_review"
+    assert "policy_not_calibrated" in {r.code for r in d.reasons}
+    # a claim a closer photo can still help is asked for one first, whatever the calibration
+    d = decide(DecisionInput((), None, (PhotoFlags("p1"),), models=models), calibrated())
+    assert d.outcome == "retake_photos"
+    assert {r.code for r in d.reasons} == {"policy_not_calibrated", "no_damage_found"}
 
 
 def test_the_reason_names_the_model_that_changed() -> None:
@@ -212,3 +218,142 @@ def test_shipped_policies_are_calibrated_for_the_shipped_models() -> None:
         assert calibration is not None, jurisdiction
         for kind, manifest in shipped.items():
             assert calibration.models[kind] == f"{manifest.name}@{manifest.version}", (jurisdiction, kind)
+
+
+# Declared damage: the customer says which parts are damaged, the findings confirm them part by part.
+
+DOOR, FENDER, LEFT_DOOR = DeclaredPart("Door"), DeclaredPart("Fender"), DeclaredPart("Door", "left")
+
+
+def on(part: str, photo: str = "p1", score: float = 0.9) -> Finding:
+    return Finding(part, {"minor": 0.9, "moderate": 0.05, "severe": 0.05}, 0.1, score, photo)
+
+
+def declared_outcome(
+    declared: tuple[DeclaredPart, ...], findings: tuple[Finding, ...], photos: tuple[PhotoFlags, ...] = (),
+    est: PriceEstimate | None = None, policy: Policy = CN,
+) -> tuple[str, set[str]]:
+    est = est if est is not None else (estimate() if findings else None)
+    d = decide(DecisionInput(findings, est, photos, declared=declared), policy)
+    return d.outcome, {r.code for r in d.reasons}
+
+
+@pytest.mark.parametrize(
+    "declared,findings,photos,expected",
+    [
+        # every declared part confirmed on a wide shot, nothing else found
+        ((DOOR,), (on("Door"),), (PhotoFlags("p1"),), ("auto_settle", set())),
+        ((DOOR, FENDER), (on("Door"), on("Fender")), (), ("auto_settle", set())),
+        # a close-up tagged with the declared part confirms it
+        ((LEFT_DOOR,), (on("Door"),), (PhotoFlags("p1", part=LEFT_DOOR),), ("auto_settle", set())),
+        # below the threshold on an undeclared part: ignored
+        ((DOOR,), (on("Door"), on("Bumper", score=0.3)), (), ("auto_settle", set())),
+        # a declared part nobody found, or found below the threshold: a close-up of it is asked for
+        ((DOOR, FENDER), (on("Door"),), (), ("retake_photos", {"declared_not_found"})),
+        ((DOOR,), (on("Door", score=0.3),), (), ("retake_photos", {"declared_not_found"})),
+        ((DOOR,), (), (PhotoFlags("p1"),), ("retake_photos", {"declared_not_found"})),
+        # the door is found only on the fender's close-up: that does not confirm the door
+        ((DOOR, FENDER), (on("Door", "p2"), on("Fender", "p2")),
+         (PhotoFlags("p1", part=DOOR), PhotoFlags("p2", part=FENDER)), ("retake_photos", {"declared_not_found"})),
+        # a left-door close-up does not confirm the right door
+        ((LEFT_DOOR, DeclaredPart("Door", "right")), (on("Door"),), (PhotoFlags("p1", part=LEFT_DOOR),),
+         ("retake_photos", {"declared_not_found"})),
+        # damage on a part nobody declared goes to a person, even with a part still to retake
+        ((DOOR,), (on("Door"), on("Bumper")), (), ("human_review", {"undeclared_damage"})),
+        ((DOOR, FENDER), (on("Door"), on("Bumper")), (), ("human_review", {"undeclared_damage", "declared_not_found"})),
+        # the other guards still apply to the confirmed parts
+        ((DOOR,), (on("Door"),), (PhotoFlags("p1", (), "other-claim"),), ("human_review", {"duplicate_photo"})),
+    ],
+)
+def test_declared_parts_are_verified_part_by_part(
+    declared: tuple[DeclaredPart, ...], findings: tuple[Finding, ...], photos: tuple[PhotoFlags, ...],
+    expected: tuple[str, set[str]],
+) -> None:
+    assert declared_outcome(declared, findings, photos) == expected
+
+
+def test_a_claim_without_declarations_is_judged_on_every_finding() -> None:
+    assert declared_outcome((), (on("Door"), on("Bumper"))) == ("auto_settle", set())
+    assert declared_outcome((), (on("Door"), on("Bumper", score=0.3)))[1] == {"low_confidence"}
+    assert declared_outcome((DOOR,), (on("Door"), on("Bumper", score=0.3))) == ("auto_settle", set())
+
+
+def test_the_threshold_that_confirms_is_the_policy_detection_score() -> None:
+    strict = CN.model_copy(update={"min_detection_score": 0.95})
+    assert declared_outcome((DOOR,), (on("Door", score=0.9),), policy=strict)[1] == {"declared_not_found"}
+    # and an undeclared part under the stricter threshold is no longer reported
+    assert declared_outcome((DOOR,), (on("Door", score=0.97), on("Bumper", score=0.9)), policy=strict)[1] == set()
+
+
+def test_declared_reasons_name_the_part_and_the_photo_to_retake() -> None:
+    flags = (PhotoFlags("wide"), PhotoFlags("close", part=LEFT_DOOR))
+    d = decide(DecisionInput((on("Bumper", "wide"),), estimate(), flags, declared=(LEFT_DOOR,)), CN)
+    missing = next(r for r in d.reasons if r.code == "declared_not_found")
+    assert missing.photo_id == "close" and dict(missing.params) == {"part": "Door", "side": "left"}
+    assert "left Door" in missing.message
+    extra = next(r for r in d.reasons if r.code == "undeclared_damage")
+    assert extra.photo_id == "wide" and dict(extra.params) == {"part": "Bumper"}
+
+
+def test_a_price_of_a_part_that_was_not_confirmed_never_settles() -> None:
+    from model.findings import LineItem
+
+    items = tuple(LineItem(part=p, operation="repair", total=400.0) for p in ("Door", "Bumper"))
+    est = PriceEstimate(items, 800.0, 700.0, 900.0, 0.9, "CNY", "cat", "pricer", "1")
+    result, codes = declared_outcome((DOOR,), (on("Door"),), est=est)
+    assert result == "human_review" and "pipeline_error" in codes
+
+
+@pytest.mark.parametrize(
+    "fix,other,expected",
+    [
+        ("poor_photo", None, "retake_photos"),
+        ("declared_not_found", None, "retake_photos"),
+        ("no_damage_found", None, "retake_photos"),
+        # what new photos may change, or a human sees later anyway, waits for the retake
+        ("poor_photo", "policy_not_calibrated", "retake_photos"),
+        ("declared_not_found", "policy_not_calibrated", "retake_photos"),
+        ("no_damage_found", "policy_not_calibrated", "retake_photos"),
+        ("poor_photo", "low_confidence", "retake_photos"),
+        ("declared_not_found", "over_limit", "retake_photos"),
+        ("poor_photo", "severe_damage", "retake_photos"),
+        ("poor_photo", "wide_interval", "retake_photos"),
+        # what no retake can fix goes to a person at once
+        ("poor_photo", "duplicate_photo", "human_review"),
+        ("declared_not_found", "undeclared_damage", "human_review"),
+        ("poor_photo", "undeclared_damage", "human_review"),
+        ("poor_photo", "model_unavailable", "human_review"),
+        ("declared_not_found", "pipeline_error", "human_review"),
+        (None, "policy_not_calibrated", "human_review"),
+    ],
+)
+def test_a_retake_outranks_what_new_photos_may_change(fix: str | None, other: str | None, expected: str) -> None:
+    reasons = [Reason(code, code, "p1") for code in (fix, other) if code is not None]  # type: ignore[arg-type]
+    assert outcome_for(reasons, CN, priced=True) == expected
+
+
+def test_no_damage_found_follows_the_policy_even_beside_a_stale_calibration() -> None:
+    us = load_policy("US", TEST_POLICIES_DIR)
+    assert us.no_damage_action == "human_review"
+    reasons = [Reason("no_damage_found", "none"), Reason("policy_not_calibrated", "stale")]
+    assert outcome_for(reasons, us, priced=False) == "human_review"
+
+
+def test_dark_photos_under_an_unproven_calibration_are_asked_again_photo_by_photo() -> None:
+    """The claim from the issue: two dark photos, a policy that settles nothing; the customer can retake."""
+    dark = (QualityIssue("too_dark", "too dark"),)
+    flags = (PhotoFlags("p1", dark), PhotoFlags("p2", dark))
+    d = decide(DecisionInput((), None, flags, models=MODELS), calibrated(proven=False))
+    assert d.outcome == "retake_photos"
+    assert [r.photo_id for r in d.reasons if r.code == "poor_photo"] == ["p1", "p2"]
+    assert "policy_not_calibrated" in {r.code for r in d.reasons}
+
+
+def test_every_reason_that_asks_for_a_retake_names_a_photo_or_a_part() -> None:
+    dark = (QualityIssue("too_dark", "too dark"),)
+    flags = (PhotoFlags("p1", dark), PhotoFlags("p2", part=FENDER))
+    d = decide(DecisionInput((on("Door", "p2"),), estimate(), flags, declared=(DOOR, FENDER)), calibrated(False))
+    assert d.outcome == "retake_photos"
+    asks = [r for r in d.reasons if r.code in RETAKE_FIXES]
+    assert {r.code for r in asks} == {"poor_photo", "declared_not_found"}
+    assert all(r.photo_id or r.params.get("part") for r in asks)
