@@ -1,9 +1,14 @@
-"""Photos in, quote out: decode → quality → detect → grade → price → decide. Pure domain, no web, no DB.
+"""Photos in, quote out: decode → quality → detect → grade → verify → price → decide. Pure domain, no web, no DB.
 
 The service, the ``autoquote quote`` command and the benchmarks all run this one pipeline. Any failure
 inside a stage becomes a reason (``model_unavailable`` or ``pipeline_error``) that routes the claim to a
 human; it never auto-settles and never escapes as an exception. Only the caller's own mistakes (an
-unknown jurisdiction or region) raise.
+unknown jurisdiction or region, a declared part outside the detector's classes, a photo tagged with a part
+the claim does not declare) raise.
+
+``quote`` is ``perceive`` (the models, once per photo) then ``assess`` (verify the declared parts, price,
+decide; no model runs), so a claim can be assessed again, under another policy or with other declarations,
+without running the models again.
 """
 
 from __future__ import annotations
@@ -11,28 +16,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from PIL import Image
-from pydantic import Field
 
-from model.decision import (
-    POLICIES_DIR,
-    Decision,
-    DecisionInput,
-    PhotoFlags,
-    Policy,
-    Reason,
-    decide,
-    load_policy,
-)
+from model.decision import POLICIES_DIR, Decision, DecisionInput, Policy, Reason, decide, load_policy
+from model.declared import DeclaredPart, check_tags, parse_declared_part
 from model.errors import AutoquoteError, ModelError, UnknownJurisdiction
 from model.findings import ClaimContext, Detection, Finding, PriceEstimate, SeverityGrade
 from model.image_io import DecodedImage, ImageLimits, decode_image
 from model.pricing.pricer import Pricer
-from model.quality import QualityReport, QualityThresholds, assess_quality
+from model.quality import QualityThresholds, assess_quality
+
+# The records a run takes and gives live in model.quote; re-exported here, where callers have always found them.
+from model.quote import Perception, PhotoFinding, PhotoInput, PhotoResult, Quote, photo_flags
 
 T = TypeVar("T")
 
@@ -89,70 +88,6 @@ class PipelineConfig:
     policies_dir: Path = POLICIES_DIR
 
 
-@dataclass(frozen=True)
-class PhotoInput:
-    """One decoded photo of a claim, with what intake knows about it."""
-
-    photo_id: str
-    image: DecodedImage
-    duplicate_of_claim: str | None = None
-
-
-@dataclass(frozen=True)
-class PhotoFinding:
-    """One damage on one photo; the box is in pixels of the upright original photo."""
-
-    part: str
-    box: Annotated[tuple[float, float, float, float], Field(description="x1, y1, x2, y2 in pixels of the photo")]
-    score: Annotated[float, Field(description="detector score")]
-    severity: Annotated[Mapping[str, float], Field(description="probabilities of minor / moderate / severe damage")]
-    area_fraction: float
-
-
-@dataclass(frozen=True)
-class PhotoResult:
-    """What the pipeline saw on one photo."""
-
-    photo_id: str
-    sha256: str
-    size: tuple[int, int]
-    quality: QualityReport
-    findings: tuple[PhotoFinding, ...]
-    duplicate_of_claim: str | None = None
-
-
-@dataclass(frozen=True)
-class Quote:
-    """Findings per photo, the price, the decision and the versions of everything that produced them."""
-
-    photos: tuple[PhotoResult, ...]
-    estimate: PriceEstimate | None
-    decision: Decision
-    versions: Mapping[str, str]
-    context: ClaimContext
-    jurisdiction: str
-    currency: str
-    failed_stages: tuple[str, ...] = ()
-    timings_ms: Mapping[str, float] = field(default_factory=dict)
-
-    def findings(self) -> tuple[Finding, ...]:
-        """Every photo's findings, as the pricer and the decision read them."""
-        return tuple(
-            Finding(f.part, f.severity, f.area_fraction, score=f.score, photo_id=p.photo_id, box=f.box)
-            for p in self.photos
-            for f in p.findings
-        )
-
-    def failures(self) -> tuple[Reason, ...]:
-        """The reasons its decision gives for stages that could not run."""
-        return tuple(r for r in self.decision.reasons if r.code in ("model_unavailable", "pipeline_error"))
-
-    def decision_input(self) -> DecisionInput:
-        """What ``decide`` read about this claim, to decide it again under another policy."""
-        flags = tuple(PhotoFlags(p.photo_id, p.quality.issues, p.duplicate_of_claim) for p in self.photos)
-        return DecisionInput(self.findings(), self.estimate, flags, self.failures(), self.versions)
-
-
 def _label(manifest: ManifestLike) -> str:
     return f"{manifest.name}@{manifest.version}"
 
@@ -188,6 +123,13 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.problems = tuple(problems)
         self._policies: dict[str, Policy] = {}
+
+    @property
+    def parts(self) -> list[str]:
+        """The part vocabulary a claim may declare: the detector's classes (the catalogue's parts without one)."""
+        if self.detector is not None:
+            return list(self.detector.manifest.classes)
+        return list(self.catalogue.parts) if self.catalogue is not None else []
 
     @property
     def ready(self) -> bool:
@@ -230,25 +172,55 @@ class Pipeline:
         return decode_image(data, self.config.limits, target_side=self.decode_side)
 
     def quote(
-        self, photos: Sequence[PhotoInput], context: ClaimContext, jurisdiction: str | None = None
+        self,
+        photos: Sequence[PhotoInput],
+        context: ClaimContext,
+        jurisdiction: str | None = None,
+        declared: Sequence[DeclaredPart] = (),
     ) -> Quote:
-        """Run every stage on the photos of one claim; stage failures become reasons, never exceptions."""
+        """Run every stage on the photos of one claim; stage failures become reasons, never exceptions.
+
+        ``declared``: the parts the customer says are damaged (``model.declared.parse_declared`` reads them);
+        each photo's ``part`` tags it as a close-up of one of them.
+        """
         policy = self.check_context(context, jurisdiction)
+        known = self.check_declared(declared, {p.photo_id: p.part for p in photos})
+        parts = self.parts
+        photos = [replace(p, part=parse_declared_part(str(p.part), parts)) if p.part else p for p in photos]
+        return self.assess(self.perceive(photos), context, policy, known)
+
+    def check_declared(
+        self, declared: Sequence[DeclaredPart], tags: Mapping[str, DeclaredPart | None]
+    ) -> tuple[DeclaredPart, ...]:
+        """The declared parts as the detector spells them; refuse unknown parts and tags of undeclared parts."""
+        parts = self.parts
+        known = tuple(parse_declared_part(str(d), parts) for d in declared)
+        check_tags(known, {pid: parse_declared_part(str(t), parts) if t else None for pid, t in tags.items()})
+        return known
+
+    def perceive(self, photos: Sequence[PhotoInput]) -> Perception:
+        """Quality, detection and severity on each photo: the models' part of a quote."""
         timings: dict[str, float] = {}
         failures: list[Reason] = []
         failed: list[str] = []
-        results: list[PhotoResult] = []
-        findings: list[Finding] = []
-        for photo in photos:
-            result, found = self._photo(photo, timings, failures, failed)
-            results.append(result)
-            findings.extend(found)
-        estimate = self._price(findings, context, timings, failures, failed)
-        flags = tuple(PhotoFlags(r.photo_id, r.quality.issues, r.duplicate_of_claim) for r in results)
+        results = [self._photo(photo, timings, failures, failed) for photo in photos]
+        return Perception(tuple(results), tuple(failures), tuple(failed), timings)
+
+    def assess(
+        self, seen: Perception, context: ClaimContext, policy: Policy, declared: Sequence[DeclaredPart] = ()
+    ) -> Quote:
+        """Verify the declared parts, price what is confirmed (everything found, without declarations), decide."""
+        known = self.check_declared(declared, {p.photo_id: p.part for p in seen.photos})
+        timings = dict(seen.timings_ms)
+        failures, failed = list(seen.failures), list(seen.failed_stages)
+        findings = seen.findings()
+        flags = photo_flags(seen.photos)
+        inp = DecisionInput(findings, None, flags, (), self.versions(), known)
+        verification = inp.verification(policy)
+        priced = verification.priced if verification is not None else findings
+        estimate = self._price(list(priced), context, timings, failures, failed)
         try:
-            decision = decide(
-                DecisionInput(tuple(findings), estimate, flags, tuple(failures), self.versions()), policy
-            )
+            decision = decide(replace(inp, estimate=estimate, failures=tuple(failures)), policy)
         except Exception as exc:  # a bug here must still reach a human, not auto-settle
             log.exception("decision failed")
             failed.append("decision")
@@ -260,7 +232,7 @@ class Pipeline:
         if estimate is not None:
             versions["catalogue"] = estimate.catalogue_version
         return Quote(
-            photos=tuple(results),
+            photos=seen.photos,
             estimate=estimate,
             decision=decision,
             versions=versions,
@@ -269,6 +241,8 @@ class Pipeline:
             currency=currency,
             failed_stages=tuple(dict.fromkeys(failed)),
             timings_ms=timings,
+            declared=known,
+            verification=verification,
         )
 
     def _currency(self, region: str) -> str:
@@ -292,14 +266,13 @@ class Pipeline:
 
     def _photo(
         self, photo: PhotoInput, timings: dict[str, float], failures: list[Reason], failed: list[str]
-    ) -> tuple[PhotoResult, list[Finding]]:
+    ) -> PhotoResult:
         image = photo.image.image
         t0 = time.perf_counter()
         quality = assess_quality(image, photo.image.original_size, self.config.quality)
         timings["quality"] = timings.get("quality", 0.0) + (time.perf_counter() - t0) * 1e3
         scale = photo.image.original_size[0] / image.width if image.width else 1.0
         detected: list[PhotoFinding] = []
-        found: list[Finding] = []
         if quality.ok:
             detections = self._detect(photo, timings, failures, failed)
             grades = self._grade(photo, detections, timings, failures, failed)
@@ -307,20 +280,16 @@ class Pipeline:
                 area = det.area / float(image.width * image.height)
                 x1, y1, x2, y2 = (round(v * scale, 1) for v in det.box)
                 box = (x1, y1, x2, y2)
-                pf = PhotoFinding(det.label, box, det.score, dict(grade.probabilities), area)
-                detected.append(pf)
-                found.append(
-                    Finding(det.label, pf.severity, area, score=det.score, photo_id=photo.photo_id, box=box)
-                )
-        result = PhotoResult(
+                detected.append(PhotoFinding(det.label, box, det.score, dict(grade.probabilities), area))
+        return PhotoResult(
             photo_id=photo.photo_id,
             sha256=photo.image.sha256,
             size=photo.image.original_size,
             quality=quality,
             findings=tuple(detected),
             duplicate_of_claim=photo.duplicate_of_claim,
+            part=photo.part,
         )
-        return result, found
 
     def _stage(
         self,
