@@ -10,11 +10,9 @@ from PIL import Image
 
 from model.errors import InferenceError, ManifestError
 from model.findings import Detection
-from model.manifest import DEFAULT_NMS_IOU, Manifest
-from model.onnx_session import OnnxModel, open_session, resolve_model_path
+from model.manifest import Manifest
+from model.onnx_session import OnnxModel, open_session
 from model.preprocess import Letterbox, letterbox
-
-DEFAULT_FILE = "detector.onnx"
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
@@ -71,17 +69,18 @@ class Detector(OnnxModel):
 
     what = "detector"
 
-    def __init__(self, session: Any, manifest: Manifest, conf: float = 0.25, iou: float | None = None,
+    def __init__(self, session: Any, manifest: Manifest, conf: float | None = None, iou: float | None = None,
                  max_det: int = 100) -> None:
         super().__init__(session, manifest)
-        self.conf = conf
-        self.iou = iou or manifest.nms_iou or DEFAULT_NMS_IOU  # the NMS threshold chosen on val for this model
+        chosen = manifest.detection_thresholds()  # the manifest's (chosen on val), else its kind's defaults
+        self.conf = chosen.conf if conf is None else conf
+        self.iou = iou or chosen.nms_iou
         self.max_det = max_det
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = None) -> Detector:
         """Open the shipped detector (or ``path``) after checking its manifest."""
-        session, manifest = open_session(resolve_model_path(path, DEFAULT_FILE), "detect", threads)
+        session, manifest = open_session(path, "detector", threads)
         if manifest.preprocess.kind != "letterbox":
             raise ManifestError(f"detector manifest asks for {manifest.preprocess.kind!r}; expected letterbox")
         return cls(session, manifest)

@@ -8,20 +8,19 @@ from typing import Any
 import numpy as np
 
 from model.errors import InferenceError, ManifestError, ModelError
-from model.manifest import WEIGHTS_DIR, Manifest, load_manifest
+from model.kinds import get_kind, kind_of
+from model.manifest import Manifest, load_manifest
 from model.offline import configure_offline
 
 
-def resolve_model_path(path: str | Path | None, default_name: str) -> Path:
-    """The given path, or the shipped file ``model/weights/<default_name>``."""
-    return Path(path) if path is not None else WEIGHTS_DIR / default_name
-
-
-def open_session(path: Path, expected_task: str, threads: int | None = None) -> tuple[Any, Manifest]:
-    """Check the manifest (sha256 included) and open an onnxruntime session on the CPU."""
+def open_session(path: str | Path | None, kind: str, threads: int | None = None) -> tuple[Any, Manifest]:
+    """Check that ``path`` (default: the kind's shipped file) is a model of ``kind`` with a manifest that holds
+    (sha256 included), and open an onnxruntime session on the CPU."""
+    path = Path(path) if path is not None else get_kind(kind).shipped
     manifest = load_manifest(path)
-    if manifest.task != expected_task:
-        raise ManifestError(f"{path.name} is a {manifest.task!r} model, not {expected_task!r}")
+    found = kind_of(manifest, path.name)
+    if found.name != kind:
+        raise ManifestError(f"{path.name} is a {found.name!r} model ({manifest.name}), not a {kind!r} one")
     configure_offline()
     import onnxruntime as ort
 

@@ -11,10 +11,8 @@ from PIL import Image
 
 from model.errors import ManifestError
 from model.findings import SEVERITY_LEVELS, SeverityGrade
-from model.onnx_session import OnnxModel, open_session, resolve_model_path
+from model.onnx_session import OnnxModel, open_session
 from model.preprocess import resize_center_crop
-
-DEFAULT_FILE = "severity.onnx"
 
 
 def _as_probabilities(logits: np.ndarray) -> np.ndarray:
@@ -34,7 +32,7 @@ class SeverityModel(OnnxModel):
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = None) -> SeverityModel:
         """Open the shipped severity model (or ``path``) after checking its manifest."""
-        session, manifest = open_session(resolve_model_path(path, DEFAULT_FILE), "classify", threads)
+        session, manifest = open_session(path, "severity", threads)
         if sorted(manifest.classes) != sorted(SEVERITY_LEVELS):
             raise ManifestError(f"severity model classes {manifest.classes} are not {list(SEVERITY_LEVELS)}")
         return cls(session, manifest)

@@ -5,7 +5,8 @@ Both the service and the training commands read this contract; neither writes th
     <store>/<kind>/<version>-<sha256[:12]>/model.onnx     one entry, its manifest model.json beside it
     <data>/active_models.json                             the detector and severity model in service
 
-``kind`` is detector, severity or cost, from the manifest's task. An entry is keyed by name, version and
+``kind`` is a name in :data:`model.kinds.KINDS` (detector, severity, cost), the one the manifest's ``name``
+says, so two kinds of the same task (two classifiers) keep apart. An entry is keyed by name, version and
 sha256: registering the same file again is a no-op, another file under the same name and version is
 refused. An entry is written in a hidden folder and renamed into place, so a failed copy never leaves a
 half-written entry. The store folder is ``AUTOQUOTE_REGISTRY_DIR``, else ``registry`` in the data folder.
@@ -25,12 +26,13 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from model.errors import ConfigError
-from model.manifest import Manifest, Task, load_manifest
+from model.kinds import KINDS, Task, kind_of
+from model.manifest import Manifest, load_manifest
 
 log = logging.getLogger(__name__)
 
-KIND_OF_TASK: dict[Task, str] = {"detect": "detector", "classify": "severity", "cost": "cost"}
-TASK_OF_KIND: dict[str, Task] = {kind: task for task, kind in KIND_OF_TASK.items()}
+# The shipped kinds' tasks, for callers that check a task; new code reads model.kinds (kind_of, get_kind).
+TASK_OF_KIND: dict[str, Task] = {name: kind.task for name, kind in KINDS.items()}
 ENTRY_FILE = "model.onnx"
 POINTER_FILE = "active_models.json"
 STORE_ENV = "AUTOQUOTE_REGISTRY_DIR"
@@ -55,7 +57,8 @@ class Entry:
 
     @property
     def kind(self) -> str:
-        return KIND_OF_TASK[self.manifest.task]
+        """Its kind's name (:mod:`model.kinds`), which is also the store folder it is in."""
+        return kind_of(self.manifest, str(self.path)).name
 
 
 def entries(store: Path) -> list[Entry]:
@@ -79,7 +82,7 @@ def register(store: Path, onnx: Path) -> Entry:
             )
         if same:
             return other
-    kind_dir = store / KIND_OF_TASK[manifest.task]
+    kind_dir = store / kind_of(manifest, str(onnx)).name
     kind_dir.mkdir(parents=True, exist_ok=True)
     folder = kind_dir / f"{manifest.version}-{manifest.sha256[:12]}"
     staging = Path(tempfile.mkdtemp(dir=kind_dir, prefix=".incoming-"))

@@ -388,9 +388,9 @@ def cmd_promote(args: argparse.Namespace) -> int:
             "cli",
         )
         with sessions() as session:
-            audit.record(session, None, "model.promoted", None,
-                         {"from": previous, "to": pipeline.versions(), "choice": describe(models.active),
-                          "via": "cli", "promotion": models.generation})
+            audit.model_promoted(
+                session, None, previous, pipeline.versions(), describe(models.active), "cli", models.generation
+            )
             session.commit()
     print(f"promoted: {previous} -> {pipeline.versions()}\n"
           f"recorded in the database; running replicas switch within {settings.model_poll_seconds:g} s "

@@ -19,10 +19,11 @@ import numpy as np
 from model.decision import DecisionInput, decide, load_policy
 from model.errors import AutoquoteError, ConfigError
 from model.findings import Finding
-from model.manifest import WEIGHTS_DIR, load_manifest
+from model.kinds import DETECTOR, SEVERITY, kind_of
+from model.manifest import load_manifest
 from model.pricing.catalogue import load_catalogue
 from model.pricing.pricer import load_pricer
-from model.store import KIND_OF_TASK, read_pointer
+from model.store import read_pointer
 from training.cost.ledger import SPLITS, read_ledger, split_of
 
 COST_FRACTIONS = (0.6, 0.2, 0.2)  # the cost head's default split (training/configs/cost_head.yaml)
@@ -40,17 +41,20 @@ class Models:
 
 
 def models_from(label: str, paths: list[Path]) -> Models:
-    """Sort ONNX files (or registry entry folders) into detector / severity / cost by their manifests."""
+    """Sort ONNX files (or registry entry folders) into detector / severity / cost by their manifests' kinds."""
     models = Models(label)
     for given in paths:
         path = given / "model.onnx" if given.is_dir() else given
-        setattr(models, KIND_OF_TASK[load_manifest(path, verify=False).task], path)
+        kind = kind_of(load_manifest(path, verify=False), str(path)).name
+        if kind not in ("detector", "severity", "cost"):
+            raise ConfigError(f"{path}: compare measures detectors, severity models and cost heads, not {kind}")
+        setattr(models, kind, path)
     return models
 
 
 def in_service(service_data: Path | None) -> Models:
     """What the service runs: its promoted models (``<data>/active_models.json``), else the shipped ones."""
-    models = Models("in-service", WEIGHTS_DIR / "detector.onnx", WEIGHTS_DIR / "severity.onnx")
+    models = Models("in-service", DETECTOR.shipped, SEVERITY.shipped)
     pointer = read_pointer(service_data) if service_data else None
     if pointer is not None:
         models.detector = pointer.detector or models.detector

@@ -20,6 +20,11 @@ from training import plots
 from training.data.sources import IMAGE_SUFFIXES
 from training.metrics import DetectionStats, box_iou, classification_report
 
+# AP integrates over every score, so boxes are kept down to this (ultralytics' validator does the same); the
+# confusion matrix, the per-image counts and the drawn boxes use the detector's own confidence instead.
+AP_CONF = 0.001
+CONFUSION_IOU = 0.5
+
 
 def read_yolo_labels(label_path: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (x1y1x2y2 pixels) and class ids of a normalised ``cls cx cy w h`` label file."""
@@ -40,12 +45,12 @@ def split_images(prepared: Path, split: str) -> list[Path]:
 
 def _confusion_update(cm: np.ndarray, boxes: np.ndarray, cls: np.ndarray, tboxes: np.ndarray,
                       tcls: np.ndarray, background: int) -> None:
-    """Detection confusion at IoU 0.5: matched pairs, misses (true → background), false alarms."""
+    """Detection confusion at IoU ``CONFUSION_IOU``: matched pairs, misses (true → background), false alarms."""
     iou = box_iou(tboxes, boxes)
     matched_t: set[int] = set()
     matched_p: set[int] = set()
     if iou.size:
-        ti, pi = np.nonzero(iou >= 0.5)
+        ti, pi = np.nonzero(iou >= CONFUSION_IOU)
         for k in np.argsort(-iou[ti, pi]):
             t, p = int(ti[k]), int(pi[k])
             if t in matched_t or p in matched_p:
@@ -63,7 +68,10 @@ def _confusion_update(cm: np.ndarray, boxes: np.ndarray, cls: np.ndarray, tboxes
 
 def evaluate_detector(detector: Detector, prepared: Path, split: str, out_dir: Path,
                       progress: bool = True, grid_size: int = 16) -> dict[str, Any]:
-    """AP50 and AP50-95 per class and overall, latency, and plots, on ``prepared/detect/<split>``."""
+    """AP50 and AP50-95 per class and overall, latency, and plots, on ``prepared/detect/<split>``.
+
+    The confusion matrix counts the boxes at or above the detector's confidence (its manifest's).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     classes = detector.classes
     nc = len(classes)
@@ -73,6 +81,7 @@ def evaluate_detector(detector: Detector, prepared: Path, split: str, out_dir: P
     samples: list[Image.Image] = []
     per_image: list[dict[str, Any]] = []
     detector.max_det = 300
+    conf = detector.conf
     images = split_images(prepared, split)
     for path in tqdm(images, desc=f"detector on {split}", disable=not progress, unit="img"):
         with Image.open(path) as im:
@@ -80,18 +89,18 @@ def evaluate_detector(detector: Detector, prepared: Path, split: str, out_dir: P
         tboxes, tcls = read_yolo_labels(path.parent.parent / "labels" / (path.stem + ".txt"), *image.size)
         start = time.perf_counter()
         tensor, box = letterbox(image, detector.input_size, detector.manifest.preprocess)
-        found = detector.detect_tensor(tensor, box, conf=0.001)
+        found = detector.detect_tensor(tensor, box, conf=AP_CONF)
         latencies.append((time.perf_counter() - start) * 1000)
         boxes = np.array([d.box for d in found]).reshape(-1, 4)
         scores = np.array([d.score for d in found])
         cls = np.array([d.class_id for d in found], dtype=np.int64)
         stats.add(boxes, scores, cls, tboxes, tcls)
-        confident = scores >= 0.25
+        confident = scores >= conf
         _confusion_update(cm, boxes[confident], cls[confident], tboxes, tcls, nc)
         per_image.append({"file": path.name, "true": len(tcls), "predicted": int(confident.sum())})
         if len(samples) < grid_size:
             truth = [(b, classes[c]) for b, c in zip(tboxes.tolist(), tcls, strict=True)]
-            pred = [(d.box, d.label, d.score) for d in found if d.score >= 0.25]
+            pred = [(d.box, d.label, d.score) for d in found if d.score >= conf]
             samples.append(plots.draw_boxes(image, truth, pred))
     result = stats.per_class()
     ap = result["ap"]
@@ -105,14 +114,15 @@ def evaluate_detector(detector: Detector, prepared: Path, split: str, out_dir: P
             name: {"ap50": float(ap[c, 0]), "ap50_95": float(ap[c].mean()), "instances": int(result["support"][c])}
             for c, name in enumerate(classes)
         },
-        "confusion_matrix": {"labels": [*classes, "background"], "counts": cm.tolist(), "conf": 0.25, "iou": 0.5},
+        "confusion_matrix": {"labels": [*classes, "background"], "counts": cm.tolist(), "conf": conf,
+                             "iou": CONFUSION_IOU},
         "latency_ms": {"median": float(np.median(latencies)), "p95": float(np.percentile(latencies, 95)),
                        "what": "letterbox + onnxruntime + decode, per image, this machine"},
         "per_image": per_image,
     }
     plots.pr_curves(result["pr_curves"], ap[:, 0], classes, out_dir / "detector_pr_curves.png")
     plots.confusion(cm, [*classes, "background"], out_dir / "detector_confusion.png",
-                    f"Detector on {split} (conf 0.25, IoU 0.5)")
+                    f"Detector on {split} (conf {conf:g}, IoU {CONFUSION_IOU:g})")
     if samples:
         plots.image_grid(samples, out_dir / "detector_boxes.png")
     (out_dir / "detector_eval.json").write_text(json.dumps(report, indent=2))

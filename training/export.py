@@ -7,23 +7,22 @@ import shutil
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from model.detector import Detector, decode
-from model.manifest import DEFAULT_NMS_IOU, DatasetRef, Manifest, Preprocess, TrainedWith, sha256_file, write_manifest
+from model.errors import ConfigError
+from model.kinds import get_kind
+from model.manifest import DatasetRef, Manifest, Preprocess, TrainedWith, sha256_file, write_manifest
 from model.preprocess import letterbox, resize_center_crop
 from model.severity import SeverityModel
 from training.config import config_sha256, portable_config
 
-Kind = Literal["detector", "severity"]
-LICENCE = "AGPL-3.0-or-later (network built and trained with ultralytics, AGPL-3.0)"
-DATA_NOTE = {
-    "detector": "damaged-parts: Roboflow car-damage-detection-t0g92 v2, CC BY 4.0",
-    "severity": "severity: VDS-2.5k (MIT)",
-}
+# Parity compares boxes down to this score, below the runtime's confidence, so that a box near the runtime's
+# cut-off is compared too.
+PARITY_CONF = 0.05
 
 
 def export_onnx(weights: Path, imgsz: int, opset: int = 17, batch_axis: bool = False) -> Path:
@@ -74,7 +73,7 @@ def embed_metadata(path: Path, manifest: Manifest) -> None:
 
 
 def parity_detector(weights: Path, onnx_path: Path, images: list[Path], imgsz: int,
-                    conf: float = 0.05) -> dict[str, float]:
+                    conf: float = PARITY_CONF) -> dict[str, float]:
     """Same letterboxed tensor through ultralytics (PyTorch) and onnxruntime: the largest gap in the raw
     network output, then each decoded ONNX box against the nearest ultralytics predict() box of its class
     (coordinate, score and detection-count gaps)."""
@@ -132,43 +131,49 @@ def parity_severity(weights: Path, onnx_path: Path, images: list[Path], imgsz: i
     return {"max_probability": gap}
 
 
-def build_manifest(kind: Kind, onnx_path: Path, classes: list[str], imgsz: int, version: str,
+def build_manifest(kind: str, onnx_path: Path, classes: list[str], imgsz: int, version: str,
                    run_config: Any, command: str, dataset_hashes: dict[str, str], metrics: dict[str, Any],
                    opset: int, notes: list[str], initial_weights: dict[str, Any] | None = None,
                    flip_average: bool = False, photo_average: bool = False,
-                   nms_iou: float | None = None) -> Manifest:
+                   nms_iou: float | None = None, conf: float | None = None) -> Manifest:
     """A manifest with everything but the final sha256 (filled in after metadata is embedded).
 
-    ``initial_weights`` (file, sha256, licence, tensors moved) is recorded when the network was seeded from
-    another checkpoint, next to the dataset hashes; None means trained from scratch. ``flip_average`` (classifiers)
-    makes the runtime grade each picture with its mirror image and average the two; ``photo_average`` makes it
-    average each crop's grade with the whole photo's. ``nms_iou`` is a detector's NMS threshold (default the
-    runtime's); other models get none.
+    ``kind`` is a name in :data:`model.kinds.KINDS`, which gives the manifest's name, task, licence and data
+    note. ``initial_weights`` (file, sha256, licence, tensors moved) is recorded when the network was seeded
+    from another checkpoint, next to the dataset hashes; None means trained from scratch. ``flip_average``
+    (classifiers) makes the runtime grade each picture with its mirror image and average the two;
+    ``photo_average`` makes it average each crop's grade with the whole photo's. ``nms_iou`` and ``conf``
+    are a detector's NMS IoU and confidence (default: its kind's); other models get neither.
     """
-    if kind == "detector":
+    spec = get_kind(kind)
+    if spec.task == "detect":
         preprocess = Preprocess(kind="letterbox")
-    else:
+    elif spec.task == "classify":
         preprocess = Preprocess(kind="resize_center_crop", flip_average=flip_average, photo_average=photo_average)
+    else:
+        raise ConfigError(f"{kind} models are exported by their own command, not from an ultralytics run")
+    detection = spec.detection
     return Manifest(
-        name=f"autoquote-{kind}",
+        name=spec.manifest_name,
         version=version,
-        task="detect" if kind == "detector" else "classify",
+        task=spec.task,
         classes=classes,
         input_size=imgsz,
         preprocess=preprocess,
         opset=opset,
         sha256="",
         file=onnx_path.name,
-        dataset=DatasetRef(source=DATA_NOTE[kind], split="train (grouped by source photo), metrics on test",
-                           sha256=dataset_hashes["all"], splits=dataset_hashes),
+        dataset=DatasetRef(source=spec.data_source, split="train (grouped by source photo), metrics on test",
+                           sha256=dataset_hashes["all"], splits=dict(dataset_hashes)),
         metrics=metrics,
         trained_with=TrainedWith(command=command, config=portable_config(run_config),
                                  config_sha256=config_sha256(run_config)),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        licence=LICENCE,
+        licence=spec.licence,
         notes=notes,
         initial_weights=initial_weights or "none: trained from scratch",
-        nms_iou=(nms_iou or DEFAULT_NMS_IOU) if kind == "detector" else None,
+        nms_iou=(nms_iou or detection.nms_iou) if detection else None,
+        conf=(detection.conf if conf is None else conf) if detection else None,
     )
 
 
@@ -180,10 +185,10 @@ def finalise(onnx_path: Path, manifest: Manifest) -> Manifest:
     return final
 
 
-def ship(onnx_path: Path, weights_dir: Path, name: str) -> Path:
-    """Copy an exported model and its manifest into ``weights_dir`` as ``name``.onnx/.json."""
+def ship(onnx_path: Path, weights_dir: Path, kind: str) -> Path:
+    """Copy an exported model and its manifest into ``weights_dir`` under its kind's file name."""
     weights_dir.mkdir(parents=True, exist_ok=True)
-    target = weights_dir / f"{name}.onnx"
+    target = weights_dir / get_kind(kind).file
     shutil.copyfile(onnx_path, target)
     manifest = json.loads(onnx_path.with_suffix(".json").read_text())
     manifest["file"] = target.name

@@ -1,8 +1,10 @@
-"""The perception model kinds the training commands handle, in one table (no ``if kind == ...`` chains).
+"""The training side of the perception model kinds, in one table (no ``if kind == ...`` chains).
 
-Each kind says which recipe (a config that trains itself) it uses, which classes and data hashes its
-manifest records, how it is evaluated through the runtime and how parity with torch is checked.
-Torch and ultralytics are imported only when a kind's training or export actually runs.
+The kinds themselves (names, tasks, manifest names, files, licences, data notes, default thresholds) are
+declared once in :mod:`model.kinds`; this table adds, under the same names, what only training needs: which
+recipe (a config that trains itself) a kind uses, which classes and data hashes its manifest records, how it
+is evaluated through the runtime and how parity with torch is checked. Torch and ultralytics are imported
+only when a kind's training or export actually runs.
 """
 
 from __future__ import annotations
@@ -10,23 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from model.manifest import Task
+from model.kinds import ModelKind, Task, get_kind
 from model.vocabulary import SEVERITY_LEVELS
 
 if TYPE_CHECKING:
     from training.ultralytics_recipe import UltralyticsRecipe
 
-KindName = Literal["detector", "severity"]
-
 
 @dataclass(frozen=True)
 class Kind:
-    """One trainable perception model."""
+    """One trainable perception model: a kind of :mod:`model.kinds` and how to train and check it."""
 
-    name: KindName
-    task: Task
+    name: str  # a name in model.kinds.KINDS
     data_key: str  # the prepared data's folder and hash key: detect or severity
     recipe: Callable[[], type[UltralyticsRecipe]]  # its config, which trains itself
     classes: Callable[[dict[str, Any]], list[str]]
@@ -36,6 +35,18 @@ class Kind:
     curves: tuple[str, ...]  # columns of ultralytics' results.csv plotted after export
     report_keys: tuple[str, ...]  # what ``evaluate`` prints
     inputs: tuple[str, ...] = ("photos",)  # what it can be evaluated on: whole photos, or crops around detections
+
+    def __post_init__(self) -> None:
+        get_kind(self.name)  # a training kind is always one the runtime knows
+
+    @property
+    def model(self) -> ModelKind:
+        """Its entry in the runtime's table: task, manifest name, file, licence, data note, thresholds."""
+        return get_kind(self.name)
+
+    @property
+    def task(self) -> Task:
+        return self.model.task
 
     @property
     def default_config(self) -> str:
@@ -95,7 +106,6 @@ KINDS: dict[str, Kind] = {
     for kind in (
         Kind(
             name="detector",
-            task="detect",
             data_key="detect",
             recipe=_detector_recipe,
             classes=lambda report: list(report["classes"]),
@@ -106,7 +116,6 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             name="severity",
-            task="classify",
             data_key="severity",
             recipe=_severity_recipe,
             classes=lambda _report: list(SEVERITY_LEVELS),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from model.detector import Detector
 from model.errors import ConfigError
+from model.kinds import DETECTOR
 from model.manifest import WEIGHTS_DIR, Manifest, load_manifest
 from model.preprocess import letterbox
 from training.config import default_work_dir, save_resolved
@@ -33,7 +34,7 @@ class QuantizeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: Path = Field(default_factory=lambda: WEIGHTS_DIR / "detector.onnx")
+    model: Path = Field(default_factory=lambda: DETECTOR.shipped)
     prepared: Path = Field(default_factory=lambda: default_work_dir() / "prepared")
     out: Path = Field(default_factory=lambda: default_work_dir() / "quantize")
     split: str = "test"
@@ -191,20 +192,15 @@ def quantize(cfg: QuantizeConfig, command: str, progress: bool = True) -> dict[s
         "from": f"{fp32_manifest.name} {fp32_manifest.version}",
         "from_sha256": fp32_manifest.sha256,
     }
-    draft = fp32_manifest.model_copy(
-        update={
-            "version": f"{fp32_manifest.version}-int8",
-            "file": target.name,
-            "sha256": "",
-            "trained_with": fp32_manifest.trained_with.model_copy(
-                update={"command": f"{fp32_manifest.trained_with.command} && {command}"}
-            ),
-            "notes": [
-                *fp32_manifest.notes,
-                f"int8 ({settings['format']}, onnxruntime) of {settings['from']}",
-            ],
-            "quantization": settings,
-        }
+    draft = fp32_manifest.updated(
+        version=f"{fp32_manifest.version}-int8",
+        file=target.name,
+        sha256="",
+        trained_with=fp32_manifest.trained_with.model_copy(
+            update={"command": f"{fp32_manifest.trained_with.command} && {command}"}
+        ),
+        notes=[*fp32_manifest.notes, f"int8 ({settings['format']}, onnxruntime) of {settings['from']}"],
+        quantization=settings,
     )
     finalise(target, draft)
     fp32 = evaluate_detector(
@@ -224,7 +220,7 @@ def quantize(cfg: QuantizeConfig, command: str, progress: bool = True) -> dict[s
             "what": "letterbox + onnxruntime + decode, interleaved with the fp32 model, this machine",
         },
     )
-    final = finalise(target, draft.model_copy(update={"metrics": metrics}))
+    final = finalise(target, draft.updated(metrics=metrics))
     report = {
         "model": {
             "fp32": f"{fp32_manifest.name} {fp32_manifest.version}",
@@ -252,4 +248,4 @@ def ship_if_kept(report: dict[str, Any], out: Path) -> Path | None:
     """Copy the int8 model into ``model/weights`` as detector.onnx only if the verdict keeps it."""
     if report["verdict"] != "keep int8":
         return None
-    return ship(out / report["files"]["int8"], WEIGHTS_DIR, "detector")
+    return ship(out / report["files"]["int8"], WEIGHTS_DIR, DETECTOR.name)

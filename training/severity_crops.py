@@ -25,12 +25,12 @@ from training.data.sources import IMAGE_SUFFIXES
 
 CROPS_FOLDER = "severity-crops"
 VIEWS_FOLDER = "severity-views"
-DETECTION_CONF = 0.25
 
 
 def damage_crop(image: Image.Image, detector: Detector, margin: float) -> tuple[Image.Image, bool]:
-    """The crop around the highest-scoring detection, grown by ``margin``; the whole photo if none."""
-    found = detector.detect(image, conf=DETECTION_CONF)
+    """The crop around the highest-scoring detection at the detector's own confidence (its manifest's, as in
+    service), grown by ``margin``; the whole photo if none."""
+    found = detector.detect(image)
     if not found:
         return image, False
     return image.crop(expand_box(found[0].box, image.size, margin)), True
@@ -66,7 +66,7 @@ def build_crops(detector: Detector, prepared: Path, splits: list[str], margin: f
                 cropped += hit
         report[split] = {"photos": photos, "with_detection": cropped}
     meta = {"detector": f"{detector.manifest.name}@{detector.version}", "margin": margin,
-            "conf": DETECTION_CONF, "with_photos": with_photos, "splits": report}
+            "conf": detector.conf, "with_photos": with_photos, "splits": report}
     (prepared / folder / "crops.json").write_text(json.dumps(meta, indent=2))
     return report
 

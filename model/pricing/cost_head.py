@@ -14,13 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from model.errors import InferenceError, ManifestError
 from model.findings import ClaimContext, Finding, LineItem, PriceEstimate
+from model.kinds import COST
 from model.manifest import Manifest
 from model.onnx_session import open_session
-from model.pricing.catalogue import Catalogue
+from model.pricing.catalogue import Catalogue, load_catalogue
 from model.pricing.estimator import Estimator
 from model.pricing.features import encode, feature_spec
 
-HEAD_NAME = "cost-head"
+HEAD_NAME = COST.manifest_name
 
 
 class HeadSettings(BaseModel):
@@ -42,7 +43,7 @@ def head_settings(manifest: Manifest) -> HeadSettings:
     if manifest.task != "cost":
         raise ManifestError(f"{manifest.file} is a {manifest.task!r} model, not a cost head")
     try:
-        return HeadSettings.model_validate((manifest.model_extra or {}).get("head"))
+        return HeadSettings.model_validate(manifest.head)
     except ValidationError as exc:
         raise ManifestError(
             f"{manifest.file}: the manifest's head section is invalid: {exc.errors()[0]['msg']}"
@@ -70,7 +71,7 @@ class CostHead:
     def __init__(self, onnx_path: Path, catalogue: Catalogue, estimator: Estimator | None = None) -> None:
         self.path = Path(onnx_path)
         # one thread: a claim is a single tiny row, and the service's other sessions need the cores
-        self._session, self.manifest = open_session(self.path, "cost", threads=1)
+        self._session, self.manifest = open_session(self.path, COST.name, threads=1)
         self.settings = head_settings(self.manifest)
         self.catalogue = catalogue
         self.estimator = estimator if estimator is not None else Estimator(catalogue)
@@ -80,6 +81,11 @@ class CostHead:
                 f"{self.path.name} was trained on features {self.settings.features} but catalogue "
                 f"{catalogue.version} gives {self.spec.as_dict()}; retrain the head for this catalogue"
             )
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, threads: int | None = None) -> CostHead:
+        """The shipped head (or ``path``) on the default catalogue; always one thread (``threads`` is unused)."""
+        return cls(Path(path) if path is not None else COST.shipped, load_catalogue())
 
     @property
     def version(self) -> str:

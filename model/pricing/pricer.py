@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Protocol
 
 from model.findings import ClaimContext, Finding, PriceEstimate
-from model.manifest import WEIGHTS_DIR, load_manifest
+from model.kinds import COST
+from model.manifest import load_manifest
 from model.pricing.catalogue import Catalogue, load_catalogue
 from model.pricing.cost_head import CostHead, head_settings
 from model.pricing.estimator import Estimator
 
-SHIPPED_HEAD = WEIGHTS_DIR / "cost_head.onnx"
+SHIPPED_HEAD = COST.shipped
 
 
 class Pricer(Protocol):

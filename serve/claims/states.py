@@ -221,7 +221,7 @@ def apply(
     session.flush()
     body = dict(detail or {})
     body["status"] = {"from": before.value, "to": after.value}
-    return audit.record(session, principal, transition.event, claim.id, body)
+    return audit.claim_transition(session, principal, claim.id, transition.event, body)
 
 
 def allowed_now(session: Session, principal: Principal, claim_id: str, action: Action) -> ClaimRow:
@@ -257,7 +257,7 @@ def opened(session: Session, principal: Principal, claim: ClaimRow, detail: dict
     """Record a new claim: the one transition without a source status."""
     transition = TRANSITIONS[Action.OPEN]
     claim.status = ClaimStatus.SUBMITTED.value
-    return audit.record(session, principal, transition.event, claim.id, detail)
+    return audit.claim_transition(session, principal, claim.id, transition.event, detail)
 
 
 def outcome_of(quote: Quote, claim: ClaimRow, policy: Policy) -> tuple[Quote, Action]:

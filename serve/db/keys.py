@@ -53,7 +53,7 @@ def create_key(
     row = ApiKeyRow(name=name, role=role, key_hash=hash_key(key), prefix=key[: len(KEY_PREFIX) + 6])
     session.add(row)
     session.flush()
-    audit.record(session, actor, "key.created", detail={"key_id": row.id, "name": name, "role": role})
+    audit.key_created(session, actor, row.id, name, role)
     return row, key
 
 
@@ -64,7 +64,7 @@ def revoke_key(session: Session, key_id: str, actor: Principal | None = None) ->
         raise ApiKeyNotFound(f"no API key with id {key_id!r}; list them with 'autoquote keys list'")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
-        audit.record(session, actor, "key.revoked", detail={"key_id": row.id, "name": row.name})
+        audit.key_revoked(session, actor, row.id, row.name)
     return row
 
 

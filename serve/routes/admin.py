@@ -76,23 +76,13 @@ def promote(
     try:
         previous, pipeline = models.promote(_path(body.detector), _path(body.severity), principal.key_id)
     except InvalidModelChoice as exc:
-        audit.record(
-            session,
-            principal,
-            "model.promotion_refused",
-            None,
-            {"request": body.model_dump(), "why": exc.message},
-        )
+        audit.promotion_refused(session, principal, body.model_dump(), exc.message)
         session.commit()
         raise
     metrics.models_ready.set(1 if pipeline.ready else 0)
     metrics.promotion.set(models.generation)
-    audit.record(
-        session,
-        principal,
-        "model.promoted",
-        None,
-        {"from": previous, "to": pipeline.versions(), "choice": describe(models.active)},
+    audit.model_promoted(
+        session, principal, previous, pipeline.versions(), describe(models.active), "api", models.generation
     )
     session.commit()
     return _state(models, previous)
@@ -104,13 +94,7 @@ def start_shadow(
 ) -> ModelsStateOut:
     """Run a candidate beside the service on every assessed claim; its quotes are stored, never used."""
     shadow = models.start_shadow(_path(body.detector), _path(body.severity), principal.key_id)
-    audit.record(
-        session,
-        principal,
-        "model.shadow_started",
-        None,
-        {"versions": shadow.versions(), "choice": describe(models.shadow_choice)},
-    )
+    audit.shadow_started(session, principal, shadow.versions(), describe(models.shadow_choice))
     session.commit()
     return _state(models)
 
@@ -120,6 +104,6 @@ def stop_shadow(principal: PrincipalDep, models: ModelsDep, session: SessionDep)
     """Stop the shadow candidate."""
     was = models.shadow.versions() if models.shadow else None
     models.stop_shadow()
-    audit.record(session, principal, "model.shadow_stopped", None, {"versions": was})
+    audit.shadow_stopped(session, principal, was)
     session.commit()
     return _state(models)

@@ -136,5 +136,5 @@ def test_severity_model_is_not_a_detector() -> None:
     import model
     from model.manifest import WEIGHTS_DIR
 
-    with pytest.raises(ManifestError, match="not 'detect'"):
+    with pytest.raises(ManifestError, match="not a 'detector'"):
         model.load_detector(WEIGHTS_DIR / "severity.onnx")

@@ -148,6 +148,8 @@ def test_promotion_under_load_loses_no_request(client: TestClient, new_key: Keys
     assert len(events) == 1 and events[0].actor_role == "admin"
     assert events[0].detail["from"]["detector"] == "fake-detector@shipped"
     assert events[0].detail["to"]["detector"] == "fake-detector@2.0"
+    # The same shape of event as `autoquote promote` writes (one writer for the kind).
+    assert set(events[0].detail) == {"from", "to", "choice", "via", "promotion"} and events[0].detail["via"] == "api"
 
 
 def test_promotion_is_refused_outside_the_registry_and_for_non_admins(
@@ -211,4 +213,5 @@ def test_cli_promote_records_the_choice_and_an_audit_event(
                 select(AuditEventRow).where(AuditEventRow.action == "model.promoted")
             ).one()
     assert event.actor_role == "system" and event.detail["via"] == "cli"
+    assert set(event.detail) == {"from", "to", "choice", "via", "promotion"}
     assert main(["promote", "--detector", "/etc/passwd"]) == 2

@@ -75,7 +75,8 @@ def test_run_folder_holds_a_checked_onnx_manifest_report_and_plot(
     assert manifest.classes == load_catalogue().parts
     assert manifest.trained_with.command == COMMAND
     assert manifest.dataset.sha256 == report["ledger"]["sha256"] and manifest.dataset.split == "test"
-    offset = (manifest.model_extra or {})["head"]["conformal_offset"]
+    assert manifest.head is not None
+    offset = manifest.head["conformal_offset"]
     assert offset == pytest.approx(report["cost-head"]["conformal_offset"], abs=1e-6)
     assert any("SYNTHETIC" in note for note in manifest.notes)
     saved = json.loads((run / "report.json").read_text())

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from model.kinds import COST
 from model.manifest import WEIGHTS_DIR
 from model.offline import configure_offline
 from training.config import add_config_options
@@ -44,7 +45,7 @@ def get_train_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         "--out", type=Path, default=None, help="run folder (default: work/runs/cost/<UTC timestamp>)"
     )
     parser.add_argument(
-        "--ship", action="store_true", help=f"copy cost_head.onnx and its manifest to {WEIGHTS_DIR}"
+        "--ship", action="store_true", help=f"copy {COST.file} and its manifest to {WEIGHTS_DIR}"
     )
     return parser
 
@@ -55,7 +56,7 @@ def get_evaluate_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument(
         "--head",
         type=Path,
-        default=WEIGHTS_DIR / "cost_head.onnx",
+        default=COST.shipped,
         help="cost head ONNX with its manifest beside it (default: the shipped head)",
     )
     parser.add_argument(

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from model.errors import LedgerError
+from model.kinds import COST
 from model.ledger import write_ledger
 from model.manifest import (
     DatasetRef,
@@ -23,7 +24,7 @@ from model.manifest import (
     write_manifest,
 )
 from model.pricing.catalogue import Catalogue, load_catalogue
-from model.pricing.cost_head import HEAD_NAME, HeadSettings, head_settings
+from model.pricing.cost_head import HeadSettings, head_settings
 from model.pricing.features import feature_spec
 from training.config import config_sha256, save_resolved
 from training.cost.config import CostConfig
@@ -42,7 +43,7 @@ from training.cost.head import (
 from training.cost.ledger import Ledger, Rejected, read_ledger
 from training.cost.synthetic import synthetic_rows
 
-ONNX_NAME = "cost_head.onnx"
+ONNX_NAME = COST.file
 
 
 def build_ledger(config: CostConfig, catalogue: Catalogue, run_dir: Path) -> Ledger:
@@ -122,9 +123,9 @@ def _manifest(
     spec = feature_spec(catalogue)
     return Manifest.model_validate(
         {
-            "name": HEAD_NAME,
+            "name": COST.manifest_name,
             "version": config.version,
-            "task": "cost",
+            "task": COST.task,
             "classes": catalogue.parts,
             "input_size": spec.size,
             "input_name": INPUT_NAME,
@@ -181,9 +182,9 @@ def train_cost(
     )
     onnx_path = run_dir / ONNX_NAME
     metadata = {  # the manifest's identity keys also inside the ONNX (its sha256 cannot be)
-        "name": HEAD_NAME,
+        "name": COST.manifest_name,
         "version": config.version,
-        "task": "cost",
+        "task": COST.task,
         "classes": json.dumps(catalogue.parts),
         "input_name": INPUT_NAME,
         "head": json.dumps(settings.model_dump(mode="json")),
