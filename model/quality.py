@@ -1,4 +1,8 @@
-"""Is this photo good enough to price from? Brightness, sharpness (variance of a Laplacian) and size."""
+"""Is this photo good enough to price from? Brightness, sharpness (variance of a Laplacian) and size.
+
+:class:`QualityThresholds` is the one declaration of the thresholds, their bounds and their defaults; a
+deployment's settings read it rather than declaring them again.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
+from pydantic import Field, model_validator
+from pydantic.dataclasses import dataclass as validated_dataclass
 
 QualityIssueCode = Literal["too_dark", "too_bright", "too_blurry", "too_small"]
 
@@ -15,14 +21,27 @@ QualityIssueCode = Literal["too_dark", "too_bright", "too_blurry", "too_small"]
 _MEASURE_SIDE = 512
 
 
-@dataclass(frozen=True)
+@validated_dataclass(frozen=True)
 class QualityThresholds:
-    """Where a photo stops being usable; per-deployment configuration."""
+    """Where a photo stops being usable; per-deployment configuration, checked when built."""
 
-    min_brightness: float = 40.0  # mean luma, 0-255
-    max_brightness: float = 245.0
-    min_sharpness: float = 60.0  # variance of the 4-neighbour Laplacian at _MEASURE_SIDE
-    min_side: int = 480  # pixels on the short side of the original photo
+    min_brightness: float = Field(default=40.0, ge=0, le=255,
+                                  description="darker photos (mean luma, 0-255) are refused")
+    max_brightness: float = Field(default=245.0, ge=0, le=255,
+                                  description="brighter photos (mean luma, 0-255) are refused")
+    min_sharpness: float = Field(default=60.0, ge=0,
+                                 description="blurrier photos (variance of the 4-neighbour Laplacian at a "
+                                 f"{_MEASURE_SIDE}-pixel long side) are refused")
+    min_side: int = Field(default=480, ge=0,
+                          description="photos with a shorter short side (pixels of the original) are refused; "
+                          "0 turns the check off")
+
+    @model_validator(mode="after")
+    def _brightness_range(self) -> QualityThresholds:
+        if self.min_brightness >= self.max_brightness:
+            raise ValueError(f"min_brightness {self.min_brightness} must be below max_brightness "
+                             f"{self.max_brightness}")
+        return self
 
 
 @dataclass(frozen=True)

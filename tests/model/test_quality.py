@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pytest
 from PIL import Image, ImageFilter
+from pydantic import ValidationError
 
 from model.quality import QualityThresholds, assess_quality, laplacian_variance
 
@@ -52,3 +56,21 @@ def test_size_is_judged_on_the_original_not_the_draft() -> None:
 def test_laplacian_of_flat_image_is_zero() -> None:
     assert laplacian_variance(np.full((50, 50), 100, dtype=np.uint8)) == 0.0
     assert laplacian_variance(np.zeros((2, 2))) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "field"),
+    [({"min_brightness": -1}, "min_brightness"), ({"max_brightness": 300}, "max_brightness"),
+     ({"min_sharpness": -5}, "min_sharpness"), ({"min_side": -1}, "min_side"),
+     ({"min_brightness": 200, "max_brightness": 100}, "must be below max_brightness")],
+)
+def test_thresholds_no_photo_could_meet_are_refused_when_configured(thresholds: dict[str, float], field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        QualityThresholds(**thresholds)  # type: ignore[arg-type]
+
+
+def test_the_thresholds_are_declared_once_with_their_defaults() -> None:
+    """A deployment's settings read the names (``dataclasses.fields``) and defaults from here."""
+    defaults = dataclasses.asdict(QualityThresholds())
+    assert [f.name for f in dataclasses.fields(QualityThresholds)] == list(defaults)
+    assert defaults == {"min_brightness": 40.0, "max_brightness": 245.0, "min_sharpness": 60.0, "min_side": 480}
