@@ -31,7 +31,12 @@ from model.pricing.pricer import Pricer
 from model.quality import QualityThresholds, assess_quality
 
 # The records a run takes and gives live in model.quote; re-exported here, where callers have always found them.
-from model.quote import Perception, PhotoFinding, PhotoInput, PhotoResult, Quote, photo_flags
+from model.quote import Perception as Perception
+from model.quote import PhotoFinding as PhotoFinding
+from model.quote import PhotoInput as PhotoInput
+from model.quote import PhotoResult as PhotoResult
+from model.quote import Quote as Quote
+from model.quote import photo_flags
 
 T = TypeVar("T")
 
