@@ -18,7 +18,7 @@ from model.preprocess import letterbox
 from model.severity import SeverityModel
 from training import plots
 from training.data.sources import IMAGE_SUFFIXES
-from training.metrics import DetectionStats, box_iou, classification_report
+from training.metrics import DetectionStats, box_iou, classification_report, mean_ap
 
 # AP integrates over every score, so boxes are kept down to this (ultralytics' validator does the same); the
 # confusion matrix, the per-image counts and the drawn boxes use the detector's own confidence instead.
@@ -70,7 +70,8 @@ def evaluate_detector(detector: Detector, prepared: Path, split: str, out_dir: P
                       progress: bool = True, grid_size: int = 16) -> dict[str, Any]:
     """AP50 and AP50-95 per class and overall, latency, and plots, on ``prepared/detect/<split>``.
 
-    The confusion matrix counts the boxes at or above the detector's confidence (its manifest's).
+    mAP is the mean over the classes with labelled boxes in the split (COCO's and ultralytics' convention);
+    the confusion matrix counts the boxes at or above the detector's confidence (its manifest's).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     classes = detector.classes
@@ -104,12 +105,16 @@ def evaluate_detector(detector: Detector, prepared: Path, split: str, out_dir: P
             samples.append(plots.draw_boxes(image, truth, pred))
     result = stats.per_class()
     ap = result["ap"]
+    map50, map50_95 = mean_ap(ap, result["support"])
+    coco50, coco50_95 = mean_ap(stats.per_class("coco")["ap"], result["support"])
     report: dict[str, Any] = {
         "split": split,
         "images": len(images),
         "instances": int(result["support"].sum()),
-        "map50": float(ap[:, 0].mean()),
-        "map50_95": float(ap.mean()),
+        "map50": map50,
+        "map50_95": map50_95,
+        "coco": {"map50": coco50, "map50_95": coco50_95,
+                 "what": "the same matching with pycocotools' 101-point interpolation"},
         "per_class": {
             name: {"ap50": float(ap[c, 0]), "ap50_95": float(ap[c].mean()), "instances": int(result["support"][c])}
             for c, name in enumerate(classes)

@@ -1,12 +1,20 @@
-"""Detection and classification metrics in numpy: COCO-style AP per class, precision/recall/F1, confusion."""
+"""Detection and classification metrics in numpy: AP per class, precision/recall/F1, confusion.
+
+Detection AP matches predictions to labelled boxes as COCO does and is checked against pycocotools in
+``tests/training/test_metrics_coco.py``. Two interpolations of the precision envelope are offered: the
+ultralytics validator's (the project's reported figures) and COCO's (equal to pycocotools).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+RECALL_POINTS = np.linspace(0, 1, 101)
+Interpolation = Literal["ultralytics", "coco"]
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -49,13 +57,37 @@ def match_predictions(
     return correct
 
 
-def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
-    """Area under the precision envelope, sampled at 101 recall points (COCO)."""
+def average_precision(recall: np.ndarray, precision: np.ndarray,
+                      interpolation: Interpolation = "ultralytics") -> float:
+    """Area under the precision envelope (the best precision at this recall or beyond) at 101 recall points.
+
+    ``ultralytics``, as its validator and every figure in the training log: the envelope starts at precision
+    1 at recall 0 and falls in a straight line to 0 at recall 1 after the last prediction, and is integrated
+    with the trapezoid rule. ``coco``, as pycocotools: the mean of the envelope at each recall point, 0
+    beyond the highest recall reached. The ultralytics figure joins the envelope's steps with sloped lines and
+    ends at precision 0 at recall 1, so for a class of ``n`` labelled boxes that are all found the two differ
+    by at most ``1 / (2 n)`` plus the 0.01 of sampling 101 points; when recall stops at ``r`` with precision
+    ``p``, its line down to recall 1 adds up to ``(1 - r) * p / 2``.
+    """
+    if interpolation == "coco":
+        if len(recall) == 0:
+            return 0.0
+        envelope = np.flip(np.maximum.accumulate(np.flip(precision)))
+        at = np.searchsorted(recall, RECALL_POINTS, side="left")
+        sampled = np.where(at < len(recall), envelope[np.minimum(at, len(recall) - 1)], 0.0)
+        return float(sampled.mean())
     mrec = np.concatenate(([0.0], recall, [1.0]))
     mpre = np.concatenate(([1.0], precision, [0.0]))
     mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
-    x = np.linspace(0, 1, 101)
-    return float(np.trapezoid(np.interp(x, mrec, mpre), x))
+    return float(np.trapezoid(np.interp(RECALL_POINTS, mrec, mpre), RECALL_POINTS))
+
+
+def mean_ap(ap: np.ndarray, support: np.ndarray) -> tuple[float, float]:
+    """mAP50 and mAP50-95 over the classes with labelled boxes (COCO and ultralytics leave the others out)."""
+    labelled = ap[support > 0]
+    if not len(labelled):
+        return 0.0, 0.0
+    return float(labelled[:, 0].mean()), float(labelled.mean())
 
 
 @dataclass
@@ -75,7 +107,7 @@ class DetectionStats:
         self.pred_cls.append(pred_cls)
         self.true_cls.append(true_cls)
 
-    def per_class(self) -> dict[str, np.ndarray]:
+    def per_class(self, interpolation: Interpolation = "ultralytics") -> dict[str, np.ndarray]:
         """AP at each IoU threshold per class, plus PR curves at IoU 0.5 for plotting."""
         correct = np.concatenate(self.correct) if self.correct else np.zeros((0, len(IOU_THRESHOLDS)), bool)
         scores = np.concatenate(self.scores) if self.scores else np.zeros(0)
@@ -96,7 +128,7 @@ class DetectionStats:
             recall = tp / n_true
             precision = tp / (tp + fp)
             for k in range(len(IOU_THRESHOLDS)):
-                ap[c, k] = average_precision(recall[:, k], precision[:, k])
+                ap[c, k] = average_precision(recall[:, k], precision[:, k], interpolation)
             grid = np.linspace(0, 1, 101)
             env = np.flip(np.maximum.accumulate(np.flip(precision[:, 0])))
             curves[c] = (grid, np.interp(grid, recall[:, 0], env, right=0.0))
