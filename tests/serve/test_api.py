@@ -267,7 +267,7 @@ def test_serving_never_imports_torch_or_ultralytics() -> None:
     import subprocess
 
     code = (
-        "import sys; import serve.app, serve.cli, model.pipeline; "
+        "import sys; import serve.app, serve.cli.main, model.pipeline; "
         "from serve.app import create_app; from serve.settings import Settings; "
         "bad = [m for m in ('torch', 'ultralytics') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serve.cli import main
+from serve.cli.main import main
 from tests.fakes import photo_bytes
 from tests.serve.live import wait_until_answers
 
@@ -107,7 +107,7 @@ def test_key_names_are_validated(data_dir: Path, name: str, capsys: pytest.Captu
 
 
 def test_first_start_hint_names_a_command_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from serve.cli import self_command
+    from serve.cli.operators import self_command
 
     venv_exe = tmp_path / "venv" / "bin" / "autoquote"
     venv_exe.parent.mkdir(parents=True)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from serve.cli import main
+from serve.cli.main import main
 from serve.db import claims
 from serve.jobs.orphans import collect_orphans
 from serve.photos.factory import make_photo_store

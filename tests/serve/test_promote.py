@@ -194,7 +194,7 @@ def test_a_promotion_survives_a_restart(
 def test_cli_promote_records_the_choice_and_an_audit_event(
     settings: Settings, registry: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from serve.cli import main
+    from serve.cli.main import main
     from serve.models import in_service
 
     registry_model(registry, "2.0")

@@ -38,7 +38,7 @@ def test_export_reviewed_writes_labels_ledger_and_shadow_quotes(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from serve.cli import main
+    from serve.cli.main import main
     from training.cost.ledger import read_ledger
 
     customer, adjuster, admin = new_key("customer"), new_key("adjuster"), new_key("admin")
