@@ -1,8 +1,9 @@
-"""The dependency direction serve → model ← training, checked on the source."""
+"""The dependency direction serve → model ← training, and no import cycle in serve or model, checked on the source."""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,3 +38,116 @@ def test_the_check_catches_an_offender(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import torch.nn\nfrom training.cli import main\n")
     assert imported_roots(bad) >= {"torch", "training"}
+
+
+def _module_names(root: Path, packages: Sequence[str]) -> dict[str, Path]:
+    names = {}
+    for package in packages:
+        for path in (root / package).rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
+            names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return names
+
+
+class _Imports(ast.NodeVisitor):
+    """The modules one module imports when it runs: at the top and inside functions, not under TYPE_CHECKING."""
+
+    def __init__(self, name: str, is_package: bool) -> None:
+        self.package = name if is_package else name.rpartition(".")[0]
+        self.found: list[tuple[str, str | None]] = []  # (module, a name imported from it)
+
+    def visit_If(self, node: ast.If) -> None:
+        test = node.test
+        if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+            isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+        ):
+            for child in node.orelse:
+                self.visit(child)
+            return
+        self.generic_visit(node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.found.extend((alias.name, None) for alias in node.names)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level:
+            base = self.package.split(".")[: len(self.package.split(".")) - (node.level - 1)]
+            module = ".".join(base + ([node.module] if node.module else []))
+        else:
+            module = node.module or ""
+        self.found.extend((module, alias.name) for alias in node.names)
+
+
+def import_graph(root: Path, packages: Sequence[str]) -> dict[str, set[str]]:
+    """Each module of ``packages`` and the modules of ``packages`` it imports."""
+    names = _module_names(root, packages)
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        visitor = _Imports(name, path.name == "__init__.py")
+        visitor.visit(ast.parse(path.read_text(encoding="utf-8")))
+        targets = set()
+        for module, item in visitor.found:
+            if item is not None and f"{module}.{item}" in names:  # from package import submodule
+                targets.add(f"{module}.{item}")
+                continue
+            while module and module not in names:
+                module = module.rpartition(".")[0]
+            if module:
+                targets.add(module)
+        graph[name] = targets - {name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or through others (Tarjan's components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for other in sorted(graph.get(module, ())):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in on_stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return groups
+
+
+def test_no_import_cycle_in_serve_or_model() -> None:
+    graph = import_graph(ROOT, ["serve", "model"])
+    assert "serve.photos.local" in graph["serve.photos.factory"]  # the graph sees the packages' modules
+    assert import_cycles(graph) == []
+
+
+def test_the_cycle_check_catches_a_cycle(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from pkg import b\n")
+    (pkg / "b.py").write_text("def later():\n    from . import c\n")  # a lazy import runs too
+    (pkg / "c.py").write_text("import pkg.a\n")
+    (pkg / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg import a\n")
+    (pkg / "e.py").write_text("from pkg.d import something\n")
+    graph = import_graph(tmp_path, ["pkg"])
+    assert import_cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
+    assert graph["pkg.d"] == set() and graph["pkg.e"] == {"pkg.d"}  # TYPE_CHECKING imports never run
