@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -158,11 +159,18 @@ def rolled_back_session(engine: Engine) -> Iterator[Session]:
         connection.close()
 
 
-@pytest.fixture
-def db_session(database_url: str) -> Iterator[Session]:
-    """A session on a migrated database of each backend, rolled back after the test."""
-    engine = make_engine(database_url)
+@contextmanager
+def database_session(url: str) -> Iterator[Session]:
+    """A session on the database at ``url`` whose every change is rolled back when the block ends."""
+    engine = make_engine(url)
     try:
         yield from rolled_back_session(engine)
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def db_session(database_url: str) -> Iterator[Session]:
+    """A session on a migrated database of each backend, rolled back after the test."""
+    with database_session(database_url) as session:
+        yield session

@@ -15,10 +15,11 @@ from model.pipeline import PhotoInput
 from serve.app import create_app
 from serve.claims import states as claim_states
 from serve.db import audit, claims, keys, quotes
-from serve.db.rows import AuditEventRow, ClaimRow, QuoteRow
+from serve.db.rows import ApiKeyRow, AuditEventRow, ClaimRow, QuoteRow
 from serve.errors import ApiKeyNotFound, ClaimNotFound, ClaimStateConflict, IdempotencyConflict, TooManyPhotos
 from serve.settings import Settings
 from tests.fakes import fake_pipeline, photo_bytes
+from tests.serve.conftest import database_session
 from tests.serve.factories import make_claim, make_key, make_stored_photo, principal_of
 
 
@@ -112,9 +113,17 @@ def test_audit_log_is_append_only_in_the_database(db_session: Session, statement
     assert db_session.query(AuditEventRow).count() >= 2
 
 
-def test_each_test_starts_from_an_empty_database(db_session: Session) -> None:
-    # Rows made by the tests above were rolled back or made in another database.
-    assert db_session.query(ClaimRow).count() == 0
+def test_what_one_test_writes_the_next_one_never_sees(database_url: str) -> None:
+    # The promise of the db_session fixture, kept whatever ran before: one test writes and commits, the next
+    # test's session on the same database finds nothing of it.
+    with database_session(database_url) as first:
+        alice, _ = make_key(first)
+        make_claim(first, alice)
+        first.commit()  # a savepoint inside the test's transaction: a test's own commits do not escape either
+        assert first.query(ClaimRow).count() == 1 and first.query(AuditEventRow).count() == 2
+    with database_session(database_url) as second:
+        assert second.query(ClaimRow).count() == 0
+        assert second.query(ApiKeyRow).count() == 0 and second.query(AuditEventRow).count() == 0
 
 
 def test_the_api_on_each_backend(database_url: str, tmp_path: Path) -> None:
