@@ -151,3 +151,37 @@ def test_the_cycle_check_catches_a_cycle(tmp_path: Path) -> None:
     graph = import_graph(tmp_path, ["pkg"])
     assert import_cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
     assert graph["pkg.d"] == set() and graph["pkg.e"] == {"pkg.d"}  # TYPE_CHECKING imports never run
+
+
+# serve's parts, each importing only parts listed after it: requests come in at the top, rows and photos are
+# at the bottom (cli and app assemble everything; errors and settings import nothing of serve).
+SERVE_LAYERS = (
+    "serve.app", "serve.cli", "serve.routes", "serve.deps", "serve.claims", "serve.jobs", "serve.http",
+    "serve.models", "serve.migrations", "serve.db", "serve.photos", "serve.settings", "serve.errors",
+)
+
+
+def layer_violations(graph: dict[str, set[str]], layers: Sequence[str]) -> list[str]:
+    """Modules in no layer, and imports from a layer to one listed before it."""
+
+    def layer(module: str) -> int | None:
+        return next((i for i, part in enumerate(layers) if module == part or module.startswith(part + ".")), None)
+
+    found = [f"{module} is in no layer" for module in graph if module != "serve" and layer(module) is None]
+    for module, others in graph.items():
+        here = layer(module)
+        for other in others:
+            there = layer(other)
+            if here is not None and there is not None and there < here:
+                found.append(f"{module} imports {other}")
+    return sorted(found)
+
+
+def test_serve_parts_import_only_the_parts_below_them() -> None:
+    graph = import_graph(ROOT, ["serve"])
+    assert layer_violations(graph, SERVE_LAYERS) == []
+    back = {"serve.db.rows": {"serve.http.schemas"}, "serve.extra": set()}
+    assert layer_violations(back, SERVE_LAYERS) == [
+        "serve.db.rows imports serve.http.schemas",
+        "serve.extra is in no layer",
+    ]
