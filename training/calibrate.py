@@ -17,6 +17,9 @@ an uncertain price), so the search only tightens them from the base policy, neve
 Writes, per jurisdiction: ``<out>/<jurisdiction>.yaml`` (a new policy version with its ``calibration``
 block; ``--ship`` copies it into ``model/policies/``), ``<plots>/calibration_<jurisdiction>.png``
 (settle share against error, point estimate and bound), and ``<out>/calibration_report.json``.
+
+``--declared`` measures instead how often each policy settles claims that declare their damaged parts,
+honest, padded with an undamaged part, or on undamaged cars (``training.declared_claims``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from model.errors import ConfigError
 from model.findings import ClaimContext, PriceEstimate
 from model.pipeline import PhotoInput, Pipeline, PipelineConfig, Quote, build_pipeline
 from model.quality import QualityThresholds
+from training.config import default_data_root
 from training.evaluate import read_yolo_labels, split_images
 from training.metrics import box_iou
 from training.risk_control import (
@@ -103,6 +107,13 @@ class CalibrateConfig(BaseModel):
     paths: list[PathSpec] = Field(default_factory=list)
     threads: int | None = 1
     version: str | None = None  # default: <UTC date and time>-cal
+    # --declared only (training/declared_claims.py): where car-parts/testset (undamaged cars) lives, the share of
+    # padded claims the stream figure assumes, the seed of each photo's draws, hand-set policies to compare.
+    data_root: Path = Field(default_factory=default_data_root)
+    padded_share: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = 0
+    hand_set: list[Path] = Field(default_factory=lambda: [Path("tests/policies/CN.yaml")])
+    score_sweep: list[float] = Field(default_factory=lambda: [0.6, 0.7, 0.8, 0.9])  # other detection scores shown
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ Typical use, from a fresh clone with the shared datasets beside it::
     autoquote-train export detector --run work/runs/detector --ship
     autoquote-train evaluate detector                        # the shipped model on the test split
     autoquote-train calibrate                                # decision thresholds with a proven error bound
+    autoquote-train calibrate --declared                     # how often declared claims settle, honest or not
 """
 
 from __future__ import annotations
@@ -135,7 +136,16 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
             overrides.append(f"{key}={value}")
     if args.jurisdiction:
         overrides.append(f"jurisdictions={json.dumps(args.jurisdiction)}")
+    if args.data_root is not None:
+        overrides.append(f"data_root={args.data_root}")
     cfg = load_config(CalibrateConfig, args.config, overrides)
+    if args.declared:
+        from training.declared_claims import calibrate_declared, declared_summary
+
+        if args.ship:
+            raise ConfigError("--declared measures the policies and writes no new one; leave out --ship")
+        print(declared_summary(calibrate_declared(cfg, default_work_dir(), command_line(args))))
+        return
     report = calibrate(cfg, default_work_dir(), command_line(args), ship=args.ship)
     print(summary(report))
 
@@ -202,6 +212,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the policies and the JSON report (default work/calibration)")
     p.add_argument("--plots", help="folder for the plots (default docs/plots)")
     p.add_argument("--ship", action="store_true", help="copy the new policies into model/policies/")
+    p.add_argument("--declared", action="store_true",
+                   help="measure instead how often each policy settles declared claims: honest, padded with an "
+                        "undamaged part, and undamaged cars (car-parts/testset); writes a report and a plot")
+    p.add_argument("--data-root", help="folder holding car-parts/ for --declared (default ../shared/datasets)")
     p.set_defaults(func=cmd_calibrate)
 
     register_cost(sub)
