@@ -378,26 +378,26 @@ def declared_summary(report: dict[str, Any]) -> str:
         f"undamaged: {report['undamaged_set']}, any one part in view declared. Shares with their one-sided "
         f"{report['confidence']:.0%} Clopper-Pearson upper bound.",
         "",
-        f"{'policy':<44}{'split':<7}{'honest settle':>24}{'padded settle (leak)':>24}{'stream wrong':>14}",
+        f"{'policy':<54}{'split':<7}{'honest settle':>24}{'padded settle (leak)':>24}{'stream wrong':>14}",
     ]
     for e in report["policies"]:
         name = f"{e['policy']} ({e['source']})"
         for split in ("val", "test"):
             s = e[split]
             wrong = s["stream"]["wrong_among_settled"]
-            lines.append(f"{name:<44}{split:<7}{cell(s['honest']):>24}{cell(s['padded']):>24}"
+            lines.append(f"{name:<54}{split:<7}{cell(s['honest']):>24}{cell(s['padded']):>24}"
                          f"{'-' if wrong is None else f'{wrong:.1%}':>14}")
         u = e["undamaged"]
-        lines.append(f"{'':<44}{'cars':<7}settles with any part {cell(u['any_part'])}, one part drawn "
+        lines.append(f"{'':<54}{'cars':<7}settles with any part {cell(u['any_part'])}, one part drawn "
                      f"{cell(u['one_part'])}; damage found at score {e['min_detection_score']:g}: "
                      f"{cell(u['damage_found'])}")
-        lines.append(f"{'':<44}{'':<7}honest settlements with boxes missing the labels: val "
+        lines.append(f"{'':<54}{'':<7}honest settlements with boxes missing the labels: val "
                      f"{cell(e['val']['honest']['wrong_boxes'])}, test {cell(e['test']['honest']['wrong_boxes'])}")
         verdict = "meets" if e["meets_target_on_test"] else "does NOT meet"
-        lines.append(f"{'':<44}{verdict} the target on test (padded settle <= {report['target']:.0%}, "
+        lines.append(f"{'':<54}{verdict} the target on test (padded settle <= {report['target']:.0%}, "
                      f"undamaged cars' upper bound <= {report['target']:.0%})")
         for row in e["score_sweep"]:
-            lines.append(f"{'':<44}at score {row['min_detection_score']:<5g}honest test {cell(row['test']['honest'])}"
+            lines.append(f"{'':<54}at score {row['min_detection_score']:<5g}honest test {cell(row['test']['honest'])}"
                          f", padded test {cell(row['test']['padded'])}, undamaged cars "
                          f"{cell(row['undamaged_any_part'])}")
     lines.append(f"\n'stream wrong': share of settlements paying for an undamaged part when "
