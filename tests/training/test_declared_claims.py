@@ -94,7 +94,8 @@ def undamaged_cars(root: Path) -> Path:
     """car-parts/testset: 5 cars with a front bumper and a hood in view, one bumper flagged; 1 car of wheels."""
     folder = root / "car-parts" / "testset"
     names = ["front_bumper", "hood", "wheel"]
-    images, annotations = [], []
+    images: list[dict[str, object]] = []
+    annotations: list[dict[str, object]] = []
     for i in range(6):
         picture(folder / "JPEGImages" / f"car{i}.png", [(YELLOW, (30, 30))] if i == 0 else [])
         images.append({"id": i, "file_name": f"car{i}.png", "path": f"JPEGImages/car{i}.png",
