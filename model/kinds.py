@@ -5,8 +5,8 @@ folder per kind), the runtime loaders (:func:`model.load`), the export (licence,
 thresholds) and the training commands (``training/kinds.py`` adds the recipe, evaluation and parity of the
 kinds that train, keyed by the same names). Like ultralytics' ``task_map`` or timm's ``register_model``.
 
-A model file's kind is the one its manifest's ``name`` says (``autoquote-severity``), never its task: a
-severity classifier and a part-and-damage verifier are both ``classify`` models. Adding a kind is one
+A model file's kind is the one its manifest's ``name`` says (``autoquote-severity``), never its task: the
+severity classifier and the part verifier are both ``classify`` models. Adding a kind is one
 :func:`register_kind` call; a test registers a fake one and removes it with :func:`unregister_kind`.
 """
 
@@ -145,6 +145,16 @@ SEVERITY = register_kind(ModelKind(
     data_source="severity: VDS-2.5k (MIT)",
     licence=ULTRALYTICS_LICENCE,
     quote_key="severity",
+))
+VERIFIER = register_kind(ModelKind(
+    name="verifier",
+    task="classify",  # like severity: the kind is told apart by its manifest name
+    manifest_name="autoquote-verifier",
+    file="verifier.onnx",
+    runtime="model.verifier:PartVerifier",
+    data_source="damaged-parts (CC BY 4.0) crops; car-parts trainingset intact parts (licence not stated; "
+                "research data)",
+    licence="AGPL-3.0-or-later; initial weights Apache-2.0 (ImageNet EfficientNet-Lite0)",
 ))
 COST = register_kind(ModelKind(
     name="cost",

@@ -21,34 +21,34 @@ from model.pricing.cost_head import CostHead
 from model.severity import SeverityModel
 
 
-class FakeVerifierRuntime:
-    """What a verifier's runtime class would be; here it only reads the manifest it was given."""
+class FakeClassifierRuntime:
+    """What a classifier kind's runtime class is; this one only reads the manifest it was given."""
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int | None = None) -> Any:
-        return load_manifest(Path(path) if path is not None else get_kind("verifier").shipped)
+        return load_manifest(Path(path) if path is not None else get_kind("second-opinion").shipped)
 
 
-VERIFIER = ModelKind(
-    name="verifier", task="classify", manifest_name="autoquote-verifier", file="verifier.onnx",
-    runtime=f"{__name__}:FakeVerifierRuntime", data_source="test crops", licence="AGPL-3.0-or-later",
+SECOND_OPINION = ModelKind(
+    name="second-opinion", task="classify", manifest_name="autoquote-second-opinion", file="second_opinion.onnx",
+    runtime=f"{__name__}:FakeClassifierRuntime", data_source="test crops", licence="AGPL-3.0-or-later",
 )
 
 
 @pytest.fixture
-def verifier() -> Iterator[ModelKind]:
-    register_kind(VERIFIER)
-    yield VERIFIER
-    unregister_kind(VERIFIER.name)
+def second_opinion() -> Iterator[ModelKind]:
+    register_kind(SECOND_OPINION)
+    yield SECOND_OPINION
+    unregister_kind(SECOND_OPINION.name)
 
 
-def verifier_file(folder: Path) -> Path:
-    """A classifier model file whose manifest names the verifier kind (a copy of the shipped severity model)."""
+def second_opinion_file(folder: Path) -> Path:
+    """A classifier model file whose manifest names the second-opinion kind (the shipped severity model's bytes)."""
     folder.mkdir(parents=True, exist_ok=True)
-    onnx = folder / "verifier.onnx"
+    onnx = folder / "second_opinion.onnx"
     shutil.copyfile(WEIGHTS_DIR / "severity.onnx", onnx)
     shipped = load_manifest(WEIGHTS_DIR / "severity.onnx")
-    write_manifest(onnx, shipped.updated(name="autoquote-verifier", version="0.1", file=onnx.name,
+    write_manifest(onnx, shipped.updated(name="autoquote-second-opinion", version="0.1", file=onnx.name,
                                          sha256=sha256_file(onnx)))
     return onnx
 
@@ -80,28 +80,28 @@ def test_a_detectors_manifest_chooses_its_confidence_and_the_caller_may_override
     assert Detector(shipped.session, shipped.manifest.updated(conf=0.4), conf=0.1).conf == 0.1
 
 
-def test_two_classifier_kinds_keep_apart_in_the_store(tmp_path: Path, verifier: ModelKind) -> None:
+def test_two_classifier_kinds_keep_apart_in_the_store(tmp_path: Path, second_opinion: ModelKind) -> None:
     registry = tmp_path / "store"
-    verifier_entry = store.register(registry, verifier_file(tmp_path / "export"))
-    severity_entry = store.register(registry, WEIGHTS_DIR / "severity.onnx")
-    assert verifier_entry.kind == "verifier" and severity_entry.kind == "severity"
-    assert verifier_entry.path.parent.parent == registry / "verifier"
+    other = store.register(registry, second_opinion_file(tmp_path / "export"))
+    severity = store.register(registry, WEIGHTS_DIR / "severity.onnx")
+    assert other.kind == "second-opinion" and severity.kind == "severity"
+    assert other.path.parent.parent == registry / "second-opinion"
     assert {e.kind: e.path for e in store.entries(registry)} == {
-        "severity": severity_entry.path, "verifier": verifier_entry.path}
-    assert model.load("verifier", verifier_entry.path).name == "autoquote-verifier"
+        "severity": severity.path, "second-opinion": other.path}
+    assert model.load("second-opinion", other.path).name == "autoquote-second-opinion"
 
 
-def test_a_verifier_is_not_a_severity_model_though_both_classify(tmp_path: Path, verifier: ModelKind) -> None:
-    with pytest.raises(ManifestError, match="is a 'verifier' model .*not a 'severity' one"):
-        model.load_severity(verifier_file(tmp_path))
+def test_another_classifier_is_not_a_severity_model(tmp_path: Path, second_opinion: ModelKind) -> None:
+    with pytest.raises(ManifestError, match="is a 'second-opinion' model .*not a 'severity' one"):
+        model.load_severity(second_opinion_file(tmp_path))
 
 
 def test_a_manifest_naming_no_kind_is_refused(tmp_path: Path) -> None:
     onnx = tmp_path / "x.onnx"
     shutil.copyfile(WEIGHTS_DIR / "severity.onnx", onnx)
     manifest = json.loads((WEIGHTS_DIR / "severity.json").read_text())
-    (tmp_path / "x.json").write_text(json.dumps({**manifest, "name": "autoquote-verifier", "file": onnx.name}))
-    with pytest.raises(ManifestError, match="no model kind is named 'autoquote-verifier'.*register its kind"):
+    (tmp_path / "x.json").write_text(json.dumps({**manifest, "name": "autoquote-verifer", "file": onnx.name}))
+    with pytest.raises(ManifestError, match="no model kind is named 'autoquote-verifer'.*register its kind"):
         load_manifest(onnx)
     with pytest.raises(ManifestError, match="no model kind"):
         store.register(tmp_path / "store", onnx)
@@ -116,7 +116,7 @@ def test_a_manifest_whose_task_is_not_its_kinds_is_refused(tmp_path: Path) -> No
         load_manifest(onnx)
 
 
-def test_a_kind_is_registered_once_and_only_detectors_have_detection_thresholds(verifier: ModelKind) -> None:
+def test_a_kind_is_registered_once_and_only_detectors_have_detection_thresholds() -> None:
     with pytest.raises(ConfigError, match="same manifest_name as 'verifier'"):
         register_kind(ModelKind(name="verifier-2", task="classify", manifest_name="autoquote-verifier",
                                 file="v2.onnx", runtime="x:Y", data_source="-", licence="-"))
@@ -127,7 +127,9 @@ def test_a_kind_is_registered_once_and_only_detectors_have_detection_thresholds(
         get_kind("nope")
 
 
-def test_the_table_lists_the_shipped_kinds_and_the_versions_a_quote_records() -> None:
-    assert list(KINDS) == ["detector", "severity", "cost"]
+def test_the_table_lists_the_kinds_and_the_versions_a_quote_records() -> None:
+    assert list(KINDS) == ["detector", "severity", "verifier", "cost"]
+    assert [k.task for k in KINDS.values()].count("classify") == 2
     assert quote_keys() == ("detector", "severity", "pricer")
-    assert store.TASK_OF_KIND == {"detector": "detect", "severity": "classify", "cost": "cost"}
+    assert store.TASK_OF_KIND == {"detector": "detect", "severity": "classify", "verifier": "classify",
+                                  "cost": "cost"}

@@ -91,7 +91,7 @@ def test_every_training_kind_is_a_runtime_kind_of_the_same_name() -> None:
     assert set(training_kinds.KINDS) <= set(KINDS)
     for name, kind in training_kinds.KINDS.items():
         assert kind.model is KINDS[name] and kind.task == KINDS[name].task
-    with pytest.raises(ConfigError, match="no model kind is called 'verifier'"):
-        training_kinds.Kind(name="verifier", data_key="verifier", recipe=lambda: None,  # type: ignore[arg-type,return-value]
+    with pytest.raises(ConfigError, match="no model kind is called 'parts-classifier'"):
+        training_kinds.Kind(name="parts-classifier", data_key="verifier", recipe=lambda: None,  # type: ignore[arg-type,return-value]
                             classes=lambda _r: [], evaluate=lambda *_a: {}, parity=lambda *_a: None,
                             curves=(), report_keys=())
