@@ -27,11 +27,11 @@ from model.offline import configure_offline
 from training.config import add_config_options, command_line, default_work_dir, load_config, overrides_with
 from training.cost.commands import register as register_cost
 from training.effnet import register as register_effnet
-from training.verifier import register as register_verifier
 from training.kinds import KINDS, Kind
 from training.pretrain_commands import register as register_pretrain
 from training.registry_commands import register as register_registry
 from training.severity_crops import register as register_crops
+from training.verifier import register as register_verifier
 
 COMMAND_FILE = "command.txt"
 

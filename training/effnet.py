@@ -326,22 +326,25 @@ def export_onnx(run: Path, opset: int = 17) -> Path:
     return path
 
 
-def parity(run: Path, onnx_path: Path, images: list[Path]) -> dict[str, float]:
-    """Same preprocessed tensors through torch and onnxruntime: the largest probability gap."""
+def parity(run: Path, onnx_path: Path, images: list[Path], runtime: Any = None) -> dict[str, float]:
+    """Same preprocessed tensors through torch and onnxruntime: the largest probability gap.
+
+    ``runtime`` is the model's runtime class (default the severity model's); its raw output is compared.
+    """
     import torch
 
     from model.preprocess import resize_center_crop
     from model.severity import SeverityModel
 
     _, net = load_run(run)
-    model = SeverityModel.load(onnx_path)
+    model = (runtime or SeverityModel).load(onnx_path)
     gap = 0.0
     for path in images:
         with Image.open(path) as im:
             tensor = resize_center_crop(im, model.input_size, model.manifest.preprocess)
         with torch.no_grad():
             torch_probs = torch.softmax(net(torch.from_numpy(tensor)), dim=1).numpy()
-        gap = max(gap, float(np.abs(torch_probs - model.probabilities(tensor)).max()))
+        gap = max(gap, float(np.abs(torch_probs - model.run(tensor)).max()))
     return {"max_probability": gap}
 
 

@@ -91,7 +91,7 @@ if has effnet; then
   log "severity and part verifier from ImageNet EfficientNet-Lite0"
   [[ -d $PREP/severity-views ]] || $T prepare-severity-crops --prepared "$PREP" --with-photos
   $T train-effnet --config severity-effnet.yaml --set prepared="$PREP" --set project="$RUNS" \
-    --set epochs="$EPOCHS_EFFNET" --set workers=8 --set threads=8
+    --set epochs="$EPOCHS_EFFNET" --set "train_views=[crop, photo]" --set workers=8 --set threads=8
   if [[ -d $PREP/verifier ]]; then
     $T train-effnet --config verifier-effnet.yaml --set prepared="$PREP" --set project="$RUNS" \
       --set epochs="$EPOCHS_EFFNET" --set workers=8 --set threads=8

@@ -139,6 +139,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_config_options(p, "verifier-probe.yaml", "imgsz=192")
     p.set_defaults(func=cmd_train_probe)
 
+    p = sub.add_parser("export-verifier", help="export a verifier run to ONNX, measure it, write its manifest")
+    p.add_argument("--run", required=True, help="run folder written by train-verifier-probe")
+    p.add_argument("--version", help="model version (default: UTC date and time)")
+    p.add_argument("--split", default="test", help="held-out split to report (default test)")
+    p.add_argument("--prepared", help="prepared data folder (default: the one the run used)")
+    p.add_argument("--data-root", help="folder holding car-parts/ (default ../shared/datasets)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="the runtime checks each crop with its mirror image and averages the two")
+    p.add_argument("--ship", action="store_true", help="copy the ONNX and manifest into model/weights/verifier.*")
+    p.set_defaults(func=cmd_export)
+
 
 def class_balance(counts: dict[str, int]) -> dict[str, float]:
     """Inverse-frequency class weights, normalised to a mean of one."""
@@ -275,3 +286,112 @@ def cmd_train_probe(args: argparse.Namespace) -> None:
     cfg = load_config(ProbeConfig, args.config, list(args.overrides))
     run = train_probe(cfg)
     print(f"run folder: {run}\nnext: autoquote-train export-verifier --run {run}")
+
+
+def car_parts_test_crops(data_root: Path, margin: float) -> list[Image.Image]:
+    """Crops of the intact parts of ``car-parts/testset`` (never trained on): all should read no damage."""
+    coco = json.loads((data_root / "car-parts" / "testset" / "annotations.json").read_text())
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    files = {im["id"]: im["file_name"] for im in coco["images"]}
+    crops = []
+    for ann in coco["annotations"]:
+        x, y, w, h = ann["bbox"]
+        if names.get(ann["category_id"]) not in CAR_PARTS_TO_DAMAGE or w < 16 or h < 16:
+            continue
+        with Image.open(data_root / "car-parts" / "testset" / "JPEGImages" / files[ann["image_id"]]) as im:
+            image = im.convert("RGB")
+        crops.append(image.crop(expand_box((x, y, x + w, y + h), image.size, margin)))
+    return crops
+
+
+def measure(model: Any, prepared: Path, split: str, out_dir: Path) -> dict[str, Any]:
+    """The verifier through the runtime on ``prepared/verifier/<split>``: per class, macro-F1, confusion."""
+    from training import plots
+    from training.effnet import macro_f1
+    from training.metrics import classification_report
+
+    classes = list(model.classes)
+    pictures, labels = _load(prepared / FOLDER / split, classes)
+    guesses = np.concatenate([model.probabilities(pictures[i : i + 64]).argmax(axis=1)
+                              for i in range(0, len(pictures), 64)]) if pictures else np.zeros(0, dtype=int)
+    report = classification_report(labels, guesses, classes)
+    cm = np.array(report["confusion_matrix"])
+    report["macro_f1"] = macro_f1(cm)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots.confusion(cm, classes, out_dir / f"verifier_confusion_{split}.png", f"Part verifier on {split} crops")
+    return report
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from model.errors import ConfigError
+    from model.manifest import DatasetRef, Manifest, Preprocess, TrainedWith
+    from model.verifier import PartVerifier
+    from training.config import command_line, config_sha256
+    from training.effnet import MEAN, STD, EffnetConfig, export_onnx, initial_weights_record, parity
+    from training.export import finalise, ship
+
+    run = Path(args.run)
+    if not (run / "weights" / "best.pt").is_file():
+        raise ConfigError(f"{run}: no weights/best.pt; fit one with `autoquote-train train-verifier-probe` first")
+    cfg = EffnetConfig.model_validate_json((run / "config.json").read_text())
+    prepared = Path(args.prepared) if args.prepared else cfg.prepared
+    data_root = Path(args.data_root) if args.data_root else default_data_root()
+    version = args.version or datetime.now(UTC).strftime("%Y.%m.%d-%H%M")
+    onnx_path = export_onnx(run)
+    hashes = json.loads((prepared / "report.json").read_text())["sha256"]["detect"]
+    command = (f"autoquote-train prepare && autoquote-train prepare-verifier-crops && "
+               f"autoquote-train train-verifier-probe --set name={cfg.name} && {command_line(args)}")
+    probe = run / "probe.json"
+    recipe = json.loads(probe.read_text()) if probe.is_file() else cfg.model_dump(mode="json")
+
+    def manifest(metrics: dict[str, Any]) -> Manifest:
+        return Manifest(
+            name="autoquote-verifier", version=version, task="classify", classes=cfg.classes, input_size=cfg.imgsz,
+            preprocess=Preprocess(kind="resize_center_crop", mean=MEAN, std=STD, flip_average=args.flip_average),
+            opset=17, sha256="", file=onnx_path.name,
+            dataset=DatasetRef(source="damaged-parts (CC BY 4.0) crops; car-parts trainingset intact parts "
+                               "(licence not stated; research data)", split="train (grouped by source photo), "
+                               "penalty chosen on val, metrics on test", sha256=hashes["all"], splits=hashes),
+            metrics=metrics,
+            trained_with=TrainedWith(command=command, config=recipe, config_sha256=config_sha256(cfg)),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            licence="AGPL-3.0-or-later; initial weights Apache-2.0 (ImageNet EfficientNet-Lite0)",
+            notes=["metrics computed through model/ (onnxruntime) on crops around labelled damage and intact parts"],
+            initial_weights=initial_weights_record(),
+        )
+
+    finalise(onnx_path, manifest({}))
+    model = PartVerifier.load(onnx_path)
+    out_dir = run / "eval"
+    metrics: dict[str, Any] = {"split": args.split}
+    for split in ("val", args.split):
+        report = measure(model, prepared, split, out_dir)
+        metrics[split] = {k: report[k] for k in ("macro_f1", "accuracy", "per_class", "confusion_matrix")}
+    intact = car_parts_test_crops(data_root, PipelineConfig().crop_margin)
+    rows = np.concatenate([model.probabilities(intact[i : i + 64]) for i in range(0, len(intact), 64)])
+    no_damage = model.classes.index(NO_DAMAGE)
+    metrics["car_parts_testset_intact"] = {"crops": len(intact),
+                                           "called_no_damage": float((rows.argmax(axis=1) == no_damage).mean())}
+    pictures, _ = _load(prepared / FOLDER / args.split, cfg.classes)
+    sample_dir = out_dir / "parity"
+    sample_dir.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for i, picture in enumerate(pictures[:: max(1, len(pictures) // 8)][:8]):
+        picture.save(sample_dir / f"{i}.jpg")
+        samples.append(sample_dir / f"{i}.jpg")
+    metrics["parity_torch_vs_onnxruntime"] = parity(run, onnx_path, samples, runtime=PartVerifier)
+    finalise(onnx_path, manifest(metrics))
+    print(json.dumps({k: metrics[k] for k in ("car_parts_testset_intact", "parity_torch_vs_onnxruntime")}, indent=2))
+    for split in ("val", args.split):
+        print(f"{split}: macro-F1 {metrics[split]['macro_f1']:.3f}, accuracy {metrics[split]['accuracy']:.3f}")
+    print(f"exported {onnx_path} with manifest; plots in {out_dir}")
+    if args.ship:
+        print(f"shipped as {ship(onnx_path, model_weights_dir(), 'verifier')}")
+
+
+def model_weights_dir() -> Path:
+    from model.kinds import WEIGHTS_DIR
+
+    return WEIGHTS_DIR
