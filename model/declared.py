@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from model.errors import InputError, UnknownPart
+from model.errors import PartNotDeclared, UnknownPart, UnknownSide
 from model.findings import Finding
 from model.vocabulary import SIDES, Side
 
@@ -56,8 +56,8 @@ class DeclaredPart:
 def parse_declared_part(text: str, parts: Sequence[str]) -> DeclaredPart:
     """``Door`` or ``door:left`` as a :class:`DeclaredPart`, spelled as ``parts`` (the detector's classes) spell it.
 
-    Raises ``UnknownPart`` for a part outside ``parts`` and ``InputError`` for a side other than
-    front, rear, left or right. An empty ``parts`` (no detector loaded) checks the side only.
+    Raises ``UnknownPart`` for a part outside ``parts`` and ``UnknownSide`` (an ``InputError``) for a side
+    other than front, rear, left or right. An empty ``parts`` (no detector loaded) checks the side only.
     """
     name, colon, side_text = text.strip().partition(":")
     name, side_text = name.strip(), side_text.strip().casefold()
@@ -68,7 +68,7 @@ def parse_declared_part(text: str, parts: Sequence[str]) -> DeclaredPart:
     if colon:
         matched = [s for s in SIDES if s == side_text]
         if not matched:
-            raise InputError(
+            raise UnknownSide(
                 f"unknown side {side_text!r} in {text!r}; write the part alone ({name}) or add one of "
                 f"{', '.join(SIDES)} after a colon ({name}:left)"
             )
@@ -82,11 +82,12 @@ def parse_declared(texts: Iterable[str], parts: Sequence[str]) -> tuple[Declared
 
 
 def check_tags(declared: Sequence[DeclaredPart], tags: Mapping[str, DeclaredPart | None]) -> None:
-    """Refuse a photo tagged with a part the claim does not declare (``tags``: photo id to its tag)."""
+    """Refuse a photo tagged with a part the claim does not declare (``tags``: photo id to its tag) with
+    ``PartNotDeclared`` (an ``InputError``)."""
     for photo_id, tag in tags.items():
         if tag is not None and not any(d.shown_by(tag) for d in declared):
             said = ", ".join(map(str, declared)) or "nothing"
-            raise InputError(
+            raise PartNotDeclared(
                 f"photo {photo_id} is tagged {tag}, but the claim declares {said}; tag it with a declared part, "
                 "declare that part, or send it untagged as a wide shot"
             )

@@ -16,6 +16,8 @@ HTTP status codes are chosen only by the service's exception handlers, never her
     │   │   ├── UnknownSeverity         unknown_severity
     │   │   ├── UnknownSegment          unknown_segment
     │   │   └── InvalidArea             invalid_area
+    │   ├── UnknownSide                 unknown_side             a declared part's side: front, rear, left, right
+    │   ├── PartNotDeclared             part_not_declared        a photo tagged with a part the claim does not declare
     │   ├── UnknownRegion               unknown_region
     │   ├── UnknownCurrency             unknown_currency
     │   └── UnknownJurisdiction         unknown_jurisdiction
@@ -96,6 +98,14 @@ class UnknownSegment(FindingError):
 
 class InvalidArea(FindingError):
     code = "invalid_area"
+
+
+class UnknownSide(InputError):
+    code = "unknown_side"
+
+
+class PartNotDeclared(InputError):
+    code = "part_not_declared"
 
 
 class UnknownRegion(InputError):
