@@ -50,17 +50,22 @@ class Assessor:
         if not claim.photos:
             raise NoPhotos(f"claim {claim_id} has no photos yet; add some with POST /v1/claims/{claim_id}/photos")
         photos = [(p.id, p.sha256, p.duplicate_of_claim_id) for p in claim.photos]
+        tags = {p.id: repo.tag_of(p) for p in claim.photos}
+        declared = repo.declared_of(claim)
         inputs = [
-            PhotoInput(pid, self.decoder.decode(pipeline, self.store.get(sha), sha), dup) for pid, sha, dup in photos
+            PhotoInput(pid, self.decoder.decode(pipeline, self.store.get(sha), sha), dup, tags[pid])
+            for pid, sha, dup in photos
         ]
         context = ClaimContext(segment=claim.segment, region=claim.region)
-        quote = pipeline.quote(inputs, context, claim.jurisdiction)
+        quote = pipeline.quote(inputs, context, claim.jurisdiction, declared)
         # The models ran without the lock; record the result only if nothing changed meanwhile.
         claim = repo.lock_claim(session, principal, claim_id)
         states.check(claim, principal, Action.ASSESS)
         states.ensure_model_may_quote(claim)
-        if [p.id for p in claim.photos] != [pid for pid, _sha, _dup in photos]:
-            raise ClaimStateConflict(f"the photos of claim {claim_id} changed during the assessment; assess it again")
+        if [p.id for p in claim.photos] != [pid for pid, _sha, _dup in photos] or repo.declared_of(claim) != declared:
+            raise ClaimStateConflict(
+                f"the photos or declared parts of claim {claim_id} changed during the assessment; assess it again"
+            )
         quote, outcome = states.outcome_of(quote, claim, pipeline.policy(claim.jurisdiction))
         row = quotes.save_quote(session, claim, quote)
         detail = quotes.quote_detail(row)
@@ -84,4 +89,6 @@ class Assessor:
             context,
             claim.jurisdiction,
             lambda: metrics.model_errors.labels("shadow").inc(),
+            declared,
+            tags,
         )

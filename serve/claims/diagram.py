@@ -25,7 +25,8 @@ def mermaid() -> str:
         if not t.sources:
             lines.append(f"    [*] --> {t.target}: {t.action.value} ({who})")
         for source in sorted(t.sources):
-            lines.append(f"    {source} --> {t.target_from(source)}: {t.action.value} ({who})")
+            only = f", {t.condition.short}" if t.condition and source in t.condition.statuses else ""
+            lines.append(f"    {source} --> {t.target_from(source)}: {t.action.value} ({who}{only})")
     lines.extend(f"    {end} --> [*]" for end in sorted(ENDS))
     lines.append("```")
     return "\n".join(lines)
@@ -35,7 +36,9 @@ def table_markdown() -> str:
     """The transition table as Markdown: action, from, to, who, audit event."""
     rows = ["| action | from | to | who | audit event |", "|---|---|---|---|---|"]
     for t in TRANSITIONS.values():
-        sources = ", ".join(sorted(t.sources)) or "(new)"
+        cond = t.condition
+        named = [f"{s} ({cond.short})" if cond and s in cond.statuses else s for s in sorted(t.sources)]
+        sources = ", ".join(named) or "(new)"
         target = t.target.value if t.target is not None else "(unchanged)"
         rows.append(f"| `{t.action.value}` | {sources} | {target} | {', '.join(sorted(t.actors))} | `{t.event}` |")
     return "\n".join(rows)

@@ -1,19 +1,25 @@
-"""Intake: opening a claim (idempotently), and adding, replacing and withdrawing its photos.
+"""Intake: opening a claim (idempotently), its declared parts, and adding, replacing and withdrawing its photos.
 
 Photos are read, checked and decoded, then written to the photo store before the claim is locked; the
 change is recorded under the lock (``serve.claims.states.change``), where the photo limit is counted again
 so concurrent uploads cannot pass it together.
+
+Declared parts and photo tags are read against the part vocabulary (``Pipeline.parts``; ``unknown_part``,
+``unknown_side``); a photo may be tagged only with a part the claim declares, and a declaration cannot drop a
+part a photo is tagged with (``part_not_declared``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import UploadFile
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from model.declared import DeclaredPart, check_tags, parse_declared_part
 from model.findings import ClaimContext
 from model.phash import dhash
 from model.pipeline import Pipeline
@@ -21,6 +27,7 @@ from serve.claims import states
 from serve.claims.states import Action
 from serve.db import claims as repo
 from serve.db.keys import Principal
+from serve.db.rows import ClaimRow
 from serve.errors import InvalidIdempotencyKey, TooManyPhotos
 from serve.photos.decoding import Decoder
 from serve.photos.store import PhotoStore
@@ -48,12 +55,8 @@ def open_claim(
             return existing.id, False
     try:
         row = repo.create_claim(session, principal, new, idempotency_key, request_hash)
-        states.opened(
-            session,
-            principal,
-            row,
-            {"region": new.region, "jurisdiction": new.jurisdiction, "segment": new.segment},
-        )
+        detail = {"region": new.region, "jurisdiction": new.jurisdiction, "segment": new.segment}
+        states.opened(session, principal, row, {**detail, "declared_parts": list(row.declared_parts)})
         session.commit()
     except IntegrityError:
         # Two requests with one key raced; the other one won, answer with its claim.
@@ -65,6 +68,21 @@ def open_claim(
             raise
         return existing.id, False
     return row.id, True
+
+
+def declare_parts(
+    session: Session, principal: Principal, claim_id: str, declared: Sequence[DeclaredPart]
+) -> None:
+    """Replace the parts a claim declares (parsed by the caller); no photo may be left tagged with a dropped part."""
+    with states.change(session, principal, claim_id, Action.DECLARE_PARTS) as change:
+        tags = {p.id: repo.tag_of(p) for p in change.claim.photos}
+        check_tags(declared, tags)
+        change.detail = repo.declare_parts(change.claim, declared)
+
+
+def check_tag(claim: ClaimRow, tag: DeclaredPart | None, which: str) -> None:
+    """Refuse a close-up (``which`` names it) of a part the claim does not declare."""
+    check_tags(repo.declared_of(claim), {which: tag})
 
 
 def withdraw_photo(session: Session, principal: Principal, claim_id: str, photo_id: str) -> None:
@@ -101,9 +119,24 @@ class PhotoIntake:
             )
         return stored
 
-    def add_photos(self, session: Session, principal: Principal, claim_id: str, files: list[UploadFile]) -> None:
-        """Add photos to a claim (also while a retake is requested); the photo limit holds under concurrency."""
+    def tag(self, text: str | None) -> DeclaredPart | None:
+        """A photo's tag (``Door``, ``door:left``) read against the part vocabulary; None or empty: a wide shot."""
+        return parse_declared_part(text, self.pipeline.parts) if text and text.strip() else None
+
+    def add_photos(
+        self,
+        session: Session,
+        principal: Principal,
+        claim_id: str,
+        files: list[UploadFile],
+        part: str | None = None,
+    ) -> None:
+        """Add photos to a claim (also while a retake is requested), each a close-up of the declared ``part``
+        (None: wide shots); the photo limit holds under concurrency."""
+        tag = self.tag(part)
         claim = states.allowed_now(session, principal, claim_id, Action.ADD_PHOTOS)
+        names = ", ".join(f.filename or "photo" for f in files)
+        check_tag(claim, tag, names)
         if len(claim.photos) + len(files) > self.max_photos:
             raise TooManyPhotos(
                 f"a claim holds at most {self.max_photos} photos and this one has {len(claim.photos)}; "
@@ -112,16 +145,30 @@ class PhotoIntake:
         stored = self.store_uploads(files)
         # Counted again under the claim's lock: concurrent uploads cannot pass the limit together.
         with states.change(session, principal, claim_id, Action.ADD_PHOTOS) as change:
+            check_tag(change.claim, tag, names)
             before = {p.id for p in change.claim.photos}
-            rows = repo.add_photos(session, principal, change.claim, stored, self.max_photos)
+            rows = repo.add_photos(session, principal, change.claim, stored, self.max_photos, tag)
             added = [r for r in rows if r.id not in before]
             change.detail = repo.photos_detail(added) if added else None
 
     def replace_photo(
-        self, session: Session, principal: Principal, claim_id: str, photo_id: str, file: UploadFile
+        self,
+        session: Session,
+        principal: Principal,
+        claim_id: str,
+        photo_id: str,
+        file: UploadFile,
+        part: str | None = None,
     ) -> None:
-        """Put a new photo in the place of one (e.g. the one a retake names); the old one stays stored."""
-        repo.photo_in_force(states.allowed_now(session, principal, claim_id, Action.REPLACE_PHOTO), photo_id)
+        """Put a new photo in the place of one (e.g. the one a retake names); the old one stays stored. The new
+        photo is a close-up of ``part``, or without it of what the old one showed."""
+        given = self.tag(part) if part is not None else None
+        claim = states.allowed_now(session, principal, claim_id, Action.REPLACE_PHOTO)
+        repo.photo_in_force(claim, photo_id)
+        check_tag(claim, given, file.filename or "photo")
         [stored] = self.store_uploads([file])
         with states.change(session, principal, claim_id, Action.REPLACE_PHOTO) as change:
-            change.detail = repo.replace_photo(session, principal, change.claim, photo_id, stored)
+            old = repo.photo_in_force(change.claim, photo_id)
+            tag = given if part is not None else repo.tag_of(old)
+            check_tag(change.claim, tag, file.filename or "photo")
+            change.detail = repo.replace_photo(session, principal, change.claim, photo_id, stored, tag)

@@ -9,12 +9,16 @@ now. ``make claim-states`` rewrites the state diagram in the README from this ta
 Every claim reaches an end: the model settles it, an adjuster decides it, or the customer withdraws it. Retake
 requests are counted per claim; past the policy's ``max_retake_rounds`` an assessment that would ask for
 another retake sends the claim to an adjuster instead (reason ``retake_limit``).
+
+A transition may hold from some statuses only on a :class:`Condition`: the customer changes the declared parts
+of a claim in review only to answer the model's question about damage they did not declare, before an adjuster
+has quoted it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -47,6 +51,7 @@ class Action(StrEnum):
     ADD_PHOTOS = "add_photos"
     REPLACE_PHOTO = "replace_photo"
     WITHDRAW_PHOTO = "withdraw_photo"
+    DECLARE_PARTS = "declare_parts"
     ASSESS = "assess"
     SETTLE = "settle"
     ROUTE_TO_REVIEW = "route_to_review"
@@ -69,6 +74,16 @@ PHOTO_STATES = frozenset({S.SUBMITTED, S.RETAKE_REQUESTED})
 
 
 @dataclass(frozen=True)
+class Condition:
+    """What a claim in one of ``statuses`` must meet for a transition to be made from there."""
+
+    statuses: frozenset[ClaimStatus]
+    holds: Callable[[ClaimRow], bool]
+    says: str  # what it asks, for refusals
+    short: str  # the same in a few words, for the README's diagram and table
+
+
+@dataclass(frozen=True)
 class Transition:
     """One row of the table: from which statuses, to which (None: unchanged), by whom, and the event written."""
 
@@ -78,9 +93,31 @@ class Transition:
     actors: frozenset[Actor]
     event: str
     says: str  # what it means, for the README and for refusals
+    condition: Condition | None = None
 
     def target_from(self, status: ClaimStatus) -> ClaimStatus:
         return self.target if self.target is not None else status
+
+    def holds_for(self, claim: ClaimRow | None, status: ClaimStatus) -> bool:
+        """True unless a claim in ``status`` fails this transition's condition (no claim: assumed to meet it)."""
+        cond = self.condition
+        return cond is None or claim is None or status not in cond.statuses or cond.holds(claim)
+
+
+def asks_about_undeclared_damage(claim: ClaimRow) -> bool:
+    """The claim's quote in force is the model's and asks the customer about damage they did not declare."""
+    quote = claim.quotes[-1] if claim.quotes else None
+    return quote is not None and quote.source == "model" and any(
+        r.get("code") == "undeclared_damage" for r in quote.reasons
+    )
+
+
+ANSWER_UNDECLARED = Condition(
+    frozenset({S.IN_REVIEW}),
+    asks_about_undeclared_damage,
+    "only to answer the model's question about damage the claim does not declare, before an adjuster quotes it",
+    "if asked about undeclared damage",
+)
 
 
 TRANSITIONS: dict[Action, Transition] = {
@@ -90,6 +127,15 @@ TRANSITIONS: dict[Action, Transition] = {
         Transition(Action.ADD_PHOTOS, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.added", "add photos"),
         Transition(Action.REPLACE_PHOTO, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.replaced", "replace a photo"),
         Transition(Action.WITHDRAW_PHOTO, PHOTO_STATES, S.SUBMITTED, CUSTOMER, "photo.withdrawn", "withdraw a photo"),
+        Transition(
+            Action.DECLARE_PARTS,
+            PHOTO_STATES | {S.IN_REVIEW},
+            S.SUBMITTED,
+            CUSTOMER,
+            "claim.parts_declared",
+            "change the declared parts",
+            ANSWER_UNDECLARED,
+        ),
         Transition(
             Action.ASSESS,
             frozenset({S.SUBMITTED}),
@@ -170,10 +216,14 @@ def actors_of(principal: Principal | None, claim: ClaimRow | None) -> frozenset[
     return frozenset(found)
 
 
-def allowed(status: ClaimStatus, actors: Iterable[Actor]) -> list[Action]:
-    """The actions these actors may take on a claim in ``status``, in table order."""
+def allowed(status: ClaimStatus, actors: Iterable[Actor], claim: ClaimRow | None = None) -> list[Action]:
+    """The actions these actors may take on a claim in ``status`` (this ``claim``, when given), in table order."""
     who = set(actors)
-    return [t.action for t in TRANSITIONS.values() if status in t.sources and who & t.actors]
+    return [
+        t.action
+        for t in TRANSITIONS.values()
+        if status in t.sources and who & t.actors and t.holds_for(claim, status)
+    ]
 
 
 def status_of(claim: ClaimRow) -> ClaimStatus:
@@ -182,9 +232,12 @@ def status_of(claim: ClaimRow) -> ClaimStatus:
 
 def _refusal(claim: ClaimRow, transition: Transition, actors: frozenset[Actor]) -> TransitionNotAllowed:
     status = status_of(claim)
-    now = allowed(status, actors)
-    others = [a for a in allowed(status, {"customer", "adjuster", "admin"}) if a not in now]
+    now = allowed(status, actors, claim)
+    others = [a for a in allowed(status, {"customer", "adjuster", "admin"}, claim) if a not in now]
     needs = ", ".join(sorted(transition.sources)) or "a new claim"
+    cond = transition.condition
+    if cond is not None and status in cond.statuses:
+        needs += f"; when it is {status.value}, {cond.says}"
     message = (
         f"claim {claim.id} is {status.value}: you cannot {transition.says} now (only when it is {needs}); "
         f"allowed now: {', '.join(now) if now else 'nothing for this key'}"
@@ -198,7 +251,8 @@ def check(claim: ClaimRow, principal: Principal | None, action: Action) -> Trans
     """The transition for ``action``, or claim_state_conflict saying what is allowed now."""
     transition = TRANSITIONS[action]
     actors = actors_of(principal, claim)
-    if status_of(claim) not in transition.sources or not actors & transition.actors:
+    status = status_of(claim)
+    if status not in transition.sources or not actors & transition.actors or not transition.holds_for(claim, status):
         raise _refusal(claim, transition, actors)
     return transition
 

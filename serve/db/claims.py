@@ -6,13 +6,14 @@ Statuses and audit events are not changed here: each change is made through ``se
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ConfigDict
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from model.declared import DeclaredPart, parse_declared_part
 from model.phash import NEAR_DUPLICATE_BITS, informative
 from model.phash import bands as phash_bands
 from model.phash import distance as phash_distance
@@ -36,6 +37,7 @@ class NewClaim:
     jurisdiction: str
     segment: str
     description: str = ""
+    declared_parts: tuple[DeclaredPart, ...] = ()
 
 
 class StoredPhoto(PhotoFile):
@@ -52,6 +54,25 @@ class StoredPhoto(PhotoFile):
             "filename": self.filename[:255],
             **_phash_columns(self.phash),
         }
+
+
+def declared_of(claim: ClaimRow) -> tuple[DeclaredPart, ...]:
+    """The parts a claim declares, as domain values (read back from their stored text form)."""
+    return tuple(parse_declared_part(text, ()) for text in claim.declared_parts)
+
+
+def tag_of(photo: PhotoRow) -> DeclaredPart | None:
+    """The declared part a photo is a close-up of; None for a wide shot."""
+    return parse_declared_part(photo.part, ()) if photo.part else None
+
+
+def declare_parts(claim: ClaimRow, declared: Sequence[DeclaredPart]) -> dict[str, Any] | None:
+    """Set a locked claim's declared parts; the audit detail, or None when they did not change."""
+    before, after = list(claim.declared_parts), [str(d) for d in declared]
+    if before == after:
+        return None
+    claim.declared_parts = after
+    return {"declared_parts": {"from": before, "to": after}}
 
 
 def find_idempotent(session: Session, principal: Principal, key: str, request_hash: str) -> ClaimRow | None:
@@ -76,7 +97,14 @@ def create_claim(
 ) -> ClaimRow:
     """A new claim row owned by the caller (its status and audit event come from serve.claims.states)."""
     row = ClaimRow(
-        owner_key_id=principal.key_id, idempotency_key=idempotency_key, request_hash=request_hash, **asdict(new)
+        owner_key_id=principal.key_id,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        region=new.region,
+        jurisdiction=new.jurisdiction,
+        segment=new.segment,
+        description=new.description,
+        declared_parts=[str(d) for d in new.declared_parts],
     )
     session.add(row)
     session.flush()
@@ -190,13 +218,19 @@ def _refuse_withdrawn(claim: ClaimRow, sha256: str) -> None:
 
 
 def _photo_row(
-    session: Session, principal: Principal, claim: ClaimRow, photo: StoredPhoto, position: int
+    session: Session,
+    principal: Principal,
+    claim: ClaimRow,
+    photo: StoredPhoto,
+    position: int,
+    part: DeclaredPart | None,
 ) -> PhotoRow:
     row = PhotoRow(
         claim_id=claim.id,
         position=position,
         duplicate_of_claim_id=duplicate_of(session, photo.sha256, claim.id, photo.phash),
         uploaded_by=principal.key_id,
+        part=str(part) if part is not None else None,
         **photo.columns(),
     )
     session.add(row)
@@ -215,14 +249,20 @@ def _photo_detail(row: PhotoRow) -> dict[str, object]:
         "sha256": row.sha256,
         "position": row.position,
         "duplicate_of_claim": row.duplicate_of_claim_id,
+        "part": row.part,
     }
 
 
 def add_photos(
-    session: Session, principal: Principal, claim: ClaimRow, photos: Sequence[StoredPhoto], max_photos: int
+    session: Session,
+    principal: Principal,
+    claim: ClaimRow,
+    photos: Sequence[StoredPhoto],
+    max_photos: int,
+    part: DeclaredPart | None = None,
 ) -> list[PhotoRow]:
-    """Attach stored photos to a locked claim, counted against ``max_photos``; a photo sent twice is attached
-    once. Returns the claim's row for each photo given, in order."""
+    """Attach stored photos to a locked claim, counted against ``max_photos``, each a close-up of ``part`` (None:
+    wide shots); a photo sent twice is attached once. Returns the claim's row for each photo given, in order."""
     have = {p.sha256: p for p in claim.photos}
     fresh = [p for p in dict((p.sha256, p) for p in photos).values() if p.sha256 not in have]
     if len(have) + len(fresh) > max_photos:
@@ -233,7 +273,7 @@ def add_photos(
     position = max((p.position for p in claim.photos), default=-1) + 1
     for photo in fresh:
         _refuse_withdrawn(claim, photo.sha256)
-        have[photo.sha256] = _photo_row(session, principal, claim, photo, position)
+        have[photo.sha256] = _photo_row(session, principal, claim, photo, position, part)
         position += 1
     _flush_photos(session, claim)
     return [have[p.sha256] for p in photos]
@@ -245,9 +285,15 @@ def photos_detail(rows: Sequence[PhotoRow]) -> dict[str, Any]:
 
 
 def replace_photo(
-    session: Session, principal: Principal, claim: ClaimRow, photo_id: str, photo: StoredPhoto
+    session: Session,
+    principal: Principal,
+    claim: ClaimRow,
+    photo_id: str,
+    photo: StoredPhoto,
+    part: DeclaredPart | None = None,
 ) -> dict[str, Any]:
-    """Put a new photo in the place of one of a locked claim's photos; the old one stays stored, withdrawn."""
+    """Put a new photo, a close-up of ``part`` (None: a wide shot), in the place of one of a locked claim's
+    photos; the old one stays stored, withdrawn."""
     old = photo_in_force(claim, photo_id)
     if any(p.sha256 == photo.sha256 for p in claim.photos):
         raise PhotoAlreadyInClaim(
@@ -256,7 +302,7 @@ def replace_photo(
     _refuse_withdrawn(claim, photo.sha256)
     old.withdrawn_at = utcnow()
     session.flush()  # frees the position before the new photo takes it
-    row = _photo_row(session, principal, claim, photo, old.position)
+    row = _photo_row(session, principal, claim, photo, old.position, part)
     row.replaces_id = old.id
     _flush_photos(session, claim)
     return {"photo_id": row.id, "replaces": old.id, "old_sha256": old.sha256, **_photo_detail(row)}

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from model.declared import Verification
 from model.findings import PriceEstimate
 from model.pipeline import Quote
 from serve.db.rows import ClaimRow, FindingRow, LineItemRow, QuoteRow, ShadowQuoteRow
@@ -23,6 +24,32 @@ def priced(estimate: PriceEstimate | None) -> tuple[float | None, float | None, 
     if estimate is None:
         return None, None, None, None
     return estimate.total, estimate.low, estimate.high, estimate.level
+
+
+def verification_detail(verification: Verification | None) -> dict[str, Any] | None:
+    """Declared against found as the quote records it: each declared part with its status, the photo that
+    confirmed it (else the close-up to retake) and the score; each undeclared part once, where it was seen best."""
+    if verification is None:
+        return None
+    undeclared = []
+    for part in verification.undeclared_parts:
+        best = max((f for f in verification.undeclared if f.part == part), key=lambda f: f.score)
+        undeclared.append({"part": part, "photo_id": best.photo_id, "score": round(best.score, 4)})
+    return {
+        "threshold": verification.threshold,
+        "parts": [
+            {
+                "part": check.declared.part,
+                "side": check.declared.side,
+                "status": check.status,
+                "photo_id": check.photo_id,
+                "close_ups": list(check.close_ups),
+                "score": round(check.finding.score, 4) if check.finding is not None else None,
+            }
+            for check in verification.parts
+        ],
+        "undeclared": undeclared,
+    }
 
 
 def quote_row(quote: Quote) -> QuoteRow:
@@ -52,6 +79,7 @@ def quote_row(quote: Quote) -> QuoteRow:
             for p in quote.photos
         ],
         notes=list(est.notes) if est else [],
+        verification=verification_detail(quote.verification),
     )
     found = [(photo.photo_id, f) for photo in quote.photos for f in photo.findings]
     row.findings.extend(FindingRow.from_domain(pid, i, f) for i, (pid, f) in enumerate(found))
@@ -68,8 +96,8 @@ def save_quote(session: Session, claim: ClaimRow, quote: Quote) -> QuoteRow:
 
 
 def quote_detail(row: QuoteRow) -> dict[str, Any]:
-    """What the audit trail records about a model quote."""
-    return {
+    """What the audit trail records about a model quote (and, when parts are declared, what was confirmed)."""
+    detail: dict[str, Any] = {
         "quote_id": row.id,
         "decision": row.decision,
         "reasons": [r["code"] for r in row.reasons],
@@ -78,6 +106,11 @@ def quote_detail(row: QuoteRow) -> dict[str, Any]:
         "currency": row.currency,
         "versions": row.versions(),
     }
+    if row.verification is not None:
+        parts = row.verification["parts"]
+        detail["declared"] = {(f"{p['part']}:{p['side']}" if p["side"] else p["part"]): p["status"] for p in parts}
+        detail["undeclared"] = [u["part"] for u in row.verification["undeclared"]]
+    return detail
 
 
 def shadow_row(claim_id: str, main_quote_id: str | None, quote: Quote) -> ShadowQuoteRow:

@@ -192,6 +192,7 @@ def edit_line_items(
         **{name: getattr(base, name) for name in _KEPT},
         reasons=list(base.reasons),
         photo_checks=list(base.photo_checks),
+        verification=base.verification,
         notes=[*base.notes, f"line items edited by an adjuster ({principal.name})"],
     )
     row.findings.extend(FindingRow.from_domain(f.photo_id, f.position, f.to_domain()) for f in base.findings)

@@ -92,6 +92,8 @@ class ClaimRow(Base):
     jurisdiction: Mapped[str] = mapped_column(String(64))
     segment: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text, default="")
+    # The parts the customer says are damaged, in their text form (``Door:left``; model.declared), in order.
+    declared_parts: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
     request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -143,6 +145,8 @@ class PhotoRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
     replaces_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    # The declared part this photo is a close-up of, in its text form (``Door:left``); None: a wide shot.
+    part: Mapped[str | None] = mapped_column(String(80), default=None)
 
     claim: Mapped[ClaimRow] = relationship(back_populates="all_photos")
 
@@ -176,6 +180,8 @@ class QuoteRow(Base):
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     photo_checks: Mapped[list[Any]] = mapped_column(default=list)
     notes: Mapped[list[Any]] = mapped_column(default=list)
+    # The declared parts checked against the findings (serve.db.quotes.verification_detail); None: none declared.
+    verification: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     claim: Mapped[ClaimRow] = relationship(back_populates="quotes")

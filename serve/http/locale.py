@@ -4,6 +4,11 @@ One message catalogue per language (``static/locales/<locale>.json``) serves bot
 it, and the API's customer-facing sentences (decision reasons, photo-quality issues), rendered here
 from each reason's code and the values it names. A sentence whose values are missing (quotes stored
 before reasons carried them) keeps the sentence the model wrote.
+
+A reason a retake could fix (a poor photo, a declared part not confirmed, no damage found) asks for a photo
+only when the claim's outcome is a retake; otherwise it is said as what an adjuster will look at
+(``reason.<code>.review``), so no sentence asks for what the claim no longer allows. A part is said with its
+side when the reason names one (``left Door``, 左侧车门).
 """
 
 from __future__ import annotations
@@ -70,12 +75,22 @@ def _values(params: Mapping[str, object], locale: Locale) -> dict[str, str]:
         if isinstance(params.get(key), int | float):
             out[key] = money(float(params[key]), currency, locale)  # type: ignore[arg-type]
     if "part" in params:
-        out["part"] = cat.get(f"part.{params['part']}", str(params["part"]))
+        out["part"] = part_name(str(params["part"]), str(params.get("side") or ""), locale)
     if "issues" in params:
         codes = [c for c in str(params["issues"]).split(",") if c]
         rest = {k: v for k, v in params.items() if k != "issues"}
         out["issues"] = cat["list.separator"].join(issue_message(c, rest, locale, c) for c in codes)
+        out["problems"] = cat["list.separator"].join(cat.get(f"quality.short.{c}", c) for c in codes)
     return out
+
+
+def part_name(part: str, side: str, locale: Locale) -> str:
+    """A part as the customer reads it, with its side when one is given: ``left Door``, 左侧车门."""
+    cat = messages(locale)
+    name = cat.get(f"part.{part}", part)
+    if not side:
+        return name
+    return cat["part.sided"].format(side=cat.get(f"side.{side}", side), part=name)
 
 
 def _render(key: str, params: Mapping[str, object], locale: Locale, fallback: str) -> str:
@@ -88,8 +103,14 @@ def _render(key: str, params: Mapping[str, object], locale: Locale, fallback: st
     return template.format(**values)
 
 
-def reason_message(code: str, params: Mapping[str, object], locale: Locale, fallback: str) -> str:
-    """A decision reason's sentence in ``locale``."""
+def reason_message(
+    code: str, params: Mapping[str, object], locale: Locale, fallback: str, retake: bool = True
+) -> str:
+    """A decision reason's sentence in ``locale``; without a retake (``retake`` False), the sentence that does
+    not ask for a photo where the reason has one."""
+    review = f"reason.{code}.review"
+    if not retake and review in messages(locale):
+        return _render(review, params, locale, fallback)
     return _render(f"reason.{code}", params, locale, fallback)
 
 

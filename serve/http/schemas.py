@@ -8,12 +8,14 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from model.decision import Outcome, Reason, ReasonCode
+from model.decision import RETAKE_FIXES, Outcome, Reason, ReasonCode
+from model.declared import DeclaredPart, PartStatus
 from model.fields import Text
 from model.findings import LineItem
 from model.pipeline import PhotoFinding, Quote
 from model.quality import QualityIssue
-from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
+from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, SIDES, Segment, Side
+from serve.db.claims import declared_of, tag_of
 from serve.db.quotes import quote_row
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
 from serve.http.locale import DEFAULT_LOCALE, Locale, issue_message, reason_message
@@ -33,6 +35,45 @@ class View(BaseModel):
         return cls.model_validate({**read, **computed})
 
 
+class DeclaredPartOut(BaseModel):
+    """A part the customer says is damaged: a part of the vocabulary and, optionally, where on the car."""
+
+    part: str = Field(description="a part as the vocabulary spells it (GET /v1/models lists them), e.g. Door")
+    side: Side | None = Field(default=None, description="front, rear, left or right; null when not said")
+
+    @classmethod
+    def of_domain(cls, declared: DeclaredPart) -> DeclaredPartOut:
+        return cls(part=declared.part, side=declared.side)
+
+
+class DeclaredPartIn(DeclaredPartOut):
+    """A declared part as sent: the part in any case (``door``), checked against the vocabulary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    part: str = Field(
+        min_length=1, max_length=64, description="a part of the vocabulary (GET /v1/models: parts), any case"
+    )
+
+    def text(self) -> str:
+        """Its text form, as ``model.declared.parse_declared_part`` reads it: ``Door`` or ``Door:left``."""
+        return f"{self.part}:{self.side}" if self.side else self.part
+
+
+DeclaredParts = Annotated[
+    list[DeclaredPartIn],
+    Field(max_length=20, description="the damaged parts; a part given twice counts once; empty: none declared"),
+]
+
+
+class DeclaredPartsIn(BaseModel):
+    """The parts a claim declares, replacing those it declared before."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    declared_parts: DeclaredParts
+
+
 class ClaimCreate(BaseModel):
     """Open a claim; photos are added to it afterwards."""
 
@@ -46,10 +87,14 @@ class ClaimCreate(BaseModel):
     )
     segment: Segment = "mid"
     description: Text = Field(default="", max_length=2000)
+    declared_parts: DeclaredParts = Field(default_factory=list)
 
 
 class PhotoOut(PhotoFile, View):
     id: str
+    part: DeclaredPartOut | None = Field(
+        default=None, description="the declared part this photo is a close-up of; null: a wide shot"
+    )
     duplicate: bool | None = Field(
         description="this photo, or a near-identical one, was already sent with another claim "
         "(adjusters and admins only; null for customers)"
@@ -76,6 +121,31 @@ class VersionsOut(BaseModel):
     policy: str
 
 
+class PartCheckOut(DeclaredPartOut):
+    """One declared part checked against the photos."""
+
+    status: PartStatus = Field(description="confirmed: the detector found this part's damage at the threshold")
+    photo_id: str | None = Field(description="the photo that confirmed it; else its close-up to retake, if any")
+    close_ups: list[str] = Field(description="the photos tagged with this part")
+    score: float | None = Field(description="the detector's score of the confirming damage")
+
+
+class UndeclaredOut(BaseModel):
+    """Damage found at the threshold on a part the claim does not declare: never priced."""
+
+    part: str
+    photo_id: str | None = Field(description="the photo it was found on with the highest score")
+    score: float
+
+
+class VerificationOut(BaseModel):
+    """Declared against found, part by part, at the policy's detection threshold."""
+
+    threshold: float
+    parts: list[PartCheckOut]
+    undeclared: list[UndeclaredOut]
+
+
 class QuoteOut(BaseModel):
     """Findings per photo, priced line items, the total with its interval, the decision and its reasons."""
 
@@ -91,7 +161,19 @@ class QuoteOut(BaseModel):
     line_items: list[LineItem]
     photos: list[PhotoReportOut]
     versions: VersionsOut
+    verification: VerificationOut | None = Field(
+        default=None, description="the declared parts checked against the photos; null when none are declared"
+    )
     created_at: datetime | None = None
+
+
+class RetakeOut(BaseModel):
+    """One photo to take again, or a close-up to add, and why."""
+
+    code: ReasonCode = Field(description="poor_photo, declared_not_found or no_damage_found")
+    photo_id: str | None = Field(description="the photo to replace; null: add a photo")
+    part: DeclaredPartOut | None = Field(description="the declared part the photo should show; null: a wide shot")
+    message: str
 
 
 class ReviewOut(View):
@@ -113,8 +195,13 @@ class ClaimOut(View):
     description: str
     created_at: datetime
     updated_at: datetime
+    declared_parts: list[DeclaredPartOut] = Field(description="the parts the customer says are damaged")
     photos: list[PhotoOut]
     retake_rounds: int = Field(default=0, description="how many times the assessment asked for retakes")
+    retake: list[RetakeOut] = Field(
+        default_factory=list,
+        description="while retake_requested: each photo to replace (photo_id) or close-up to add (part), and why",
+    )
     quote: QuoteOut | None = Field(description="the latest quote, if the claim was assessed")
     review: ReviewOut | None = Field(default=None, description="the adjuster's decision, once made")
 
@@ -171,6 +258,7 @@ class PolicyOut(View):
 class ModelsOut(BaseModel):
     ready: bool
     versions: dict[str, str]
+    parts: list[str] = Field(description="the parts a claim may declare (the detector's classes)")
     problems: list[str]
     policies: list[PolicyOut]
 
@@ -188,16 +276,20 @@ class ReadyOut(BaseModel):
 def photo_out(row: PhotoRow, adjuster: bool = False) -> PhotoOut:
     """API view of a stored photo; cross-claim signals only for adjusters and admins."""
     other = row.duplicate_of_claim_id if adjuster else None
+    tag = tag_of(row)
     return PhotoOut.of(
         row,
+        part=DeclaredPartOut.of_domain(tag) if tag is not None else None,
         duplicate=(row.duplicate_of_claim_id is not None) if adjuster else None,
         duplicate_of_claim_id=other,
         duplicate_of_url=f"/review#claim={other}" if other else None,
     )
 
 
-def _said(reason: Reason, locale: Locale) -> Reason:
-    return dataclasses.replace(reason, message=reason_message(reason.code, reason.params, locale, reason.message))
+def _said(reason: Reason, locale: Locale, outcome: str = "retake_photos") -> Reason:
+    """The reason in ``locale``; one a retake could fix is said as a request only when the outcome is a retake."""
+    message = reason_message(reason.code, reason.params, locale, reason.message, outcome == "retake_photos")
+    return dataclasses.replace(reason, message=message)
 
 
 def _said_issue(issue: QualityIssue, locale: Locale) -> QualityIssue:
@@ -222,7 +314,7 @@ def quote_out(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
         id=row.id,
         source=row.source,
         decision=row.decision,
-        reasons=[_said(Reason(**r), locale) for r in row.reasons],
+        reasons=[_said(Reason(**r), locale, row.decision) for r in row.reasons],
         total=row.total,
         low=row.low,
         high=row.high,
@@ -231,6 +323,7 @@ def quote_out(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
         line_items=[li.to_domain() for li in row.line_items],
         photos=list(photos.values()),
         versions=VersionsOut.model_validate(row.versions()),
+        verification=VerificationOut.model_validate(row.verification) if row.verification is not None else None,
         created_at=row.created_at,
     )
 
@@ -261,15 +354,37 @@ def for_customer(quote: QuoteOut, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
     return quote.model_copy(update={"reasons": reasons})
 
 
+def retake_of(row: ClaimRow, quote: QuoteOut | None) -> list[RetakeOut]:
+    """While a retake is requested: each photo to replace or close-up to add, from the reasons of the quote."""
+    if row.status != "retake_requested" or quote is None or quote.decision != "retake_photos":
+        return []
+    tags = {p.id: tag_of(p) for p in row.photos}
+    out: list[RetakeOut] = []
+    for r in quote.reasons:
+        if r.code not in RETAKE_FIXES and r.code != "no_damage_found":
+            continue
+        photo_id = r.photo_id if r.photo_id in tags else None
+        tag = tags.get(photo_id) if photo_id else None
+        if r.code == "declared_not_found":
+            side = next((s for s in SIDES if s == r.params.get("side")), None)
+            tag = DeclaredPart(str(r.params.get("part", "")), side)
+        part = DeclaredPartOut.of_domain(tag) if tag is not None else None
+        out.append(RetakeOut(code=r.code, photo_id=photo_id, part=part, message=r.message))
+    return out
+
+
 def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LOCALE) -> ClaimOut:
-    """API view of a claim with its photos and latest quote; customers get no cross-claim signal."""
+    """API view of a claim with its declared parts, photos and latest quote, and what to retake when asked;
+    customers get no cross-claim signal."""
     quote = quote_out(row.quotes[-1], locale) if row.quotes else None
     if quote is not None and not adjuster:
         quote = for_customer(quote, locale)
     return ClaimOut.of(
         row,
+        declared_parts=[DeclaredPartOut.of_domain(d) for d in declared_of(row)],
         photos=[photo_out(p, adjuster) for p in row.photos],
         quote=quote,
+        retake=retake_of(row, quote),
         review=review_out(row.reviews[-1]) if row.reviews else None,
     )
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from model.declared import parse_declared, parse_declared_part
 from model.errors import ConfigError
 from model.findings import ClaimContext
 from model.manifest import WEIGHTS_DIR, load_manifest
@@ -44,6 +45,8 @@ class ClaimJob:
     segment: str
     region: str
     jurisdiction: str
+    declared: tuple[str, ...] = ()  # the declared parts' text forms (Door:left)
+    tags: tuple[tuple[str, str], ...] = ()  # (photo id, the declared part it is a close-up of)
 
 
 @dataclass
@@ -109,6 +112,8 @@ def backlog(
                 segment=claim.segment,
                 region=claim.region,
                 jurisdiction=claim.jurisdiction,
+                declared=tuple(claim.declared_parts),
+                tags=tuple((p.id, p.part) for p in photos if p.part),
             )
         )
     return jobs, skipped
@@ -119,8 +124,13 @@ def quote_jobs(pipeline: Pipeline, store: Any, jobs: Sequence[ClaimJob]) -> list
     out: list[dict[str, Any]] = []
     for job in jobs:
         try:
-            inputs = [PhotoInput(pid, pipeline.decode(store.get(sha)), dup) for pid, sha, dup in job.photos]
-            quote = pipeline.quote(inputs, ClaimContext(segment=job.segment, region=job.region), job.jurisdiction)
+            tags = {pid: parse_declared_part(text, pipeline.parts) for pid, text in job.tags}
+            inputs = [
+                PhotoInput(pid, pipeline.decode(store.get(sha)), dup, tags.get(pid)) for pid, sha, dup in job.photos
+            ]
+            context = ClaimContext(segment=job.segment, region=job.region)
+            declared = parse_declared(job.declared, pipeline.parts)
+            quote = pipeline.quote(inputs, context, job.jurisdiction, declared)
             row = shadow_row(job.claim_id, job.main_quote_id, quote)
             out.append({c.key: getattr(row, c.key) for c in ShadowQuoteRow.__table__.columns if c.key != "id"})
         except Exception as exc:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from model.declared import DeclaredPart
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput, Pipeline
 from serve.db.quotes import shadow_row
@@ -25,11 +26,15 @@ def run_shadow(
     context: ClaimContext,
     jurisdiction: str,
     on_failure: Callable[[], None] = lambda: None,
+    declared: Sequence[DeclaredPart] = (),
+    tags: Mapping[str, DeclaredPart | None] | None = None,
 ) -> None:
-    """Quote a claim with the candidate and store it; runs after the response and never raises."""
+    """Quote a claim with the candidate and store it (its declared parts and photo tags as the service read them);
+    runs after the response and never raises."""
     try:
-        inputs = [PhotoInput(pid, shadow.decode(store.get(sha)), dup) for pid, sha, dup in photos]
-        quote = shadow.quote(inputs, context, jurisdiction)
+        tagged = tags or {}
+        inputs = [PhotoInput(pid, shadow.decode(store.get(sha)), dup, tagged.get(pid)) for pid, sha, dup in photos]
+        quote = shadow.quote(inputs, context, jurisdiction, declared)
         with sessions() as session:
             session.add(shadow_row(claim_id, main_quote_id, quote))
             session.commit()

@@ -1,6 +1,6 @@
-"""/v1/claims: open a claim, add, replace and withdraw photos, assess it, ask for a review, withdraw it, read it,
-list them, read its photos. The work is the claim service's (``serve.claims``); each change is a transition of
-``serve.claims.states``.
+"""/v1/claims: open a claim, change its declared parts, add, replace and withdraw photos, assess it, ask for a
+review, withdraw it, read it, list them, read its photos. The work is the claim service's (``serve.claims``);
+each change is a transition of ``serve.claims.states``.
 
 Handlers that decode photos or run onnxruntime are plain ``def``: FastAPI runs them in its threadpool.
 """
@@ -11,9 +11,11 @@ import hashlib
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Header, Query, Response, UploadFile, status
+from fastapi import APIRouter, BackgroundTasks, File, Form, Header, Query, Response, UploadFile, status
 from sqlalchemy.orm import Session
 
+from model.declared import DeclaredPart, parse_declared
+from model.pipeline import Pipeline
 from serve.claims import intake, states
 from serve.claims.states import Action
 from serve.db import claims as repo
@@ -28,6 +30,8 @@ from serve.http.schemas import (
     ClaimOut,
     ClaimPage,
     ClaimSummary,
+    DeclaredPartIn,
+    DeclaredPartsIn,
     Offset,
     claim_out,
 )
@@ -58,18 +62,51 @@ def create_claim(
     response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> ClaimOut:
-    """Open a claim. With an Idempotency-Key, the same key and body return the same claim (200)."""
+    """Open a claim, with the parts the customer says are damaged (``unknown_part`` outside the vocabulary).
+    With an Idempotency-Key, the same key and body return the same claim (200)."""
     region = body.region.upper()
     new = repo.NewClaim(
         region=region,
         jurisdiction=body.jurisdiction or region,
         segment=body.segment,
         description=body.description,
+        declared_parts=_declared(body.declared_parts, pipeline),
     )
     request_hash = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
     claim_id, opened = intake.open_claim(session, principal, pipeline, new, request_hash, idempotency_key)
     if not opened:
         response.status_code = status.HTTP_200_OK
+    return _claim_view(session, principal, claim_id, locale)
+
+
+def _declared(parts: list[DeclaredPartIn], pipeline: Pipeline) -> tuple[DeclaredPart, ...]:
+    """Declared parts as sent, read against the part vocabulary."""
+    return parse_declared((p.text() for p in parts), pipeline.parts)
+
+
+# A photo's tag, as a form field of the upload.
+PartField = Annotated[
+    str | None,
+    Form(
+        max_length=80,
+        description="the declared part the photos are close-ups of: Door or Door:left (any case); "
+        "absent: wide shots (on replace: what the replaced photo showed; empty: a wide shot)",
+    ),
+]
+
+
+@router.put("/{claim_id}/declared-parts", response_model=ClaimOut)
+def declare_parts(
+    claim_id: str,
+    body: DeclaredPartsIn,
+    principal: PrincipalDep,
+    locale: LocaleDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+) -> ClaimOut:
+    """Replace the parts the claim declares (while it is open or a retake is requested; in review only to add
+    damage the model asked about). Assess it again afterwards."""
+    intake.declare_parts(session, principal, claim_id, _declared(body.declared_parts, pipeline))
     return _claim_view(session, principal, claim_id, locale)
 
 
@@ -86,9 +123,11 @@ def add_photos(
     locale: LocaleDep,
     session: SessionDep,
     photos: IntakeDep,
+    part: PartField = None,
 ) -> ClaimOut:
-    """Add photos to a claim (also while a retake is requested); the photo limit holds under concurrency."""
-    photos.add_photos(session, principal, claim_id, files)
+    """Add photos to a claim (also while a retake is requested), as close-ups of a declared ``part`` or wide
+    shots; the photo limit holds under concurrency."""
+    photos.add_photos(session, principal, claim_id, files, part)
     return _claim_view(session, principal, claim_id, locale)
 
 
@@ -101,9 +140,10 @@ def replace_photo(
     locale: LocaleDep,
     session: SessionDep,
     photos: IntakeDep,
+    part: PartField = None,
 ) -> ClaimOut:
     """Replace one photo (e.g. the one a retake names); the old photo stays stored and in the audit trail."""
-    photos.replace_photo(session, principal, claim_id, photo_id, file)
+    photos.replace_photo(session, principal, claim_id, photo_id, file, part)
     return _claim_view(session, principal, claim_id, locale)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
+from model.declared import parse_declared
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, Segment
@@ -36,8 +37,17 @@ def quote_photos(
     region: Annotated[str, Form(pattern=REGION_PATTERN)] = "CN",
     segment: Annotated[Segment, Form()] = "mid",
     jurisdiction: Annotated[str | None, Form(pattern=JURISDICTION_PATTERN)] = None,
+    declared_parts: Annotated[
+        list[str] | None,
+        Form(
+            max_length=20,
+            description="repeated: a part the customer says is damaged, as the vocabulary spells it (any case), "
+            "optionally with a side: Door, Door:left; the photos are wide shots",
+        ),
+    ] = None,
 ) -> QuoteOut:
-    """Quote photos at once; nothing is stored or compared with claims. Photo ids are 1, 2, ... in order."""
+    """Quote photos at once; nothing is stored or compared with claims. Photo ids are 1, 2, ... in order. With
+    declared parts, each is checked against the photos and only confirmed parts are priced."""
     if len(files) > settings.max_photos_per_quote:
         raise TooManyPhotos(
             f"a one-shot quote takes at most {settings.max_photos_per_quote} photos; "
@@ -45,6 +55,7 @@ def quote_photos(
         )
     context = ClaimContext(segment=segment, region=region.upper())
     pipeline.check_context(context, jurisdiction)
+    declared = parse_declared(declared_parts or (), pipeline.parts)
     t0 = time.perf_counter()
     decoded = decode_uploads(files, pipeline, decoder, settings.max_photo_bytes)
     t1 = time.perf_counter()
@@ -53,7 +64,7 @@ def quote_photos(
         PhotoInput(str(i), image)
         for i, (_data, image, _name) in enumerate(decoded, start=1)
     ]
-    quote = pipeline.quote(inputs, context, jurisdiction)
+    quote = pipeline.quote(inputs, context, jurisdiction, declared)
     stages = {"decode": (t1 - t0) * 1e3, **quote.timings_ms, "handler": (time.perf_counter() - t0) * 1e3}
     # Where the time went, for browsers' developer tools and benchmarks/bench_http.py.
     response.headers["Server-Timing"] = ", ".join(f"{k};dur={v:.1f}" for k, v in stages.items())

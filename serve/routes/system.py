@@ -51,7 +51,7 @@ def metrics_endpoint(metrics: MetricsDep) -> Response:
 
 @router.get("/v1/models", response_model=ModelsOut)
 def models(pipeline: PipelineDep) -> ModelsOut:
-    """The versions of the models, catalogue and decision policies in service."""
+    """The versions of the models, catalogue and decision policies in service, and the parts a claim may declare."""
     policies = []
     for name in available_policies(pipeline.config.policies_dir):
         try:
@@ -62,6 +62,7 @@ def models(pipeline: PipelineDep) -> ModelsOut:
     return ModelsOut(
         ready=pipeline.ready,
         versions=pipeline.versions(),
+        parts=pipeline.parts,
         problems=list(pipeline.problems),
         policies=policies,
     )
