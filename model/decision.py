@@ -115,6 +115,9 @@ class Policy(BaseModel):
     max_retake_rounds: int = Field(default=2, ge=0, le=10)
     # An approved amount more than this many times above or below the model's quote needs a comment.
     approval_comment_ratio: float = Field(default=1.5, gt=1)
+    # A finding counts only when the part verifier (model/verifier.py) gives its part at least this
+    # probability; none: the verifier is not consulted.
+    min_verifier_probability: float | None = Field(default=None, ge=0, le=1)
     calibration: Calibration | None = None
 
     @property
@@ -163,7 +166,8 @@ class DecisionInput:
         if not self.declared:
             return None
         tags = {p.photo_id: p.part for p in self.photos}
-        return verify(self.declared, self.findings, tags, policy.min_detection_score)
+        return verify(self.declared, self.findings, tags, policy.min_detection_score,
+                      policy.min_verifier_probability)
 
 
 @dataclass(frozen=True)
@@ -209,8 +213,29 @@ def load_policy(jurisdiction: str, directory: Path = POLICIES_DIR) -> Policy:
 
 def _finding_reasons(findings: Sequence[Finding], policy: Policy) -> list[Reason]:
     reasons: list[Reason] = []
+    wanted = policy.min_verifier_probability
     for f in findings:
         confidence = max(f.severity.values()) if f.severity else 0.0
+        if wanted is not None and f.agreement is None:
+            reasons.append(
+                Reason(
+                    "model_unavailable",
+                    f"the part verifier did not check the {f.part} damage; an adjuster will assess the claim",
+                    f.photo_id,
+                    {"stage": "part verifier"},
+                )
+            )
+        elif wanted is not None and f.agreement is not None and f.agreement < wanted:
+            reasons.append(
+                Reason(
+                    "low_confidence",
+                    f"the {f.part} damage was not confirmed by the second check (agreement {f.agreement:.2f}); "
+                    "an adjuster will check it",
+                    f.photo_id,
+                    {"part": f.part, "score": round(f.score, 2), "confidence": round(confidence, 2),
+                     "agreement": round(f.agreement, 2)},
+                )
+            )
         if f.score < policy.min_detection_score or confidence < policy.min_severity_confidence:
             reasons.append(
                 Reason(

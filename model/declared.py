@@ -148,15 +148,25 @@ def verify(
     findings: Sequence[Finding],
     tags: Mapping[str, DeclaredPart | None],
     min_score: float,
+    min_agreement: float | None = None,
 ) -> Verification:
-    """Check each declared part against the findings; ``tags`` maps photo id to its tag (absent: a wide shot)."""
+    """Check each declared part against the findings; ``tags`` maps photo id to its tag (absent: a wide shot).
+
+    A finding counts when the detector scored it at least ``min_score`` and, when ``min_agreement`` is set,
+    the part verifier agrees at least that much (a finding the verifier did not check does not count).
+    """
+
+    def counts(f: Finding) -> bool:
+        agrees = min_agreement is None or (f.agreement is not None and f.agreement >= min_agreement)
+        return f.score >= min_score and agrees
+
     checks: list[PartCheck] = []
     priced: dict[int, Finding] = {}  # by position: findings hold dicts and do not hash
     for d in declared:
         close_ups = tuple(pid for pid, tag in tags.items() if tag is not None and d.shown_by(tag))
         confirming = [
             (i, f) for i, f in enumerate(findings)
-            if f.part.casefold() == d.part.casefold() and f.score >= min_score
+            if f.part.casefold() == d.part.casefold() and counts(f)
             and d.shown_by(tags.get(f.photo_id) if f.photo_id is not None else None)
         ]
         if confirming:
@@ -166,5 +176,5 @@ def verify(
         else:
             checks.append(PartCheck(d, "not_confirmed", None, close_ups))
     named = {d.part.casefold() for d in declared}
-    undeclared = tuple(f for f in findings if f.part.casefold() not in named and f.score >= min_score)
+    undeclared = tuple(f for f in findings if f.part.casefold() not in named and counts(f))
     return Verification(tuple(checks), undeclared, tuple(priced[i] for i in sorted(priced)), min_score)

@@ -57,6 +57,8 @@ class Finding:
     score: float = 1.0
     photo_id: str | None = None
     box: tuple[float, float, float, float] | None = None
+    # the part verifier's probability that the crop shows damage to this part; None when no verifier ran
+    agreement: float | None = None
 
 
 @dataclass(frozen=True)

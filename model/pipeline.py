@@ -27,6 +27,7 @@ from model.declared import DeclaredPart, check_tags, parse_declared_part
 from model.errors import AutoquoteError, ModelError, UnknownJurisdiction
 from model.findings import ClaimContext, Detection, Finding, PriceEstimate, SeverityGrade
 from model.image_io import DecodedImage, ImageLimits, decode_image
+from model.kinds import get_kind
 from model.pricing.pricer import Pricer
 from model.quality import QualityThresholds, assess_quality
 
@@ -70,6 +71,14 @@ class SeverityLike(Protocol):
     @property
     def manifest(self) -> ManifestLike: ...
     def grade_many(self, images: Sequence[Image.Image], photo: Image.Image | None = None) -> list[SeverityGrade]: ...
+
+
+class VerifierLike(Protocol):
+    """The part verifier (``model.verifier.PartVerifier``): a second opinion on each detection's crop."""
+
+    @property
+    def manifest(self) -> ManifestLike: ...
+    def agreement(self, crops: Sequence[Image.Image], parts: Sequence[str]) -> list[float]: ...
 
 
 class CatalogueLike(Protocol):
@@ -120,9 +129,11 @@ class Pipeline:
         catalogue: CatalogueLike | None,
         config: PipelineConfig | None = None,
         problems: Sequence[str] = (),
+        verifier: VerifierLike | None = None,
     ) -> None:
         self.detector = detector
         self.severity = severity
+        self.verifier = verifier
         self.pricer = pricer
         self.catalogue = catalogue
         self.config = config or PipelineConfig()
@@ -142,13 +153,17 @@ class Pipeline:
         return None not in (self.detector, self.severity, self.pricer, self.catalogue)
 
     def versions(self) -> dict[str, str]:
-        """Name@version of each model and the catalogue in service ("unavailable" where loading failed)."""
-        return {
+        """Name@version of each model and the catalogue in service ("unavailable" where loading failed); the
+        part verifier's too when one is in service (it is optional)."""
+        versions = {
             "detector": _label(self.detector.manifest) if self.detector else "unavailable",
             "severity": _label(self.severity.manifest) if self.severity else "unavailable",
             "pricer": f"{self.pricer.name}@{self.pricer.version}" if self.pricer else "unavailable",
             "catalogue": self.catalogue.version if self.catalogue else "unavailable",
         }
+        if self.verifier is not None:
+            versions["verifier"] = _label(self.verifier.manifest)
+        return versions
 
     def policy(self, jurisdiction: str) -> Policy:
         """The decision policy for a jurisdiction, read once."""
@@ -280,12 +295,14 @@ class Pipeline:
         detected: list[PhotoFinding] = []
         if quality.ok:
             detections = self._detect(photo, timings, failures, failed)
-            grades = self._grade(photo, detections, timings, failures, failed)
-            for det, grade in zip(detections, grades, strict=True):
+            crops = [image.crop(expand_box(d.box, image.size, self.config.crop_margin)) for d in detections]
+            grades = self._grade(photo, crops, timings, failures, failed)
+            agreements = self._second_opinion(photo, detections, crops, timings, failures, failed)
+            for det, grade, agreement in zip(detections, grades, agreements, strict=True):
                 area = det.area / float(image.width * image.height)
                 x1, y1, x2, y2 = (round(v * scale, 1) for v in det.box)
                 box = (x1, y1, x2, y2)
-                detected.append(PhotoFinding(det.label, box, det.score, dict(grade.probabilities), area))
+                detected.append(PhotoFinding(det.label, box, det.score, dict(grade.probabilities), area, agreement))
         return PhotoResult(
             photo_id=photo.photo_id,
             sha256=photo.image.sha256,
@@ -330,21 +347,39 @@ class Pipeline:
     def _grade(
         self,
         photo: PhotoInput,
-        detections: list[Detection],
+        crops: list[Image.Image],
         timings: dict[str, float],
         failures: list[Reason],
         failed: list[str],
     ) -> list[SeverityGrade]:
         """A grade for each detection's crop (and the whole photo, if the model uses it), in one severity run;
         none when the model cannot grade them."""
-        if not detections:
+        if not crops:
             return []
-        severity, image, margin = self.severity, photo.image.image, self.config.crop_margin
-        run = None if severity is None else (
-            lambda: severity.grade_many([image.crop(expand_box(d.box, image.size, margin)) for d in detections],
-                                        photo=image)
-        )
+        severity, image = self.severity, photo.image.image
+        run = None if severity is None else (lambda: severity.grade_many(crops, photo=image))
         return self._stage("severity model", "grade", run, [], photo.photo_id, timings, failures, failed)
+
+    def _second_opinion(
+        self,
+        photo: PhotoInput,
+        detections: list[Detection],
+        crops: list[Image.Image],
+        timings: dict[str, float],
+        failures: list[Reason],
+        failed: list[str],
+    ) -> list[float | None]:
+        """The part verifier's agreement with each detection, from the crops already cut for severity; None
+        for each when no verifier is in service (a policy that requires one then sends the claim to a person)."""
+        verifier = self.verifier
+        if verifier is None or not crops:
+            return [None] * len(crops)
+        parts = [d.label for d in detections]
+        none: list[float] = []
+        found: list[float | None] = list(self._stage(
+            "part verifier", "verify", lambda: verifier.agreement(crops, parts), none, photo.photo_id, timings,
+            failures, failed))
+        return found if len(found) == len(crops) else [None] * len(crops)
 
     def _price(
         self,
@@ -366,8 +401,12 @@ def build_pipeline(
     detector_path: Path | None = None,
     severity_path: Path | None = None,
     threads: int | None = None,
+    verifier_path: Path | None = None,
 ) -> Pipeline:
-    """Load the shipped (or given) models and catalogue; what fails is recorded, never raised."""
+    """Load the shipped (or given) models and catalogue; what fails is recorded, never raised.
+
+    The part verifier is optional: the shipped one is loaded when it is there (or ``verifier_path``).
+    """
     import model
 
     problems: list[str] = []
@@ -383,6 +422,13 @@ def build_pipeline(
         severity = model.load_severity(severity_path, threads=threads)
     except (ModelError, ImportError, OSError) as exc:
         problems.append(f"severity: {exc}")
+    verifier: VerifierLike | None = None
+    verifier_file = verifier_path or get_kind("verifier").shipped
+    if verifier_path is not None or verifier_file.is_file():
+        try:
+            verifier = get_kind("verifier").load(verifier_file, threads=threads)
+        except (ModelError, ImportError, OSError) as exc:
+            problems.append(f"verifier: {exc}")
     try:
         from model.pricing import load_catalogue, load_pricer
 
@@ -399,4 +445,4 @@ def build_pipeline(
             pricer = None
     for problem in problems:
         log.warning("not in service: %s", problem)
-    return Pipeline(detector, severity, pricer, catalogue, config, problems)
+    return Pipeline(detector, severity, pricer, catalogue, config, problems, verifier)

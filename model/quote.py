@@ -38,6 +38,8 @@ class PhotoFinding:
     score: Annotated[float, Field(description="detector score")]
     severity: Annotated[Mapping[str, float], Field(description="probabilities of minor / moderate / severe damage")]
     area_fraction: float
+    agreement: Annotated[float | None, Field(description="the part verifier's probability that the crop shows "
+                                             "damage to this part; none when no verifier ran")] = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ class PhotoResult:
 def photo_findings(photos: Sequence[PhotoResult]) -> tuple[Finding, ...]:
     """Every finding of the photos, as pricing and the decision read them."""
     return tuple(
-        Finding(f.part, f.severity, f.area_fraction, score=f.score, photo_id=p.photo_id, box=f.box)
+        Finding(f.part, f.severity, f.area_fraction, score=f.score, photo_id=p.photo_id, box=f.box,
+                agreement=f.agreement)
         for p in photos
         for f in p.findings
     )
