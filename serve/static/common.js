@@ -148,9 +148,16 @@ const AQ = (() => {
   }
 
   function reasonTitle(code) { return has("reason.title." + code) ? t("reason.title." + code) : code; }
+  // A part as the customer reads it, with its side when one is given: "left Door", 左侧车门.
+  function partLabel(part, side) {
+    const name = has("part." + part) ? t("part." + part) : part;
+    if (!side) return name;
+    return t("part.sided", { side: has("side." + side) ? t("side." + side) : side, part: name });
+  }
   function statusText(status) { return has("status." + status) ? t("status." + status) : status; }
   const REASON_CODES = ["low_confidence", "over_limit", "severe_damage", "wide_interval", "no_damage_found", "poor_photo",
-    "duplicate_photo", "model_unavailable", "pipeline_error", "retake_limit", "policy_not_calibrated", "adjuster_check"];
+    "duplicate_photo", "model_unavailable", "pipeline_error", "retake_limit", "policy_not_calibrated", "declared_not_found",
+    "undeclared_damage", "adjuster_check"];
 
   const photoCache = new Map();
   // <img src> cannot send the key, so photos are fetched with it and shown from a blob: URL.
@@ -208,6 +215,6 @@ const AQ = (() => {
 
   function clear(node) { node.replaceChildren(); }
 
-  return { api, ApiError, el, money, price, when, age, reasonTitle, statusText, photoURL, loadImage, signIn, clear,
+  return { api, ApiError, el, money, price, when, age, reasonTitle, partLabel, statusText, photoURL, loadImage, signIn, clear,
     REASON_CODES, t, has, initLang, uuid, key, lang: () => lang };
 })();

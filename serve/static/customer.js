@@ -1,17 +1,28 @@
-// The customer's page: guided photos, resized in the browser, one claim per submission however often it is
-// sent, the quote in words, and a retake of exactly the photo the service asks for.
+// The customer's page: the damaged parts tapped on a car diagram, one guided photo per part plus the whole car,
+// resized in the browser, one claim per submission however often it is sent, the answer in words, and a retake
+// of exactly the photo or part the service asks for.
 "use strict";
 
 (() => {
-  const { api, el, price, when, t, reasonTitle, statusText, clear } = AQ;
+  const { api, el, price, when, t, reasonTitle, statusText, partLabel, clear } = AQ;
   const LONG_SIDE = Number(document.body.dataset.uploadLongSide) || 1600;
   const MIN_SIDE = 480; // the service's minimum short side of a photo
   const JPEG_QUALITY = 0.85;
   const SUBMISSION = "autoquote.submission";
-  let shots = [];
+  const ACCEPT = "image/jpeg,image/png,image/webp";
+  let declared = []; // the parts tapped on the diagram, as the API writes them: {part, side}
+  let shots = new Map(); // step key ("whole" or a part's text form) -> the photo chosen for it
+  let vocabulary = null; // the parts the service can assess (GET /v1/models); null until known
   let policies = [];
   let current = null; // the claim on show
   let busy = false;
+
+  const textOf = (d) => (d.side ? d.part + ":" + d.side : d.part);
+  const sameDeclared = (a, b) => a.part === b.part && (a.side || null) === (b.side || null);
+  function fromText(text) {
+    const [part, side] = text.split(":");
+    return { part, side: side || null };
+  }
 
   // ---- preparing photos: checks the page can do, then resize to LONG_SIDE as JPEG --------------------
   class CheckError extends Error {}
@@ -52,17 +63,73 @@
     return { blob, width: canvas.width, height: canvas.height, url: URL.createObjectURL(blob) };
   }
 
-  // ---- the guided capture --------------------------------------------------------------------------
-  function newShot(kind) { return { kind, prepared: null, pending: null, error: "" }; }
-  function resetShots() { shots = [newShot("whole"), newShot("closeup")]; }
+  // ---- the car diagram: tap the damaged parts ------------------------------------------------------
+  function diagramParts() { return [...document.querySelectorAll("#car .car-part")]; }
 
-  function shotTitle(shot, index) {
-    return shot.kind === "whole" ? t("shot.whole.title") : t("shot.closeup.title", { n: index + 1 });
+  function assessable(text) {
+    return vocabulary === null || vocabulary.includes(fromText(text).part);
   }
-  // The shot travels in the file name (the service keeps it), so a retake can say which shot it means.
-  function uploadName(shot, index) {
-    const original = shot.name || "photo.jpg";
-    return (shot.kind === "whole" ? "whole_" : "closeup-" + index + "_") + original;
+
+  function toggle(text) {
+    if (!assessable(text)) return;
+    const d = fromText(text);
+    const at = declared.findIndex((x) => sameDeclared(x, d));
+    if (at >= 0) declared.splice(at, 1); else declared.push(d);
+    document.getElementById("checks").textContent = "";
+    renderDiagram();
+    renderShots();
+  }
+
+  function wireDiagram() {
+    for (const node of diagramParts()) {
+      node.setAttribute("role", "button");
+      node.setAttribute("tabindex", "0");
+      node.addEventListener("click", () => toggle(node.dataset.part));
+      node.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(node.dataset.part); }
+      });
+    }
+  }
+
+  function renderDiagram() {
+    for (const node of diagramParts()) {
+      const d = fromText(node.dataset.part);
+      const label = partLabel(d.part, d.side);
+      const on = declared.some((x) => sameDeclared(x, d));
+      const usable = assessable(node.dataset.part);
+      node.setAttribute("aria-pressed", String(on));
+      node.setAttribute("aria-label", usable ? label : t("damage.unavailable", { part: label }));
+      if (usable) node.removeAttribute("aria-disabled"); else node.setAttribute("aria-disabled", "true");
+      node.setAttribute("tabindex", usable ? "0" : "-1");
+      let title = node.querySelector("title");
+      if (!title) { title = document.createElementNS("http://www.w3.org/2000/svg", "title"); node.prepend(title); }
+      title.textContent = node.getAttribute("aria-label");
+    }
+    const list = document.getElementById("declared");
+    clear(list);
+    if (!declared.length) list.append(el("li", { class: "muted small", text: t("damage.none") }));
+    for (const d of declared) {
+      const label = partLabel(d.part, d.side);
+      list.append(el("li", { class: "declared-part", "data-part": textOf(d) }, el("span", { text: label }),
+        el("button", { type: "button", class: "link small", "aria-label": t("damage.remove", { part: label }), text: "×",
+          onclick: () => toggle(textOf(d)) })));
+    }
+  }
+
+  // ---- the guided capture: the whole car, then one close-up per declared part ----------------------
+  function steps() {
+    return [{ key: "whole", part: null }, ...declared.map((d) => ({ key: textOf(d), part: d }))];
+  }
+  function stepTitle(step, index) {
+    return step.part ? t("shot.part.title", { n: index + 1, part: partLabel(step.part.part, step.part.side) })
+      : t("shot.whole.title");
+  }
+  function stepHint(part) {
+    return part ? t("shot.part.hint", { part: partLabel(part.part, part.side) }) : t("shot.whole.hint");
+  }
+  function shotOf(key) {
+    if (!shots.has(key)) shots.set(key, { prepared: null, pending: null, error: "", name: "" });
+    return shots.get(key);
   }
 
   function choose(shot, file) {
@@ -79,29 +146,28 @@
   function renderShots() {
     const list = document.getElementById("shots");
     clear(list);
-    shots.forEach((shot, i) => {
-      const input = el("input", { type: "file", id: "shot-" + i, class: "visually-hidden",
-        accept: "image/jpeg,image/png,image/webp", "data-kind": shot.kind,
+    steps().forEach((step, i) => {
+      const shot = shotOf(step.key);
+      const title = stepTitle(step, i);
+      const input = el("input", { type: "file", id: "shot-" + i, class: "visually-hidden", accept: ACCEPT,
+        "data-kind": step.part ? "part" : "whole", "data-part": step.part ? step.key : null,
         onchange: (e) => { if (e.target.files[0]) choose(shot, e.target.files[0]); } });
       const preview = shot.prepared
-        ? el("img", { class: "preview", src: shot.prepared.url, alt: shotTitle(shot, i) })
+        ? el("img", { class: "preview", src: shot.prepared.url, alt: title })
         : el("span", { class: "camera", "aria-hidden": "true", text: shot.pending ? "…" : "📷" });
-      list.append(el("li", { class: "shot" + (shot.prepared ? " done" : "") + (shot.error ? " bad" : ""), "data-kind": shot.kind },
+      list.append(el("li", { class: "shot" + (shot.prepared ? " done" : "") + (shot.error ? " bad" : ""),
+        "data-kind": step.part ? "part" : "whole", "data-part": step.part ? step.key : null },
         el("label", { for: "shot-" + i, class: "shot-pick" }, preview,
           el("span", { class: "shot-text" },
-            el("strong", { text: shotTitle(shot, i) }),
-            el("span", { class: "small muted", text: shot.kind === "whole" ? t("shot.whole.hint") : t("shot.closeup.hint") }),
+            el("strong", { text: title }),
+            el("span", { class: "small muted", text: stepHint(step.part) }),
             el("span", { class: "small link-like", text: shot.prepared ? t("shot.change") : t("shot.take") }))),
         input,
-        shot.error ? el("p", { class: "error small shot-error", role: "alert", text: shot.error }) : null,
-        shot.kind === "closeup" && shots.filter((s) => s.kind === "closeup").length > 1
-          ? el("button", { type: "button", class: "link small", text: t("shot.remove"),
-            onclick: () => { shots.splice(i, 1); renderShots(); } })
-          : null));
+        shot.error ? el("p", { class: "error small shot-error", role: "alert", text: shot.error }) : null));
     });
   }
 
-  // ---- jurisdictions and earlier claims ---------------------------------------------------------------
+  // ---- jurisdictions, the parts the service knows, earlier claims -------------------------------------
   function policyName(p) {
     const limit = price(p.small_claim_limit, p.currency);
     const key = "jurisdiction." + p.jurisdiction;
@@ -116,9 +182,14 @@
     if (chosen) select.value = chosen;
   }
 
-  async function loadJurisdictions() {
-    policies = (await api("GET", "/v1/models")).policies;
+  async function loadModels() {
+    const models = await api("GET", "/v1/models");
+    policies = models.policies;
+    vocabulary = models.parts && models.parts.length ? models.parts : null;
+    declared = declared.filter((d) => assessable(textOf(d)));
     renderJurisdictions();
+    renderDiagram();
+    renderShots();
   }
 
   async function loadClaims() {
@@ -143,9 +214,8 @@
   function photoLabel(claim, photoId) {
     const index = claim.photos.findIndex((p) => p.id === photoId);
     const photo = claim.photos[index];
-    const m = photo && /^(whole|closeup-(\d+))_/.exec(photo.filename);
-    if (m && m[1] === "whole") return t("shot.whole.title");
-    if (m) return t("shot.closeup.title", { n: Number(m[2]) + 1 });
+    if (photo && photo.part) return t("shot.part.title", { n: index + 1, part: partLabel(photo.part.part, photo.part.side) });
+    if (photo && /^whole_/.test(photo.filename)) return t("shot.whole.title");
     return t("photo.number", { n: index + 1 });
   }
 
@@ -153,6 +223,11 @@
     const img = el("img", { alt: photoLabel(claim, photo.id), class: "thumb" + (extraClass ? " " + extraClass : "") });
     AQ.photoURL(claim.id, photo.id).then((url) => { img.src = url; }).catch(() => {});
     return img;
+  }
+
+  function reasonList(reasons) {
+    return el("ul", { class: "reasons" }, reasons.map((r) => el("li", { "data-code": r.code },
+      el("strong", { text: reasonTitle(r.code) + ": " }), el("span", { text: r.message }))));
   }
 
   function outcome(claim) {
@@ -174,77 +249,113 @@
         el("p", { class: "next", text: t("result.offer.next") }));
     }
     if (quote.decision === "human_review") {
+      const undeclared = quote.reasons.filter((r) => r.code === "undeclared_damage");
+      const answerable = claim.status === "in_review" && undeclared.length && quote.source === "model";
       return el("div", { class: "decision review", id: "outcome", "data-decision": quote.decision },
         el("p", { class: "headline", text: t("result.review") }),
         el("p", { class: "small muted", text: t("result.review.because") }),
-        el("ul", { class: "reasons" }, quote.reasons.map((r) => el("li", { "data-code": r.code },
-          el("strong", { text: reasonTitle(r.code) + ": " }), el("span", { text: r.message })))),
+        reasonList(quote.reasons),
+        answerable ? undeclaredAnswer(claim, undeclared) : null,
         el("p", { class: "next", text: t("result.review.next") }));
     }
     return retake(claim);
   }
 
-  // One card per photo the service names (poor_photo), with its thumbnail and a control to replace it;
-  // reasons that name no photo (no damage found) ask for one more close-up.
+  // Damage found on a part the claim does not declare: the customer may add it, then the claim is assessed again.
+  function undeclaredAnswer(claim, reasons) {
+    const error = el("p", { class: "error", role: "alert" });
+    const parts = [...new Set(reasons.map((r) => r.params.part))];
+    async function add(part, button) {
+      if (busy) return;
+      busy = true;
+      button.disabled = true;
+      error.textContent = "";
+      try {
+        const body = { declared_parts: [...claim.declared_parts, { part, side: null }] };
+        await api("PUT", "/v1/claims/" + claim.id + "/declared-parts", body);
+        progress(100, t("progress.assessing"));
+        render(await api("POST", "/v1/claims/" + claim.id + "/assess"));
+        loadClaims();
+      } catch (e) {
+        error.textContent = e instanceof AQ.ApiError ? e.message : t("error.network");
+        button.disabled = false;
+      } finally {
+        busy = false;
+        progress(null);
+      }
+    }
+    return el("div", { class: "undeclared", id: "undeclared" },
+      parts.map((part) => el("button", { type: "button", class: "big", "data-part": part,
+        text: t("result.undeclared.add", { part: partLabel(part, null) }), onclick: (e) => add(part, e.currentTarget) })),
+      error);
+  }
+
+  // One step per photo to replace or close-up to add, as the service lists them (claim.retake), each with the
+  // old photo if there is one, what a good photo shows, and a control to take the new one.
   function retake(claim) {
     const quote = claim.quote;
-    const named = quote.reasons.filter((r) => r.photo_id && claim.photos.some((p) => p.id === r.photo_id));
-    const byPhoto = new Map();
-    for (const r of named) byPhoto.set(r.photo_id, [...(byPhoto.get(r.photo_id) || []), r]);
-    const general = quote.reasons.filter((r) => !r.photo_id);
+    const groups = new Map(); // one step per photo, or per part without a photo, or one for a closer photo
+    for (const item of claim.retake) {
+      const key = item.photo_id || (item.part ? textOf(item.part) : "");
+      if (!groups.has(key)) groups.set(key, { key, photoId: item.photo_id, part: item.part, items: [] });
+      const group = groups.get(key);
+      group.items.push(item);
+      if (!group.part && item.part) group.part = item.part;
+    }
     const picks = new Map();
-    const names = new Map();
     const error = el("p", { class: "error", role: "alert", id: "retake-error" });
+    const nothingSeen = claim.retake.length > 0 && claim.retake.every((i) => i.code === "no_damage_found");
     const items = [];
-    for (const [photoId, reasons] of byPhoto) {
-      const photo = claim.photos.find((p) => p.id === photoId);
+    let added = claim.photos.length; // a photo to add is numbered after the claim's photos
+    for (const group of groups.values()) {
+      const photo = group.photoId ? claim.photos.find((p) => p.id === group.photoId) : null;
+      const tag = photo ? photo.part : group.part;
+      const n = photo ? 0 : (added += 1);
+      const title = photo ? photoLabel(claim, photo.id)
+        : (tag ? t("shot.part.title", { n, part: partLabel(tag.part, tag.side) }) : t("shot.closer.title", { n }));
+      const hint = tag ? stepHint(tag) : (photo ? stepHint(null) : t("shot.closer.hint"));
       const preview = el("span", { class: "retake-new" });
-      items.push(el("li", { class: "retake-item", "data-photo": photoId },
-        el("div", { class: "retake-old" }, thumb(claim, photo, "meant"),
-          el("div", {}, el("p", { class: "small muted", text: t("result.retake.meant") }),
-            el("strong", { class: "retake-label", text: photoLabel(claim, photoId) }),
-            el("ul", { class: "reasons" }, reasons.map((r) => el("li", { "data-code": r.code, text: r.message }))))),
-        el("label", { class: "button", for: "retake-" + photoId, text: t("result.retake.choose") }),
-        el("input", { type: "file", id: "retake-" + photoId, class: "visually-hidden retake-input", accept: "image/jpeg,image/png,image/webp",
-          onchange: (e) => pick(photoId, e.target.files[0], preview) }),
+      const id = "retake-" + (group.photoId || "new-" + n);
+      items.push(el("li", { class: "retake-item shot", "data-photo": group.photoId || "", "data-part": tag ? textOf(tag) : "" },
+        el("div", { class: "retake-old" },
+          photo ? thumb(claim, photo, "meant") : el("span", { class: "camera", "aria-hidden": "true", text: "📷" }),
+          el("div", {},
+            el("strong", { class: "retake-label", text: title }),
+            el("p", { class: "small muted", text: hint }))),
+        el("ul", { class: "reasons retake-why" }, group.items.map((i) => el("li", { "data-code": i.code, text: i.message }))),
+        el("label", { class: "button", for: id, text: t("result.retake.choose") }),
+        el("input", { type: "file", id, class: "visually-hidden retake-input", accept: ACCEPT,
+          onchange: (e) => pick(group, e.target.files[0], preview) }),
         preview));
     }
-    if (general.length) {
-      const preview = el("span", { class: "retake-new" });
-      items.push(el("li", { class: "retake-item", "data-photo": "" },
-        el("ul", { class: "reasons" }, general.map((r) => el("li", { "data-code": r.code, text: r.message }))),
-        el("label", { class: "button", for: "retake-extra", text: t("result.retake.choose") }),
-        el("input", { type: "file", id: "retake-extra", class: "visually-hidden retake-input", accept: "image/jpeg,image/png,image/webp",
-          onchange: (e) => pick("", e.target.files[0], preview) }),
-        preview));
-    }
-    function pick(photoId, file, preview) {
+    function pick(group, file, preview) {
       error.textContent = "";
       if (!file) return;
       const job = prepare(file);
-      picks.set(photoId, job);
-      names.set(photoId, file.name);
+      picks.set(group.key, { job, name: file.name });
       clear(preview);
       job.then((p) => preview.append(el("img", { class: "thumb", src: p.url, alt: t("result.retake.choose") })),
-        (e) => { picks.delete(photoId); error.textContent = e.message; });
+        (e) => { picks.delete(group.key); error.textContent = e.message; });
     }
     async function send(event) {
       const button = event.currentTarget;
       if (busy) return;
-      const wanted = [...byPhoto.keys(), ...(general.length ? [""] : [])];
-      if (wanted.some((id) => !picks.has(id))) { error.textContent = t("result.retake.missing"); return; }
+      if ([...groups.keys()].some((key) => !picks.has(key))) { error.textContent = t("result.retake.missing"); return; }
       busy = true;
       button.disabled = true;
       try {
-        for (const photoId of wanted) {
-          const prepared = await picks.get(photoId);
+        for (const group of groups.values()) {
+          const chosen = picks.get(group.key);
+          const prepared = await chosen.job;
           const form = new FormData();
-          if (photoId) {
-            const old = claim.photos.find((p) => p.id === photoId);
+          if (group.photoId) {
+            // The new photo takes the old one's place and keeps the part it shows.
+            const old = claim.photos.find((p) => p.id === group.photoId);
             form.append("file", prepared.blob, old.filename || "photo.jpg");
-            await api("PUT", "/v1/claims/" + claim.id + "/photos/" + encodeURIComponent(photoId), form);
+            await api("PUT", "/v1/claims/" + claim.id + "/photos/" + encodeURIComponent(group.photoId), form);
           } else {
-            form.append("files", prepared.blob, "closeup-" + claim.photos.length + "_" + (names.get("") || "photo.jpg"));
+            if (group.part) form.append("part", textOf(group.part));
+            form.append("files", prepared.blob, (group.part ? "part_" : "closeup_") + (chosen.name || "photo.jpg"));
             await api("POST", "/v1/claims/" + claim.id + "/photos", form);
           }
         }
@@ -260,23 +371,37 @@
       }
     }
     return el("div", { class: "decision retake", id: "outcome", "data-decision": quote.decision },
-      el("p", { class: "headline", text: t("result.retake", { count: items.length }) }),
-      el("p", { class: "next", text: t("result.retake.next") }),
+      el("p", { class: "headline", text: nothingSeen ? t("result.nodamage") : t("result.retake", { count: items.length }) }),
+      el("p", { class: "next", text: nothingSeen ? t("result.nodamage.next") : t("result.retake.next") }),
       el("ol", { class: "retake-list" }, items),
       error,
       el("button", { type: "button", class: "primary big", id: "retake-send", text: t("result.retake.send"), onclick: send }));
   }
 
+  // The parts the customer declared, each with what the photos showed of it.
+  function declaredList(claim) {
+    if (!claim.declared_parts.length) return null;
+    const checks = (claim.quote && claim.quote.verification) ? claim.quote.verification.parts : [];
+    return el("div", { class: "declared-result", id: "declared-result" },
+      el("h3", { text: t("result.declared") }),
+      el("ul", { class: "declared" }, claim.declared_parts.map((d) => {
+        const check = checks.find((c) => sameDeclared(c, d));
+        const state = check ? check.status : null;
+        return el("li", { class: "declared-part" + (state ? " " + state : ""), "data-part": textOf(d), "data-status": state || "" },
+          el("span", { text: partLabel(d.part, d.side) }),
+          state ? el("span", { class: "small muted", text: t("part.status." + state) }) : null);
+      })));
+  }
+
   function quoteTable(quote) {
     if (!quote || !quote.line_items.length) return null;
     const op = (o) => (AQ.has("op." + o) ? t("op." + o) : o);
-    const part = (p) => (AQ.has("part." + p) ? t("part." + p) : p);
     return el("div", { class: "quote", id: "quote" },
       el("h3", { text: t("quote.title") }),
       el("table", { class: "lines" },
         el("thead", {}, el("tr", {}, el("th", { text: t("quote.part") }), el("th", { text: t("quote.work") }),
           el("th", { class: "num", text: t("quote.amount") }))),
-        el("tbody", {}, quote.line_items.map((l) => el("tr", {}, el("td", { text: part(l.part) }), el("td", { text: op(l.operation) }),
+        el("tbody", {}, quote.line_items.map((l) => el("tr", {}, el("td", { text: partLabel(l.part, null) }), el("td", { text: op(l.operation) }),
           el("td", { class: "num", text: price(l.total, quote.currency) })))),
         el("tfoot", {}, el("tr", {}, el("td", { colspan: "2", text: t("quote.total") }),
           el("td", { class: "num total", text: price(quote.total, quote.currency) })))),
@@ -296,8 +421,10 @@
       el("span", { class: "status status-" + claim.status, id: "claim-status", "data-status": claim.status, text: statusText(claim.status) })));
     if (claim.description) root.append(el("p", { class: "description", text: claim.description }));
     root.append(outcome(claim));
+    const list = declaredList(claim);
+    if (list) root.append(list);
     // A quote that waits for a retake is about to change; a rejected claim has none to show.
-    const retaking = claim.quote && claim.quote.decision === "retake_photos" && !claim.review;
+    const retaking = claim.status === "retake_requested";
     if (!retaking && !(claim.review && claim.review.outcome === "rejected")) {
       const table = quoteTable(claim.quote);
       if (table) root.append(table);
@@ -310,12 +437,18 @@
     document.getElementById("new").hidden = true;
   }
 
+  function resetCapture() {
+    declared = [];
+    shots = new Map();
+    renderDiagram();
+    renderShots();
+  }
+
   function startNew() {
     document.getElementById("claim").hidden = true;
     document.getElementById("new").hidden = false;
     current = null;
-    resetShots();
-    renderShots();
+    resetCapture();
   }
 
   // ---- submitting: one Idempotency-Key per submission, kept across retries ----------------------------
@@ -364,21 +497,27 @@
     button.disabled = true;
     checks.textContent = "";
     try {
-      // Checks first: no claim is opened for photos the page can already tell are unusable.
-      const pending = shots.filter((s) => s.pending);
+      // Checks first: no claim is opened for photos the page can already tell are unusable or missing.
+      const wanted = steps();
+      const pending = wanted.map((s) => shotOf(s.key)).filter((s) => s.pending);
       for (let i = 0; i < pending.length; i++) {
         progress(0, t("progress.preparing", { done: i + 1, total: pending.length }));
         await pending[i].pending;
       }
-      const bad = shots.find((s) => s.error);
+      if (!declared.length) throw new CheckError(t("check.parts"));
+      const bad = wanted.map((s) => shotOf(s.key)).find((s) => s.error);
       if (bad) throw new CheckError(bad.error);
-      if (!shots.some((s) => s.kind === "whole" && s.prepared)) throw new CheckError(t("check.whole"));
-      if (!shots.some((s) => s.kind === "closeup" && s.prepared)) throw new CheckError(t("check.closeup"));
+      for (const step of wanted) {
+        if (shotOf(step.key).prepared) continue;
+        throw new CheckError(step.part ? t("check.part", { part: partLabel(step.part.part, step.part.side) }) : t("check.whole"));
+      }
       const [jurisdiction, region] = form.elements.jurisdiction.value.split("|");
-      const body = { region, jurisdiction, segment: form.elements.segment.value, description: form.elements.description.value };
+      const body = { region, jurisdiction, segment: form.elements.segment.value, description: form.elements.description.value,
+        declared_parts: declared.map((d) => ({ part: d.part, side: d.side })) };
       let sub = savedSubmission();
+      if (sub && !Array.isArray(sub.sent)) sub = null; // kept by an earlier version of this page
       if (!sub || (!sub.claimId && JSON.stringify(sub.body) !== JSON.stringify(body))) {
-        sub = { key: AQ.uuid(), body, claimId: null, uploaded: false };
+        sub = { key: AQ.uuid(), body, claimId: null, sent: [] };
         saveSubmission(sub);
       }
       if (!sub.claimId) {
@@ -387,15 +526,19 @@
         sub.claimId = claim.id;
         saveSubmission(sub);
       }
-      const photos = shots.filter((s) => s.prepared);
-      if (!sub.uploaded) {
-        const existing = await api("GET", "/v1/claims/" + sub.claimId);
-        if (existing.photos.length < photos.length) {
-          const data = new FormData();
-          photos.forEach((s) => data.append("files", s.prepared.blob, uploadName(s, shots.indexOf(s))));
-          await upload(sub.claimId, data, (f) => progress(10 + Math.round(f * 80), t("progress.uploading", { percent: Math.round(f * 100) })));
-        }
-        sub.uploaded = true;
+      // One upload per step, each close-up with its part; a step sent before (a retry) is not sent again.
+      const todo = wanted.filter((s) => !sub.sent.includes(s.key));
+      for (let i = 0; i < todo.length; i++) {
+        const step = todo[i];
+        const shot = shotOf(step.key);
+        const data = new FormData();
+        if (step.part) data.append("part", step.key);
+        data.append("files", shot.prepared.blob, (step.part ? "part_" : "whole_") + (shot.name || "photo.jpg"));
+        await upload(sub.claimId, data, (f) => {
+          const done = (i + f) / todo.length;
+          progress(10 + Math.round(done * 80), t("progress.uploading", { percent: Math.round(done * 100) }));
+        });
+        sub.sent.push(step.key);
         saveSubmission(sub);
       }
       progress(95, t("progress.assessing"));
@@ -416,6 +559,7 @@
   }
 
   function relabel() {
+    renderDiagram();
     renderShots();
     if (policies.length) renderJurisdictions();
     if (!document.getElementById("customer").hidden) {
@@ -424,13 +568,12 @@
     }
   }
 
-  resetShots();
+  wireDiagram();
   document.getElementById("new-claim").addEventListener("submit", submit);
-  document.getElementById("add-closeup").addEventListener("click", () => { shots.push(newShot("closeup")); renderShots(); });
   document.getElementById("refresh").addEventListener("click", () => { loadClaims(); if (current) show(current.id, false); });
   AQ.initLang(relabel).then(() => AQ.signIn(async () => { await api("GET", "/v1/claims?limit=1"); }, () => {
     document.getElementById("customer").hidden = false;
-    loadJurisdictions();
+    loadModels();
     loadClaims();
   }));
 })();

@@ -84,6 +84,8 @@
         el("ul", { class: "reasons" }, quote.reasons.map((r) => el("li", {},
           el("strong", { text: reasonTitle(r.code) }), " ", el("span", { text: r.message }))))));
     }
+    const declared = declaredSection(view);
+    if (declared) root.append(declared);
     root.append(photosSection(view, closed));
     if (quote) root.append(findingsSection(view));
     if (quote) root.append(lineItemsSection(view, closed));
@@ -99,6 +101,50 @@
     return el("section", { class: "card decided decided-" + review.outcome },
       el("strong", { text: text }), " ", el("span", { class: "muted", text: when(review.at) }),
       review.comment ? el("p", { text: review.comment }) : null);
+  }
+
+  // ---- declared against found, part by part ----------------------------------------------------
+  function photoName(claim, photoId) {
+    const index = claim.photos.findIndex((p) => p.id === photoId);
+    if (index < 0) return photoId ? String(photoId).slice(0, 8) : "—";
+    const photo = claim.photos[index];
+    const kind = photo.part ? AQ.t("rv.closeup", { part: AQ.partLabel(photo.part.part, photo.part.side) }) : AQ.t("rv.wide");
+    return AQ.t("photo.number", { n: index + 1 }) + " · " + kind;
+  }
+
+  function declaredSection(view) {
+    const { claim } = view;
+    const quote = view.model_quote || claim.quote;
+    const check = quote ? quote.verification : null;
+    if (!claim.declared_parts.length && !check) return null;
+    const rows = [];
+    const status = (s) => el("span", { class: "sev " + (s === "confirmed" ? "sev-minor" : "sev-severe"), text: AQ.t("rv.status." + s) });
+    if (check) {
+      for (const p of check.parts) {
+        const key = p.side ? p.part + ":" + p.side : p.part;
+        rows.push(el("tr", { "data-part": key, "data-status": p.status },
+          el("td", { text: AQ.partLabel(p.part, p.side) }), el("td", {}, status(p.status)),
+          el("td", { text: photoName(claim, p.photo_id) }),
+          el("td", { class: "num", text: p.score === null ? "—" : p.score.toFixed(2) })));
+      }
+      for (const u of check.undeclared) {
+        rows.push(el("tr", { "data-part": u.part, "data-status": "undeclared" },
+          el("td", { text: AQ.partLabel(u.part, null) }),
+          el("td", {}, el("span", { class: "sev sev-moderate", text: AQ.t("rv.status.undeclared") })),
+          el("td", { text: photoName(claim, u.photo_id) }), el("td", { class: "num", text: u.score.toFixed(2) })));
+      }
+    } else {
+      for (const d of claim.declared_parts) {
+        rows.push(el("tr", { "data-part": d.side ? d.part + ":" + d.side : d.part },
+          el("td", { text: AQ.partLabel(d.part, d.side) }), el("td", { class: "muted", text: "—" }), el("td", {}), el("td", {})));
+      }
+    }
+    return section(AQ.t("rv.declared"),
+      el("table", { id: "declared-check" },
+        el("thead", {}, el("tr", {}, [AQ.t("quote.part"), AQ.t("rv.col.status"), AQ.t("rv.col.photo"), AQ.t("rv.col.score")]
+          .map((h) => el("th", { text: h })))),
+        el("tbody", {}, rows)),
+      check ? el("p", { class: "muted small", text: AQ.t("rv.threshold", { threshold: check.threshold }) }) : null);
   }
 
   // ---- photos and boxes ------------------------------------------------------------------------
@@ -259,6 +305,8 @@
 
     const caption = el("figcaption", {},
       el("span", { class: "filename", text: photo.filename || "(no name)" }),
+      el("span", { class: "photo-part muted small", text: photo.part
+        ? AQ.t("rv.closeup", { part: AQ.partLabel(photo.part.part, photo.part.side) }) : AQ.t("rv.wide") }),
       el("span", { class: "muted small", text: photo.width + "×" + photo.height }),
       photo.duplicate_of_claim_id
         ? el("a", { class: "chip warn duplicate-of", href: photo.duplicate_of_url, "data-claim": photo.duplicate_of_claim_id,
@@ -419,7 +467,8 @@
       case "boxes.corrected": return (d.before || []).length + " → " + (d.after || []).length + " boxes on photo " + String(d.photo_id).slice(0, 8);
       case "claim.approved": return "approved " + money(d.amount, d.currency) + (d.comment ? " · " + d.comment : "");
       case "claim.rejected": return "rejected · " + d.comment;
-      case "photo.added": return (d.photos || []).map((p) => "photo " + String(p.photo_id).slice(0, 8)).join(", ");
+      case "photo.added": return (d.photos || []).map((p) => "photo " + String(p.photo_id).slice(0, 8) + (p.part ? " (" + p.part + ")" : "")).join(", ");
+      case "claim.parts_declared": return ((d.declared_parts || {}).from || []).join(", ") + " → " + ((d.declared_parts || {}).to || []).join(", ");
       case "photo.replaced": return "photo " + String(d.replaces).slice(0, 8) + " → " + String(d.photo_id).slice(0, 8);
       case "photo.withdrawn": return "photo " + String(d.photo_id).slice(0, 8);
       case "claim.settled":

@@ -28,16 +28,31 @@ def scene(
     seed: int = 0,
     size: tuple[int, int] = (640, 480),
     light: float = 1.0,
+    camera: bool = False,
 ) -> bytes:
-    """A JPEG whose left and right halves show the damaged parts named (None: grey), ``light`` times as bright."""
+    """A JPEG whose left and right halves (as seen upright) show the damaged parts named (None: grey), ``light``
+    times as bright. ``camera``: compressed like a phone's photo (smooth texture, mild noise) and stored sideways
+    with EXIF orientation 6, as phones store a photo taken upright."""
     width, height = size
     rng = np.random.default_rng(seed)
     arr = np.empty((height, width, 3), dtype=np.float32)
     for half, part in ((slice(0, width // 2), left), (slice(width // 2, width), right)):
         arr[:, half] = PAINT[part] if part else GREY
-    shown = (arr + rng.normal(0, 25, size=arr.shape)) * light
+    if camera:
+        coarse = rng.normal(0, 50, size=(max(1, height // 32), max(1, width // 32), 3)).astype(np.float32)
+        blotches = Image.fromarray(((coarse + 128).clip(0, 255)).astype(np.uint8), "RGB")
+        texture = np.asarray(blotches.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32) - 128
+        shown = (arr + texture + rng.normal(0, 4, size=arr.shape)) * light
+    else:
+        shown = (arr + rng.normal(0, 25, size=arr.shape)) * light
+    image = Image.fromarray(shown.clip(0, 255).astype(np.uint8), "RGB")
     buf = io.BytesIO()
-    Image.fromarray(shown.clip(0, 255).astype(np.uint8), "RGB").save(buf, format="JPEG", quality=90)
+    if camera:
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotate 90 degrees clockwise to show it upright
+        image.transpose(Image.Transpose.ROTATE_90).save(buf, format="JPEG", quality=90, exif=exif)
+    else:
+        image.save(buf, format="JPEG", quality=90)
     return buf.getvalue()
 
 

@@ -95,9 +95,11 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(live: tuple
             page.wait_for_selector("#c-jurisdiction option", state="attached")
             page.select_option("#c-jurisdiction", "CN|CN")
             page.fill("#c-description", XSS_DESCRIPTION)
+            page.click("#car [data-part='Bumper:front']")
             page.set_input_files("#shot-0", str(photo))
             page.set_input_files("#shot-1", str(closeup))
-            page.wait_for_selector(".shot.done[data-kind=closeup] img.preview")
+            page.wait_for_selector(".shot.done[data-part='Bumper:front'] img.preview")
+            page.wait_for_selector(".shot.done[data-kind=whole] img.preview")
             page.click("#submit")
             page.wait_for_selector("#claim-status")
             assert page.text_content("#claim-status") == "With an adjuster"
@@ -117,6 +119,12 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(live: tuple
             review.wait_for_selector("canvas.photo-canvas[data-ready=true]")
             assert review.text_content(".claim-head .description") == XSS_DESCRIPTION
             assert review.text_content(".photo .filename") == "whole_" + XSS_FILENAME
+            # Declared against found, part by part: the front bumper the customer tapped, seen on the photos.
+            checked = review.eval_on_selector_all(
+                "#declared-check tbody tr", "rows => rows.map(r => [r.dataset.part, r.dataset.status])"
+            )
+            assert checked == [["Bumper:front", "confirmed"]]
+            assert "front Bumper" in (review.text_content("#declared-check") or "")
             review.click("#toggle-boxes")
             assert review.get_attribute("#toggle-boxes", "aria-pressed") == "false"
             review.click("#toggle-boxes")

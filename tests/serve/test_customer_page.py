@@ -1,9 +1,13 @@
 """The customer's journey in a real headless Chromium, at phone and laptop size, in English and Chinese.
 
-Guided capture of the standard shots, the page's own checks (no claim for a GIF), resizing in the browser
-(a 12-MP photo with an EXIF rotation goes up upright and under 600 KB), the quote in words, a double
-tap that makes one claim, a retried submission that keeps its Idempotency-Key, and the retake of the
-photo the service names. Screenshots go to AUTOQUOTE_TEST_ARTIFACTS.
+The damaged parts tapped on the car diagram, one guided photo per declared part plus the whole car, the page's
+own checks (no claim for a GIF or a missing close-up), resizing in the browser (a 12-MP photo with an EXIF
+rotation goes up upright and under 600 KB), a double tap that makes one claim, a retake of exactly the close-up
+the photos did not confirm, the quote in words; damage the customer did not declare, added with one tap; a
+retried submission that keeps its Idempotency-Key. Screenshots go to AUTOQUOTE_TEST_ARTIFACTS.
+
+The fake detector reads each photo's paint (``tests/serve/scenes.py``): red shows a damaged door, green a
+damaged fender, grey nothing.
 """
 
 from __future__ import annotations
@@ -19,30 +23,47 @@ import pytest
 from serve.app import create_app
 from serve.db.rows import ClaimRow
 from serve.settings import Settings
-from tests.fakes import FakePricer, fake_pipeline, phone_photo, photo_bytes
+from tests.fakes import photo_bytes
 from tests.serve.live import in_thread
+from tests.serve.scenes import scene, scene_pipeline
 from tests.serve.test_browser import ARGS, artifacts, chromium_path, make_key
 
 pytestmark = pytest.mark.browser
 
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "laptop": {"width": 1280, "height": 800}}
 TEXT = {
-    "en": {"offer": "We can pay", "retake": "Please take 1 photo(s) again", "closeup": "2. A close-up of the damage"},
-    "zh-CN": {"offer": "我们可以赔付", "retake": "请重新拍摄 1 张照片", "closeup": "2. 损伤部位近照"},
+    "en": {
+        "offer": "We can pay",
+        "retake": "We need 1 more photo(s)",
+        "fender": "3. Close-up: left Wing",
+        "asks": "please take a close-up photo of the left Wing",
+        "review": "An adjuster will look at your claim",
+        "add": "Add the Wing to my claim",
+        "seen": "seen on the photos",
+    },
+    "zh-CN": {
+        "offer": "我们可以赔付",
+        "retake": "还需要您拍摄 1 张照片",
+        "fender": "3. 特写：左侧翼子板",
+        "asks": "请对左侧翼子板拍一张近距离特写",
+        "review": "定损员将查看您的理赔",
+        "add": "将翼子板加入理赔",
+        "seen": "照片中已确认",
+    },
 }
 MAX_UPLOAD = 600 * 1024
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A 12-MP camera photo stored sideways with EXIF orientation 6, sharp close-ups, a dark one, a GIF."""
+    """A 12-MP camera photo of the damaged door stored sideways (EXIF 6), close-ups, one showing nothing, a GIF."""
     folder = tmp_path_factory.mktemp("photos")
     files = {
-        "whole": ("IMG_0001.jpg", phone_photo(exif_orientation=6)),
-        "closeup": ("IMG_0002.jpg", photo_bytes(1280, 960, seed=2)),
-        "dark": ("IMG_0003.jpg", photo_bytes(1280, 960, brightness=8, noise=4, seed=3)),
-        "retaken": ("IMG_0004.jpg", photo_bytes(1280, 960, seed=4)),
-        "replacement": ("IMG_0005.jpg", photo_bytes(1280, 960, seed=5)),
+        "whole": ("IMG_0001.jpg", scene("Door", None, seed=1, size=(3024, 4032), camera=True)),
+        "door": ("IMG_0002.jpg", scene("Door", None, seed=2, size=(1280, 960))),
+        "fender_unclear": ("IMG_0003.jpg", scene(None, None, seed=3, size=(1280, 960))),
+        "fender": ("IMG_0004.jpg", scene("Fender", None, seed=4, size=(1280, 960))),
+        "both": ("IMG_0005.jpg", scene("Door", "Fender", seed=5, size=(1280, 960))),
         "gif": ("animation.gif", photo_bytes(64, 64, fmt="GIF")),
     }
     out = {}
@@ -54,8 +75,8 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def live(settings: Settings) -> Iterator[tuple[str, Any]]:
-    """The app on fake models that settle two findings at 600 CNY each (1,200, under the CN limit)."""
-    app = create_app(settings, pipeline_factory=lambda _s: fake_pipeline(pricer=FakePricer(per_finding=600.0)))
+    """The app on the scene detector, each finding priced at 400 CNY (three: 1,200, under the CN limit)."""
+    app = create_app(settings, pipeline_factory=lambda _s: scene_pipeline(per_finding=400.0))
     with in_thread(app) as url:
         yield url, app
 
@@ -66,13 +87,14 @@ class Stored:
     filename: str
     width: int
     height: int
+    part: str | None
 
 
 def claims_in_db(app: Any) -> list[list[Stored]]:
     """Each claim's photos as the database holds them, oldest claim first."""
     with app.state.sessionmaker() as session:
         rows = session.query(ClaimRow).order_by(ClaimRow.created_at).all()
-        return [[Stored(p.id, p.filename, p.width, p.height) for p in c.photos] for c in rows]
+        return [[Stored(p.id, p.filename, p.width, p.height, p.part) for p in c.photos] for c in rows]
 
 
 def sign_in(page: Any, base: str, key: str, lang: str) -> None:
@@ -84,6 +106,14 @@ def sign_in(page: Any, base: str, key: str, lang: str) -> None:
     page.fill("#key", key)
     page.click("#sign-in-form button[type=submit]")
     page.wait_for_selector("#c-jurisdiction option", state="attached")
+    page.wait_for_selector("#car [data-part='Dickey'][aria-disabled=true]", state="attached")  # the vocabulary
+
+
+def declare(page: Any, *parts: str) -> None:
+    """Tap each part on the car diagram."""
+    for part in parts:
+        page.click(f"#car [data-part='{part}']")
+        page.wait_for_selector(f"#car [data-part='{part}'][aria-pressed=true]", state="attached")
 
 
 WIDER = """() => [...document.querySelectorAll("body *")]
@@ -106,6 +136,7 @@ def test_customer_journey(live: tuple[str, Any], photos: dict[str, Path], tmp_pa
     shots = artifacts(tmp_path)
     name = f"customer-{lang}-{size}"
     uploads: list[int] = []
+    text = TEXT[lang]
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=ARGS)
         try:
@@ -123,59 +154,107 @@ def test_customer_journey(live: tuple[str, Any], photos: dict[str, Path], tmp_pa
             assert len(options) == 3 and not any(re.search(r"\bCN-single-vehicle\b|^US\b", o) for o in options)
             assert page.text_content(".subtitle") != "" and page.get_attribute("html", "lang") == lang
 
-            # The page's own checks: a GIF is refused on the spot, and nothing is sent.
+            # The page's own checks: a GIF is refused on the spot, no part declared, and nothing is sent.
             page.set_input_files("#shot-0", str(photos["gif"]))
             page.wait_for_selector(".shot-error")
             page.click("#submit")
             assert page.text_content("#checks")
             assert claims_in_db(app) == []
 
-            # Guided capture: the whole car (12 MP, stored sideways) and one close-up, previewed.
+            # The damaged parts, tapped on the diagram: each is a labelled button, and adds its close-up step.
+            assert page.get_attribute("#car [data-part='Door:left']", "role") == "button"
+            declare(page, "Door:left", "Fender:left", "Bonnet")
+            page.click("#car [data-part='Bonnet']")  # tapped again: off
+            assert page.get_attribute("#car [data-part='Bonnet']", "aria-pressed") == "false"
+            labels = page.eval_on_selector_all("#declared .declared-part", "ps => ps.map(p => p.dataset.part)")
+            assert labels == ["Door:left", "Fender:left"]
+            steps = page.eval_on_selector_all("#shots .shot", "ss => ss.map(s => s.dataset.part || s.dataset.kind)")
+            assert steps == ["whole", "Door:left", "Fender:left"]
+            assert page.text_content("#shots .shot[data-part='Fender:left'] strong") == text["fender"]
+
+            # Guided capture: the whole car (12 MP, stored sideways), then each part's close-up; one missing.
             page.set_input_files("#shot-0", str(photos["whole"]))
-            page.set_input_files("#shot-1", str(photos["closeup"]))
+            page.set_input_files("#shot-1", str(photos["door"]))
+            page.wait_for_selector(".shot.done[data-part='Door:left'] img.preview")
+            page.click("#submit")
+            page.wait_for_selector("#checks:not(:empty)")
+            assert claims_in_db(app) == []
+            page.set_input_files("#shot-2", str(photos["fender_unclear"]))
+            page.wait_for_selector(".shot.done[data-part='Fender:left'] img.preview")
             page.wait_for_selector(".shot.done[data-kind=whole] img.preview")
-            page.wait_for_selector(".shot.done[data-kind=closeup] img.preview")
             no_sideways_scroll(page)
             page.screenshot(path=str(shots / f"{name}-capture.png"), full_page=True)
 
-            page.dblclick("#submit")  # a double tap
-            page.wait_for_selector("#outcome[data-decision=auto_settle]", timeout=60_000)
-            (claim,) = claims_in_db(app)
-            assert len(claim) == 2
-            whole = next(p for p in claim if p.filename == "whole_IMG_0001.jpg")
-            assert (whole.width, whole.height) == (1200, 1600)  # upright, long side 1600
-            assert len(uploads) == 1 and uploads[0] < MAX_UPLOAD, uploads
-            assert TEXT[lang]["offer"] in (page.text_content("#outcome") or "")
-            assert page.locator("#quote tbody tr").count() == 2
-            interval = page.text_content("#interval") or ""
-            assert all(n in interval for n in ("1,200", "960", "1,440")), interval
-            no_sideways_scroll(page)
-            page.screenshot(path=str(shots / f"{name}-quote.png"), full_page=True)
-
-            # A dark close-up: the service asks for that photo again, and the page says which one.
-            page.click("#start-new")
-            page.set_input_files("#shot-0", str(photos["retaken"]))
-            page.set_input_files("#shot-1", str(photos["dark"]))
-            page.wait_for_selector(".shot.done[data-kind=closeup] img.preview")
-            page.click("#submit")
+            # A double tap sends once; the fender's close-up shows nothing, so exactly that close-up is asked for.
+            page.dblclick("#submit")
             page.wait_for_selector("#outcome[data-decision=retake_photos]", timeout=60_000)
-            assert TEXT[lang]["retake"] in (page.text_content("#outcome") or "")
-            page.wait_for_selector(".retake-item img.meant[src^='blob:']")
-            page.screenshot(path=str(shots / f"{name}-retake.png"), full_page=True)
+            (claim,) = claims_in_db(app)
+            assert [p.part for p in claim] == [None, "Door:left", "Fender:left"]
+            whole = claim[0]
+            assert (whole.width, whole.height) == (1200, 1600)  # upright, long side 1600
+            assert len(uploads) == 3 and max(uploads) < MAX_UPLOAD, uploads
+            outcome = page.text_content("#outcome") or ""
+            assert text["retake"] in outcome and text["asks"] in outcome, outcome
             items = page.locator(".retake-item")
             assert items.count() == 1
-            second = claims_in_db(app)[-1]
-            dark = next(p for p in second if p.filename == "closeup-1_IMG_0003.jpg")
-            assert items.first.get_attribute("data-photo") == dark.id
-            assert page.text_content(".retake-item .retake-label") == TEXT[lang]["closeup"]
+            assert items.first.get_attribute("data-photo") == claim[2].id
+            assert items.first.get_attribute("data-part") == "Fender:left"
+            assert page.text_content(".retake-item .retake-label") == text["fender"]
+            page.wait_for_selector(".retake-item img.meant[src^='blob:']")
             no_sideways_scroll(page)
-            page.set_input_files(f"#retake-{dark.id}", str(photos["replacement"]))
+            page.screenshot(path=str(shots / f"{name}-retake.png"), full_page=True)
+
+            # The retake: a new close-up of the fender in its place; the claim settles on both parts.
+            page.set_input_files(f"#retake-{claim[2].id}", str(photos["fender"]))
             page.wait_for_selector(".retake-new img")
             page.click("#retake-send")
             page.wait_for_selector("#outcome:not([data-decision=retake_photos])", timeout=60_000)
             assert page.get_attribute("#outcome", "data-decision") == "auto_settle", page.text_content("#claim")
-            assert len(claims_in_db(app)) == 2
-            page.screenshot(path=str(shots / f"{name}-retaken.png"), full_page=True)
+            assert text["offer"] in (page.text_content("#outcome") or "")
+            unclear = claim[2].id
+            (claim,) = claims_in_db(app)
+            assert [p.part for p in claim] == [None, "Door:left", "Fender:left"] and claim[2].id != unclear
+            assert page.locator("#quote tbody tr").count() == 3
+            interval = page.text_content("#interval") or ""
+            assert all(n in interval for n in ("1,200", "960", "1,440")), interval
+            seen = page.eval_on_selector_all("#declared-result .declared-part", "ps => ps.map(p => p.dataset.status)")
+            assert seen == ["confirmed", "confirmed"]
+            assert text["seen"] in (page.text_content("#declared-result") or "")
+            no_sideways_scroll(page)
+            page.screenshot(path=str(shots / f"{name}-quote.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_damage_the_customer_did_not_declare_is_added_with_one_tap(
+    live: tuple[str, Any], photos: dict[str, Path], tmp_path: Path, lang: str
+) -> None:
+    executable = chromium_path()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra has it)")
+    base, app = live
+    key = make_key(app, "customer")
+    text = TEXT[lang]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORTS["phone"])
+            sign_in(page, base, key, lang)
+            declare(page, "Door:left")
+            page.set_input_files("#shot-0", str(photos["both"]))  # the door and, beside it, the fender
+            page.set_input_files("#shot-1", str(photos["door"]))
+            page.wait_for_selector(".shot.done[data-part='Door:left'] img.preview")
+            page.wait_for_selector(".shot.done[data-kind=whole] img.preview")
+            page.click("#submit")
+            page.wait_for_selector("#outcome[data-decision=human_review]", timeout=60_000)
+            assert text["review"] in (page.text_content("#outcome") or "")
+            assert page.locator("#outcome li[data-code=undeclared_damage]").count() == 1
+            page.screenshot(path=str(artifacts(tmp_path) / f"customer-{lang}-phone-undeclared.png"), full_page=True)
+            page.click("#undeclared button[data-part=Fender]")
+            assert page.text_content("#undeclared button") == text["add"]
+            page.wait_for_selector("#outcome[data-decision=auto_settle]", timeout=60_000)
+            seen = page.eval_on_selector_all("#declared-result .declared-part", "ps => ps.map(p => p.dataset.part)")
+            assert seen == ["Door:left", "Fender"]
         finally:
             browser.close()
 
@@ -207,9 +286,11 @@ def test_a_retried_submission_makes_one_claim_without_randomUUID(
 
             page.route(re.compile(r".*/v1/claims$"), lose_first_answer)
             sign_in(page, base, key, "en")
-            page.set_input_files("#shot-0", str(photos["retaken"]))
-            page.set_input_files("#shot-1", str(photos["closeup"]))
-            page.wait_for_selector(".shot.done[data-kind=closeup] img.preview")
+            declare(page, "Door:left")
+            page.set_input_files("#shot-0", str(photos["fender_unclear"]))  # the car, nothing to see from afar
+            page.set_input_files("#shot-1", str(photos["door"]))
+            page.wait_for_selector(".shot.done[data-part='Door:left'] img.preview")
+            page.wait_for_selector(".shot.done[data-kind=whole] img.preview")
             page.click("#submit")
             page.wait_for_selector("#checks:not(:empty)")
             assert len(claims_in_db(app)) == 1
