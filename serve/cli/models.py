@@ -22,6 +22,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     quote.add_argument("--region", default="CN")
     quote.add_argument("--segment", default="mid", choices=SEGMENTS)
     quote.add_argument("--jurisdiction", default=None, help="decision policy (default: the region)")
+    quote.add_argument(
+        "--declared", action="append", default=[], metavar="PART",
+        help="a part the customer says is damaged (Door, Door:left); repeat for more; the photos are wide shots",
+    )
     quote.add_argument("--json", action="store_true", help="print JSON instead of text")
     quote.set_defaults(run=cmd_quote)
 
@@ -39,6 +43,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_quote(args: argparse.Namespace) -> int:
     """Quote photos with the same pipeline the service runs, and print the result."""
+    from model.declared import parse_declared
     from model.findings import ClaimContext
     from model.image_io import configure_pillow
     from model.pipeline import PhotoInput
@@ -48,10 +53,10 @@ def cmd_quote(args: argparse.Namespace) -> int:
     settings = get_settings()
     configure_pillow(settings.max_pixels)
     pipeline = load_pipeline(settings)
+    declared = parse_declared(args.declared, pipeline.parts)
     inputs = [PhotoInput(path.name, pipeline.decode(path.read_bytes())) for path in args.photos]
-    quote = pipeline.quote(
-        inputs, ClaimContext(segment=args.segment, region=args.region.upper()), args.jurisdiction
-    )
+    context = ClaimContext(segment=args.segment, region=args.region.upper())
+    quote = pipeline.quote(inputs, context, args.jurisdiction, declared)
     if args.json:
         from serve.http.schemas import unsaved_quote_out
 
@@ -77,6 +82,13 @@ def format_quote(quote: Quote) -> str:
             sev = " ".join(f"{k}={v:.2f}" for k, v in f.severity.items())
             box = ",".join(f"{v:.0f}" for v in f.box)
             lines.append(f"  {f.part:<11} score={f.score:.2f}  box=({box})  {sev}")
+    if quote.verification is not None:
+        lines.append(f"declared (at detector score {quote.verification.threshold:g}):")
+        for check in quote.verification.parts:
+            seen = f" on photo {check.photo_id}" if check.finding is not None else ""
+            lines.append(f"  {check.declared!s:<16} {check.status}{seen}")
+        for part in quote.verification.undeclared_parts:
+            lines.append(f"  {part:<16} found, not declared (not priced)")
     est = quote.estimate
     if est is not None:
         lines.append("line items:")

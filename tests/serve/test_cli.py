@@ -50,6 +50,13 @@ def test_quote_prints_a_readable_quote(data_dir: Path, tmp_path: Path, capsys: p
 
     shipped = load_policy("CN")
     assert out.startswith("decision: ") and "versions: detector=" in out and f"policy={shipped.label}" in out
+    assert "declared" not in out
+    assert main(["quote", str(photo), "--declared", "door:left", "--declared", "Bumper"]) == 0
+    out = capsys.readouterr().out
+    declared = out[out.index("declared (at detector score") :].splitlines()[1:3]
+    assert [line.split()[0] for line in declared] == ["Door:left", "Bumper"], out
+    assert main(["quote", str(photo), "--declared", "Wheel"]) == 2
+    assert "unknown_part" in capsys.readouterr().err
     bad = tmp_path / "notes.jpg"
     bad.write_text("not a photo")
     assert main(["quote", str(bad)]) == 2

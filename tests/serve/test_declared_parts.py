@@ -10,7 +10,8 @@ green half a damaged fender, grey nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,13 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from model.pipeline import Pipeline
 from serve.app import create_app
 from serve.db import keys
 from serve.db.rows import ClaimRow
 from serve.db.session import alembic_config, make_engine, run_migrations
 from serve.settings import Settings
+from tests.conftest import TEST_POLICIES_DIR
 from tests.serve.live import in_thread
 from tests.serve.scenes import scene, scene_pipeline
 
@@ -44,9 +47,9 @@ class Api:
         return key
 
 
-@pytest.fixture
-def api(database_url: str, tmp_path: Path) -> Iterator[Api]:
-    """The app on the scene detector (300 CNY a finding) under uvicorn in a thread, on each backend."""
+@contextmanager
+def serving(database_url: str, tmp_path: Path, pipeline: Pipeline) -> Iterator[Api]:
+    """The app on ``pipeline`` under uvicorn in a thread, and a client of it."""
     settings = Settings(
         environment="test",
         data_dir=tmp_path / "data",
@@ -54,10 +57,16 @@ def api(database_url: str, tmp_path: Path) -> Iterator[Api]:
         max_photos_per_claim=6,
         min_side=200,
     )
-    pipeline = scene_pipeline(per_finding=300.0)
     app = create_app(settings, pipeline_factory=lambda _s: pipeline)
     with in_thread(app) as url, httpx.Client(base_url=url, timeout=60) as http:
         yield Api(http, app)
+
+
+@pytest.fixture
+def api(database_url: str, tmp_path: Path) -> Iterator[Api]:
+    """The app on the scene detector (300 CNY a finding), on each backend."""
+    with serving(database_url, tmp_path, scene_pipeline(per_finding=300.0)) as running:
+        yield running
 
 
 def auth(key: str, lang: str = "en") -> dict[str, str]:
@@ -289,6 +298,45 @@ def test_a_dark_photo_is_retaken_but_said_plainly_once_an_adjuster_must_look(api
     said = {r["code"]: r["message"] for r in body["quote"]["reasons"]}
     assert said.keys() == {"adjuster_check", "poor_photo"}
     assert said["poor_photo"] == "this photo could not be used (too dark; blurred); an adjuster will look at the claim"
+
+
+def test_dark_photos_under_an_unproven_policy_are_asked_again_and_the_retake_is_taken(
+    database_url: str, tmp_path: Path
+) -> None:
+    """As reported: two dark photos under a policy calibrated for other models were told "please retake" while
+    the claim sat in review and PUT photo answered 409. A retake now comes first, and it is accepted."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    calibration = (
+        "calibration:\n  models: {detector: other-detector@9}\n  proven: true\n  target: 0.05\n"
+        "  confidence: 0.95\n  settle_share: 0.2\n  n_photos: 100\n  n_settled: 20\n  n_wrong: 0\n"
+        "  split: test\n  method: test\n  wrong_means: test\n  calibrated_at: '2026-11-01'\n"
+    )
+    (policies / "CN.yaml").write_text((TEST_POLICIES_DIR / "CN.yaml").read_text() + calibration)
+    pipeline = scene_pipeline(per_finding=300.0)
+    pipeline.config = replace(pipeline.config, policies_dir=policies)
+    with serving(database_url, tmp_path, pipeline) as api:
+        customer = api.key()
+        claim_id = open_claim(api, customer, [DOOR])["id"]
+        add(api, customer, claim_id, "wide.jpg", scene("Door", None, seed=1, light=0.05))
+        add(api, customer, claim_id, "door.jpg", scene("Door", None, seed=2, light=0.05), part="Door:left")
+        body = assess(api, customer, claim_id)
+        assert body["status"] == "retake_requested"
+        codes = {r["code"] for r in body["quote"]["reasons"]}
+        assert {"policy_not_calibrated", "poor_photo", "declared_not_found"} <= codes
+        wanted = {t["photo_id"] for t in body["retake"]}
+        assert wanted == {p["id"] for p in body["photos"]}
+        for seed, photo_id in enumerate(sorted(wanted), start=10):
+            r = api.http.put(
+                f"/v1/claims/{claim_id}/photos/{photo_id}",
+                files={"file": (f"again{seed}.jpg", scene("Door", None, seed=seed), "image/jpeg")},
+                headers=auth(customer),
+            )
+            ok(r)
+        body = assess(api, customer, claim_id)
+        assert body["status"] == "in_review"
+        assert [r["code"] for r in body["quote"]["reasons"]] == ["policy_not_calibrated"]
+        assert [c["status"] for c in body["quote"]["verification"]["parts"]] == ["confirmed"]
 
 
 def test_claims_without_declarations_are_judged_as_before(api: Api) -> None:
