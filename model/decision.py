@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from model.declared import DeclaredPart, Verification, verify
 from model.errors import PolicyError, UnknownJurisdiction
 from model.findings import Finding, PriceEstimate
 from model.quality import QualityIssue
+from model.threshold_path import STRICTER_WHEN_HIGHER, ThresholdStep, check_path
 from model.vocabulary import JURISDICTION_PATTERN
 
 Outcome = Literal["auto_settle", "human_review", "retake_photos"]
@@ -119,6 +120,22 @@ class Policy(BaseModel):
     # probability; none: the verifier is not consulted.
     min_verifier_probability: float | None = Field(default=None, ge=0, le=1)
     calibration: Calibration | None = None
+    # Autonomy earned from adjusters' decisions (model.autonomy). A proposal is wrong when its parts differ from
+    # the adjuster's or its amount is off by more than the larger of ratio * final and amount (policy currency).
+    grade_tolerance_ratio: float = Field(default=0.10, ge=0, lt=1)
+    grade_tolerance_amount: float = Field(default=0.0, ge=0)
+    blind_review_rate: float = Field(default=0.5, ge=0, le=1)  # reviews shown without the model's findings
+    audit_rate: float = Field(default=0.1, gt=0, le=1)  # would-settle claims still reviewed once autonomous
+    autonomy: Literal["manual", "automatic"] = "manual"  # manual: an admin confirms each switch-on
+    autonomy_target: float = Field(default=0.05, gt=0, lt=0.5)  # largest acceptable wrong rate
+    autonomy_confidence: float = Field(default=0.95, ge=0.5, lt=1)
+    threshold_path: tuple[ThresholdStep, ...] = ()  # strict to loose, fixed before any evidence
+    partial_release: bool = False  # release the confident line items of a claim once that too is proven
+
+    @model_validator(mode="after")
+    def _path_goes_strict_to_loose(self) -> Policy:
+        check_path(self.threshold_path, {k: float(getattr(self, k)) for k in STRICTER_WHEN_HIGHER})
+        return self
 
     @property
     def label(self) -> str:
