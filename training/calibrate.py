@@ -95,6 +95,7 @@ class CalibrateConfig(BaseModel):
     jurisdictions: list[str] = Field(default_factory=list)  # empty: every policy in model/policies
     detector: Path | None = None  # default: the shipped model
     severity: Path | None = None
+    verifier: Path | None = None  # default: the shipped part verifier, when there is one
     target: float = Field(default=0.05, gt=0, lt=1)
     confidence: float = Field(default=0.95, gt=0, lt=1)
     iou: float = Field(default=0.5, gt=0, le=1)
@@ -114,6 +115,8 @@ class CalibrateConfig(BaseModel):
     seed: int = 0
     hand_set: list[Path] = Field(default_factory=lambda: [Path("tests/policies/CN.yaml")])
     score_sweep: list[float] = Field(default_factory=lambda: [0.6, 0.7, 0.8, 0.9])  # other detection scores shown
+    # the part verifier's agreement each policy is also measured with (when a verifier is in the pipeline)
+    verifier_sweep: list[float] = Field(default_factory=lambda: [0.2, 0.3, 0.4, 0.5, 0.6])
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     from training.calibrate import CalibrateConfig, calibrate, summary
 
     overrides = list(args.overrides)
-    for key in ("prepared", "out", "plots", "detector", "severity", "target", "version"):
+    for key in ("prepared", "out", "plots", "detector", "severity", "verifier", "target", "version"):
         value = getattr(args, key)
         if value is not None:
             overrides.append(f"{key}={value}")
@@ -209,6 +209,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--jurisdiction", action="append", help="policy to calibrate (repeatable; default: all)")
     p.add_argument("--detector", help="detector ONNX with its manifest beside it (default: the shipped one)")
     p.add_argument("--severity", help="severity ONNX with its manifest beside it (default: the shipped one)")
+    p.add_argument("--verifier", help="part verifier ONNX with its manifest beside it (default: the shipped one, "
+                   "when there is one)")
     p.add_argument("--target", type=float, help="largest share of settled photos with wrong parts (default 0.05)")
     p.add_argument("--version", help="version of the new policies (default: UTC date and time, -cal)")
     p.add_argument("--out", help="folder for the policies and the JSON report (default work/calibration)")

@@ -148,9 +148,14 @@ def _confirming_score(quote: Quote, part: str) -> float | None:
 def evaluate_split(pipeline: Pipeline, photos: list[SeenPhoto], policy: Policy, cfg: CalibrateConfig
                    ) -> dict[str, Any]:
     """Honest and padded claims of one split under one policy: settle shares, bounds and the padded cases."""
-    honest_settled = honest_wrong = padded_n = 0
+    honest_settled = honest_wrong = padded_n = open_settled = open_wrong = 0
     cases: list[dict[str, Any]] = []
     labelled = [p for p in photos if p.parts]
+    for photo in photos:  # open world: no declaration, the models must find everything
+        quote = _assess(pipeline, photo, policy, (), cfg.segment)
+        if quote.decision.outcome == "auto_settle":
+            open_settled += 1
+            open_wrong += priced_parts_wrong(quote, list(photo.labels), cfg.iou)
     for photo in labelled:
         declared = tuple(DeclaredPart(part) for part in photo.parts)
         quote = _assess(pipeline, photo, policy, declared, cfg.segment)
@@ -174,6 +179,8 @@ def evaluate_split(pipeline: Pipeline, photos: list[SeenPhoto], policy: Policy, 
         "honest": {**honest, "wrong_boxes": rate(honest_wrong, honest_settled, cfg.confidence)},
         "padded": {**padded_rate, "cases": cases},
         "stream": stream_figure(honest["share"], padded_rate["share"], cfg.padded_share),
+        "open_world": {"settled": rate(open_settled, len(photos), cfg.confidence),
+                       "wrong_parts": rate(open_wrong, open_settled, cfg.confidence)},
     }
 
 
@@ -188,10 +195,14 @@ def evaluate_undamaged(pipeline: Pipeline, photos: list[SeenPhoto], policy: Poli
                        ) -> dict[str, Any]:
     """Undamaged cars under one policy: settled with any part in view declared, and with one drawn at random."""
     in_view = [p for p in photos if p.parts]
-    any_part = one_part = found = 0
+    any_part = one_part = found = open_settled = 0
     cases: list[dict[str, Any]] = []
+    wanted = policy.min_verifier_probability
     for photo in in_view:
-        found += any(f.score >= policy.min_detection_score for f in photo.seen.findings())
+        found += any(f.score >= policy.min_detection_score
+                     and (wanted is None or (f.agreement is not None and f.agreement >= wanted))
+                     for f in photo.seen.findings())
+        open_settled += _assess(pipeline, photo, policy, (), cfg.segment).decision.outcome == "auto_settle"
         drawn = _rng(cfg.seed, photo.name).choice(photo.parts)
         settling = []
         for part in photo.parts:
@@ -209,21 +220,27 @@ def evaluate_undamaged(pipeline: Pipeline, photos: list[SeenPhoto], policy: Poli
         "damage_found": rate(found, len(in_view), cfg.confidence),
         "any_part": rate(any_part, len(in_view), cfg.confidence),
         "one_part": rate(one_part, len(in_view), cfg.confidence),
+        "open_world_settled": rate(open_settled, len(in_view), cfg.confidence),
         "cases": cases,
     }
 
 
 def sweep_row(pipeline: Pipeline, splits: dict[str, list[SeenPhoto]], undamaged: list[SeenPhoto], policy: Policy,
-              score: float, cfg: CalibrateConfig) -> dict[str, Any]:
-    """The policy with another detection score: what it would settle. A look at the trade-off, not a calibration:
-    the undamaged cars are the only such set there is, so a score chosen on them has no held-out check."""
-    moved = policy.model_copy(update={"min_detection_score": score})
-    row: dict[str, Any] = {"min_detection_score": score}
+              score: float, cfg: CalibrateConfig, agreement: float | None = None) -> dict[str, Any]:
+    """The policy with another detection score (and part-verifier agreement): what it would settle. A look at the
+    trade-off, not a calibration: the undamaged cars are the only such set there is, so a value chosen on them
+    has no held-out check (choose on val, read test and the undamaged cars)."""
+    moved = policy.model_copy(update={"min_detection_score": score, "min_verifier_probability": agreement})
+    row: dict[str, Any] = {"min_detection_score": score, "min_verifier_probability": agreement}
     for split, photos in splits.items():
         figs = evaluate_split(pipeline, photos, moved, cfg)
         row[split] = {"honest": {k: figs["honest"][k] for k in ("k", "n", "share", "upper")},
-                      "padded": {k: figs["padded"][k] for k in ("k", "n", "share", "upper")}}
-    row["undamaged_any_part"] = evaluate_undamaged(pipeline, undamaged, moved, cfg)["any_part"]
+                      "padded": {k: figs["padded"][k] for k in ("k", "n", "share", "upper")},
+                      "open_world": figs["open_world"]}
+    cars = evaluate_undamaged(pipeline, undamaged, moved, cfg)
+    row["undamaged_any_part"] = cars["any_part"]
+    row["undamaged_damage_found"] = cars["damage_found"]
+    row["undamaged_open_world_settled"] = cars["open_world_settled"]
     return row
 
 
@@ -251,7 +268,7 @@ def calibrate_declared(cfg: CalibrateConfig, work_dir: Path, command: str) -> di
     classes: list[str] = json.loads(report_file.read_text())["classes"]
     policies = policies_to_compare(cfg)
     pipeline = build_pipeline(PipelineConfig(quality=QualityThresholds(min_side=cfg.min_side)),
-                              cfg.detector, cfg.severity, threads=cfg.threads)
+                              cfg.detector, cfg.severity, threads=cfg.threads, verifier_path=cfg.verifier)
     if not pipeline.ready:
         raise ConfigError(f"the pipeline is not in service: {'; '.join(pipeline.problems)}")
     unknown = sorted(set(classes) - set(pipeline.parts))
@@ -262,7 +279,7 @@ def calibrate_declared(cfg: CalibrateConfig, work_dir: Path, command: str) -> di
     versions = pipeline.versions()
     report: dict[str, Any] = {
         "command": command,
-        "models": {k: versions[k] for k in ("detector", "severity", "pricer")},
+        "models": {k: versions[k] for k in ("detector", "severity", "pricer", "verifier") if k in versions},
         "confidence": cfg.confidence,
         "target": cfg.target,
         "padded_share": cfg.padded_share,
@@ -281,6 +298,10 @@ def calibrate_declared(cfg: CalibrateConfig, work_dir: Path, command: str) -> di
         entry["meets_target_on_test"] = meets_target(entry, cfg.target)
         entry["score_sweep"] = [sweep_row(pipeline, splits, undamaged, policy, score, cfg)
                                 for score in cfg.score_sweep]
+        if pipeline.verifier is not None:
+            entry["verifier_sweep"] = [
+                sweep_row(pipeline, splits, undamaged, policy, policy.min_detection_score, cfg, agreement)
+                for agreement in [None, *cfg.verifier_sweep]]
         report["policies"].append(entry)
     report["plot"] = _shown(plot_declared(report, cfg.plots / "declared_calibration.png", cfg.target))
     report["report_file"] = _shown(out / "declared_calibration.json")
@@ -400,6 +421,17 @@ def declared_summary(report: dict[str, Any]) -> str:
             lines.append(f"{'':<54}at score {row['min_detection_score']:<5g}honest test {cell(row['test']['honest'])}"
                          f", padded test {cell(row['test']['padded'])}, undamaged cars "
                          f"{cell(row['undamaged_any_part'])}")
+        for row in e.get("verifier_sweep", []):
+            agreement = row["min_verifier_probability"]
+            lines.append(
+                f"{'':<54}verifier {'off' if agreement is None else f'>= {agreement:g}':<8} honest val "
+                f"{cell(row['val']['honest'])}, padded val {cell(row['val']['padded'])}, honest test "
+                f"{cell(row['test']['honest'])}, padded test {cell(row['test']['padded'])}; undamaged cars "
+                f"{cell(row['undamaged_any_part'])}, found {cell(row['undamaged_damage_found'])}; open world: "
+                f"settle val {cell(row['val']['open_world']['settled'])} wrong parts "
+                f"{cell(row['val']['open_world']['wrong_parts'])}, test {cell(row['test']['open_world']['settled'])} "
+                f"wrong {cell(row['test']['open_world']['wrong_parts'])}, cars "
+                f"{cell(row['undamaged_open_world_settled'])}")
     lines.append(f"\n'stream wrong': share of settlements paying for an undamaged part when "
                  f"{report['padded_share']:.0%} of claims are padded")
     lines.append(f"plot: {report['plot']}\nreport: {report['report_file']}")

@@ -147,6 +147,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--data-root", help="folder holding car-parts/ (default ../shared/datasets)")
     p.add_argument("--flip-average", action="store_true",
                    help="the runtime checks each crop with its mirror image and averages the two")
+    p.add_argument("--int8", action="store_true", help="ship the int8 copy (static QDQ), measured the same way")
     p.add_argument("--ship", action="store_true", help="copy the ONNX and manifest into model/weights/verifier.*")
     p.set_defaults(func=cmd_export)
 
@@ -244,13 +245,20 @@ def train_probe(cfg: ProbeConfig) -> Path:
     run = cfg.project / cfg.name
     (run / "weights").mkdir(parents=True, exist_ok=True)
     net = build_network(len(classes), dropout=0.0).eval()
-    train_pictures, y_train = _load(cfg.prepared / FOLDER / "train", classes)
-    val_pictures, y_val = _load(cfg.prepared / FOLDER / "val", classes)
-    x_train = _features(net, train_pictures, cfg.imgsz)
-    if cfg.mirror:
-        x_train = np.concatenate([x_train, _features(net, train_pictures, cfg.imgsz, mirror=True)])
-        y_train = np.concatenate([y_train, y_train])
-    x_val = _features(net, val_pictures, cfg.imgsz)
+    # the features depend only on the crops, the size and the mirroring: kept beside the run for new penalties
+    cache = run / f"features-{cfg.imgsz}{'-mirror' if cfg.mirror else ''}.npz"
+    if cache.is_file():
+        saved = np.load(cache)
+        x_train, y_train, x_val, y_val = saved["x_train"], saved["y_train"], saved["x_val"], saved["y_val"]
+    else:
+        train_pictures, y_train = _load(cfg.prepared / FOLDER / "train", classes)
+        val_pictures, y_val = _load(cfg.prepared / FOLDER / "val", classes)
+        x_train = _features(net, train_pictures, cfg.imgsz)
+        if cfg.mirror:
+            x_train = np.concatenate([x_train, _features(net, train_pictures, cfg.imgsz, mirror=True)])
+            y_train = np.concatenate([y_train, y_train])
+        x_val = _features(net, val_pictures, cfg.imgsz)
+        np.savez(cache, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
     counts = np.bincount(y_train, minlength=len(classes)).astype(float)
     weights = (counts.sum() / np.maximum(counts, 1) / len(classes)) if cfg.balanced else np.ones(len(classes))
     trials = []
@@ -328,7 +336,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     from model.errors import ConfigError
     from model.manifest import DatasetRef, Manifest, Preprocess, TrainedWith
     from model.verifier import PartVerifier
-    from training.config import command_line, config_sha256
+    from training.config import command_line, config_sha256, portable_config
     from training.effnet import MEAN, STD, EffnetConfig, export_onnx, initial_weights_record, parity
     from training.export import finalise, ship
 
@@ -344,7 +352,11 @@ def cmd_export(args: argparse.Namespace) -> None:
     command = (f"autoquote-train prepare && autoquote-train prepare-verifier-crops && "
                f"autoquote-train train-verifier-probe --set name={cfg.name} && {command_line(args)}")
     probe = run / "probe.json"
-    recipe = json.loads(probe.read_text()) if probe.is_file() else cfg.model_dump(mode="json")
+    if probe.is_file():  # the probe's own settings and trials, paths made relative to the repository
+        recipe = json.loads(probe.read_text())
+        recipe["config"] = portable_config(ProbeConfig.model_validate(recipe["config"]))
+    else:
+        recipe = portable_config(cfg)
 
     def manifest(metrics: dict[str, Any]) -> Manifest:
         return Manifest(
@@ -363,32 +375,52 @@ def cmd_export(args: argparse.Namespace) -> None:
         )
 
     finalise(onnx_path, manifest({}))
-    model = PartVerifier.load(onnx_path)
-    out_dir = run / "eval"
-    metrics: dict[str, Any] = {"split": args.split}
-    for split in ("val", args.split):
-        report = measure(model, prepared, split, out_dir)
-        metrics[split] = {k: report[k] for k in ("macro_f1", "accuracy", "per_class", "confusion_matrix")}
     intact = car_parts_test_crops(data_root, PipelineConfig().crop_margin)
-    rows = np.concatenate([model.probabilities(intact[i : i + 64]) for i in range(0, len(intact), 64)])
-    no_damage = model.classes.index(NO_DAMAGE)
-    metrics["car_parts_testset_intact"] = {"crops": len(intact),
-                                           "called_no_damage": float((rows.argmax(axis=1) == no_damage).mean())}
+
+    def figures(path: Path) -> dict[str, Any]:
+        model = PartVerifier.load(path)
+        out = run / "eval" / path.stem
+        metrics: dict[str, Any] = {"split": args.split}
+        for split in ("val", args.split):
+            report = measure(model, prepared, split, out)
+            metrics[split] = {k: report[k] for k in ("macro_f1", "accuracy", "per_class", "confusion_matrix")}
+        rows = np.concatenate([model.probabilities(intact[i : i + 64]) for i in range(0, len(intact), 64)])
+        called = float((rows.argmax(axis=1) == model.classes.index(NO_DAMAGE)).mean())
+        metrics["car_parts_testset_intact"] = {"crops": len(intact), "called_no_damage": called}
+        return metrics
+
+    metrics = figures(onnx_path)
     pictures, _ = _load(prepared / FOLDER / args.split, cfg.classes)
-    sample_dir = out_dir / "parity"
+    sample_dir = run / "eval" / "parity"
     sample_dir.mkdir(parents=True, exist_ok=True)
     samples = []
     for i, picture in enumerate(pictures[:: max(1, len(pictures) // 8)][:8]):
         picture.save(sample_dir / f"{i}.jpg")
         samples.append(sample_dir / f"{i}.jpg")
     metrics["parity_torch_vs_onnxruntime"] = parity(run, onnx_path, samples, runtime=PartVerifier)
-    finalise(onnx_path, manifest(metrics))
-    print(json.dumps({k: metrics[k] for k in ("car_parts_testset_intact", "parity_torch_vs_onnxruntime")}, indent=2))
+    final = finalise(onnx_path, manifest(metrics))
+    shipped = onnx_path
+    if args.int8:
+        from training.effnet import quantize_int8
+
+        train_pictures, _ = _load(prepared / FOLDER / "train", cfg.classes)
+        int8_path = quantize_int8(onnx_path, train_pictures[::20], final.preprocess, cfg.imgsz)
+        quantization = {"method": "onnxruntime static QDQ, weights int8 per channel, activations uint8",
+                        "calibration": f"{len(train_pictures[::20])} train crops", "from": f"{final.name}@{version}",
+                        "fp32_bytes": onnx_path.stat().st_size}
+        finalise(int8_path, manifest({}).updated(file=int8_path.name, quantization=quantization))
+        metrics8 = figures(int8_path)
+        metrics8["fp32"] = {k: metrics[k] if k == "car_parts_testset_intact" else metrics[k]["macro_f1"]
+                            for k in ("val", args.split, "car_parts_testset_intact")}
+        finalise(int8_path, manifest(metrics8).updated(file=int8_path.name, quantization=quantization))
+        metrics, shipped = metrics8, int8_path
+    print(json.dumps({k: metrics[k] for k in ("car_parts_testset_intact", "parity_torch_vs_onnxruntime", "fp32")
+                      if k in metrics}, indent=2))
     for split in ("val", args.split):
         print(f"{split}: macro-F1 {metrics[split]['macro_f1']:.3f}, accuracy {metrics[split]['accuracy']:.3f}")
-    print(f"exported {onnx_path} with manifest; plots in {out_dir}")
+    print(f"exported {shipped} with manifest; plots in {run / 'eval'}")
     if args.ship:
-        print(f"shipped as {ship(onnx_path, model_weights_dir(), 'verifier')}")
+        print(f"shipped as {ship(shipped, model_weights_dir(), 'verifier')}")
 
 
 def model_weights_dir() -> Path:
