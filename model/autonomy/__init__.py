@@ -2,20 +2,18 @@
 
 Why a claim was or was not settled alone, and what it would take to settle more:
 
-* A policy names a threshold path, strict to loose, before any evidence. Every quote records, per step,
-  whether that step would have settled the claim (``shadow_steps``); every claim still goes to an adjuster.
-* Each review grades the model's proposal against the adjuster's decision (``grade``): wrong when the parts
-  differ or the amount is off by more than the policy's tolerance. A random share of reviews is blind (the
-  adjuster does not see the model's answer); only those count, so agreement cannot be flattered by anchoring.
-* ``evaluate_path`` turns the graded claims into a bound on each step's wrong rate that stays valid however
-  often it is read. A step switches on when that bound is at or below the target (5 % at 95 %) and every
-  stricter step is on; with no error that takes 63 counted reviews of claims the step would settle.
-* A claim is settled alone only when an autonomous step would have settled it and its audit draw did not
-  send it to an adjuster (``settle_alone``); otherwise the policy's own reasons stand.
-* Audits keep the test running; when they show the rate above the target the step is revoked at once.
-* To settle more: more blind reviews of claims a step would settle (``StepStatus.more_needed`` says how
-  many at the current error rate), fewer wrong proposals (better models), or a path whose next step settles
-  more claims. The lab calibration (``autoquote-train calibrate``) is reported beside and never switches
+* A policy fixes a threshold path, strict to loose, before any evidence. Each quote records, per step,
+  whether that step would have settled the claim (``shadow_steps``); meanwhile every claim goes to a person.
+* Each review grades the model's proposal against the adjuster (``grade``): wrong when the parts differ or
+  the amount is off by more than the tolerance. Only blind reviews count, so anchoring cannot flatter it.
+* ``evaluate_path`` bounds each step's wrong rate in a way that stays valid however often it is read. A step
+  switches on when its bound is at or below the target (5 % at 95 %) and every stricter step is on: 63
+  counted reviews of claims it would settle, if none is wrong.
+* A claim settles alone only when an autonomous step would settle it and its audit draw did not pick it
+  (``settle_alone``); otherwise the policy's own reasons stand. Audits that show the rate above the target
+  revoke the step at once.
+* To settle more: more blind reviews (``StepStatus.more_needed`` says how many at the current error rate),
+  fewer wrong proposals (better models), or a next step that is proven too. Lab calibration never switches
   autonomy on.
 """
 

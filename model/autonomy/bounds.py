@@ -22,11 +22,11 @@ valid only when looked at once, are 59, 93 and 124). The prior's weight on a per
 early; its spread lets a step that errs (below about 4.5 % for a 5 % target) still get there.
 
 **Revoking** (``revoke_log_wealth``, ``lower_bound``). The stake on "the rate is above the target" is the bet
-of an alternative at twice the target, placed only while the recent wrong rate (forgetting factor
-``REVOKE_MEMORY``, about the last 50 graded claims, starting from the target as ``REVOKE_PSEUDO`` claims) is
-above the target, and nothing otherwise. Months of good evidence therefore cost no wealth, and a change for
-the worse is bet on within a few dozen claims. The stakes are predictable, so a step whose rate stays at or
-below the target is revoked with probability at most ``alpha``, ever.
+of an alternative at twice the target, placed only while the recent wrong rate (weights decaying by
+``REVOKE_MEMORY`` per claim, about the last 50 graded claims) is above the target, and nothing otherwise.
+Months of good evidence therefore cost no wealth, and a change for the worse is bet on within a few dozen
+claims. The stakes are predictable, so a step whose rate stays at or below the target is revoked with
+probability at most ``alpha``, ever.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ BoolArray = npt.NDArray[np.bool_]
 # benchmarks/bench_autonomy.py shows what it gives.
 GRANT_PRIOR: tuple[tuple[float, float], ...] = ((0.0, 0.7),) + tuple((u / 10, 0.3 / 8) for u in range(1, 9))
 REVOKE_MEMORY = 0.98
-REVOKE_PSEUDO = 20.0
 REVOKE_ALTERNATIVE = 2.0  # the bet is that the rate is this many times the target
 _REVOKE_CAP = 0.5  # a revocation stake never risks more than this share of the wealth on one claim
 _BISECTIONS = 60
@@ -141,11 +140,11 @@ def revoke_stakes(wrong: npt.ArrayLike, target: float) -> FloatArray:
         last = block.shape[-1]
         carry = gamma**last * carry + np.sum(block * gamma ** (last - 1 - i), axis=-1)
     t = np.arange(x.shape[-1], dtype=np.float64)
-    weight = (1.0 - gamma**t) / (1.0 - gamma)
-    recent = (REVOKE_PSEUDO * target + recent_sum) / (REVOKE_PSEUDO + weight)
+    weight = (1.0 - gamma**t) / (1.0 - gamma)  # sum of the weights so far: 0 before the first outcome
+    above = recent_sum > target * weight
     alternative = min(REVOKE_ALTERNATIVE * target, (1.0 + target) / 2)
     stake = (alternative - target) / (target * (1.0 - target))
-    stakes: FloatArray = np.where(recent > target, stake, 0.0)
+    stakes: FloatArray = np.where(above, stake, 0.0)
     return stakes
 
 

@@ -15,7 +15,7 @@ from typing import Literal
 from model.autonomy.draws import Draw
 from model.autonomy.grading import AdjusterDecision, Proposal, grade
 from model.autonomy.path import GradedClaim, PathStatus
-from model.decision import FAILURES, DecisionInput, Policy, decide
+from model.decision import DecisionInput, Policy, decide
 from model.errors import PolicyError
 from model.findings import LineItem
 
@@ -83,14 +83,14 @@ def split_claim(inp: DecisionInput, policy: Policy, name: str) -> PartialRelease
     if decision.outcome == "auto_settle" or estimate is None or estimate.currency != stepped.currency:
         return None
     codes = {r.code for r in decision.reasons}
-    if not codes <= PARTIAL_REASONS or codes & FAILURES:
+    if not codes <= PARTIAL_REASONS:  # failures, retakes, duplicates, undeclared damage: never split
         return None
     doubted = {str(r.params.get("part", "")).casefold() for r in decision.reasons if r.code in PER_PART_REASONS}
     verification = inp.verification(stepped)
     judged = verification.priced if verification is not None else inp.findings
-    found = {f.part.casefold() for f in judged}
-    released = tuple(i for i in estimate.line_items if i.part.casefold() in found - doubted)
-    held = tuple(i for i in estimate.line_items if i not in released)
+    confident = {f.part.casefold() for f in judged} - doubted
+    released = tuple(i for i in estimate.line_items if i.part.casefold() in confident)
+    held = tuple(i for i in estimate.line_items if i.part.casefold() not in confident)
     if not released or not any(i.part.casefold() in doubted for i in held):
         return None
     split = PartialRelease(name, released, held, estimate.currency)

@@ -34,13 +34,27 @@ from model.autonomy.bounds import (
     revoke_stakes,
 )
 from model.autonomy.draws import Draw
-from model.decision import DecisionInput, Policy, Reason, available_policies, decide, load_policy
+from model.decision import Calibration, DecisionInput, Policy, Reason, available_policies, decide, load_policy
 from model.errors import ConfigError, InputError, PolicyError
 from model.findings import Finding, LineItem, PriceEstimate
 from tests.conftest import TEST_POLICIES_DIR
 from training.risk_control import clopper_pearson_upper
 
-CN = load_policy("CN")  # shipped: a four-step path, 10% or 200 CNY tolerance, calibration not proven
+PATH = [
+    {"name": f"score-{score}", "min_detection_score": score, "min_severity_confidence": confidence,
+     "severe_probability": severe, "small_claim_limit": limit}
+    for score, confidence, severe, limit in [(0.9, 0.7, 0.3, 1000.0), (0.8, 0.65, 0.3, 1500.0),
+                                             (0.7, 0.6, 0.35, 2000.0), (0.6, 0.55, 0.4, 2000.0)]
+]
+UNPROVEN = Calibration(
+    models={"detector": "d@1"}, proven=False, target=0.05, confidence=0.95, settle_share=0.0, n_photos=239,
+    n_settled=0, n_wrong=0, split="val", method="test", wrong_means="test", calibrated_at="2026-01-01",
+)
+# the hand-set CN policy with the shipped policies' autonomy settings and a lab calibration that proved nothing
+CN = Policy.model_validate(
+    {**load_policy("CN", TEST_POLICIES_DIR).model_dump(), "grade_tolerance_amount": 200.0, "threshold_path": PATH,
+     "calibration": UNPROVEN.model_dump()}
+)
 SECRET = b"0123456789abcdef-test-secret"
 
 
@@ -230,7 +244,7 @@ def claim(
 
 
 def test_a_fresh_path_is_in_shadow_and_says_what_it_needs() -> None:
-    status = evaluate_path([], load_policy("US"))
+    status = evaluate_path([], CN)
     assert [s.state for s in status.steps] == ["shadow"] * 4
     assert [s.testable for s in status.steps] == [True, False, False, False]
     assert all(s.graded == 0 and s.bound == 1.0 and s.more_needed == 63 for s in status.steps)
