@@ -200,7 +200,8 @@ class ClaimOut(View):
     retake_rounds: int = Field(default=0, description="how many times the assessment asked for retakes")
     retake: list[RetakeOut] = Field(
         default_factory=list,
-        description="while retake_requested: each photo to replace (photo_id) or close-up to add (part), and why",
+        description="after a retake request, until the claim is assessed again: each photo still to replace "
+        "(photo_id) or close-up to add (part), and why",
     )
     quote: QuoteOut | None = Field(description="the latest quote, if the claim was assessed")
     review: ReviewOut | None = Field(default=None, description="the adjuster's decision, once made")
@@ -286,9 +287,9 @@ def photo_out(row: PhotoRow, adjuster: bool = False) -> PhotoOut:
     )
 
 
-def _said(reason: Reason, locale: Locale, outcome: str = "retake_photos") -> Reason:
-    """The reason in ``locale``; one a retake could fix is said as a request only when the outcome is a retake."""
-    message = reason_message(reason.code, reason.params, locale, reason.message, outcome == "retake_photos")
+def _said(reason: Reason, locale: Locale, asks_for_photos: bool = True) -> Reason:
+    """The reason in ``locale``; one a retake could fix asks for a photo only when new photos are wanted."""
+    message = reason_message(reason.code, reason.params, locale, reason.message, asks_for_photos)
     return dataclasses.replace(reason, message=message)
 
 
@@ -296,8 +297,10 @@ def _said_issue(issue: QualityIssue, locale: Locale) -> QualityIssue:
     return dataclasses.replace(issue, message=issue_message(issue.code, issue.params, locale, issue.message))
 
 
-def quote_out(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
-    """API view of a quote's row, its sentences in ``locale``."""
+def quote_out(row: QuoteRow, locale: Locale = DEFAULT_LOCALE, photos_open: bool = True) -> QuoteOut:
+    """API view of a quote's row, its sentences in ``locale``; a retake is asked for only while its claim takes
+    photos (``photos_open``)."""
+    asks_for_photos = row.decision == "retake_photos" and photos_open
     checks = {c["photo_id"]: c for c in row.photo_checks}
     photos: dict[str, PhotoReportOut] = {
         pid: PhotoReportOut(
@@ -314,7 +317,7 @@ def quote_out(row: QuoteRow, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
         id=row.id,
         source=row.source,
         decision=row.decision,
-        reasons=[_said(Reason(**r), locale, row.decision) for r in row.reasons],
+        reasons=[_said(Reason(**r), locale, asks_for_photos) for r in row.reasons],
         total=row.total,
         low=row.low,
         high=row.high,
@@ -354,16 +357,19 @@ def for_customer(quote: QuoteOut, locale: Locale = DEFAULT_LOCALE) -> QuoteOut:
     return quote.model_copy(update={"reasons": reasons})
 
 
-def retake_of(row: ClaimRow, quote: QuoteOut | None) -> list[RetakeOut]:
-    """While a retake is requested: each photo to replace or close-up to add, from the reasons of the quote."""
-    if row.status != "retake_requested" or quote is None or quote.decision != "retake_photos":
+def retake_of(row: ClaimRow, quote: QuoteOut | None, photos_open: bool) -> list[RetakeOut]:
+    """After a retake request, until the claim is assessed again: each photo still to replace or close-up to add,
+    from the reasons of the quote (a photo replaced or withdrawn since is not asked for again)."""
+    if not photos_open or quote is None or quote.decision != "retake_photos":
         return []
     tags = {p.id: tag_of(p) for p in row.photos}
     out: list[RetakeOut] = []
     for r in quote.reasons:
         if r.code not in RETAKE_FIXES and r.code != "no_damage_found":
             continue
-        photo_id = r.photo_id if r.photo_id in tags else None
+        if r.photo_id is not None and r.photo_id not in tags:
+            continue  # replaced or withdrawn already
+        photo_id = r.photo_id
         tag = tags.get(photo_id) if photo_id else None
         if r.code == "declared_not_found":
             side = next((s for s in SIDES if s == r.params.get("side")), None)
@@ -376,7 +382,9 @@ def retake_of(row: ClaimRow, quote: QuoteOut | None) -> list[RetakeOut]:
 def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LOCALE) -> ClaimOut:
     """API view of a claim with its declared parts, photos and latest quote, and what to retake when asked;
     customers get no cross-claim signal."""
-    quote = quote_out(row.quotes[-1], locale) if row.quotes else None
+    # The statuses in which the claim takes photos (serve.claims.states.PHOTO_STATES).
+    photos_open = row.status in ("submitted", "retake_requested")
+    quote = quote_out(row.quotes[-1], locale, photos_open) if row.quotes else None
     if quote is not None and not adjuster:
         quote = for_customer(quote, locale)
     return ClaimOut.of(
@@ -384,7 +392,7 @@ def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LO
         declared_parts=[DeclaredPartOut.of_domain(d) for d in declared_of(row)],
         photos=[photo_out(p, adjuster) for p in row.photos],
         quote=quote,
-        retake=retake_of(row, quote),
+        retake=retake_of(row, quote, photos_open),
         review=review_out(row.reviews[-1]) if row.reviews else None,
     )
 

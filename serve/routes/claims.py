@@ -89,8 +89,8 @@ PartField = Annotated[
     str | None,
     Form(
         max_length=80,
-        description="the declared part the photos are close-ups of: Door or Door:left (any case); "
-        "absent: wide shots (on replace: what the replaced photo showed; empty: a wide shot)",
+        description="the declared part the photos are close-ups of: Door or Door:left (any case); absent: wide "
+        "shots, or on replace what the replaced photo showed (withdraw a close-up to send a wide shot instead)",
     ),
 ]
 

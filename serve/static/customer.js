@@ -242,6 +242,9 @@
       return el("div", { class: "decision decided decided-rejected", id: "outcome" },
         el("p", { class: "headline", text: t("result.rejected") }), review.comment ? el("p", { text: review.comment }) : null);
     }
+    if (claim.status === "withdrawn") {
+      return el("div", { class: "decision", id: "outcome", "data-decision": "withdrawn" }, el("p", { text: t("result.withdrawn") }));
+    }
     if (!quote) return el("div", { class: "decision", id: "outcome" }, el("p", { text: t("result.submitted") }));
     if (quote.decision === "auto_settle") {
       return el("div", { class: "decision offer", id: "outcome", "data-decision": quote.decision },
@@ -370,6 +373,11 @@
         progress(null);
       }
     }
+    if (!items.length) { // every photo asked for is in: the claim waits for its quote
+      return el("div", { class: "decision", id: "outcome", "data-decision": "submitted" },
+        el("p", { text: t("result.submitted") }), error,
+        el("button", { type: "button", class: "primary big", id: "retake-send", text: t("submit"), onclick: send }));
+    }
     return el("div", { class: "decision retake", id: "outcome", "data-decision": quote.decision },
       el("p", { class: "headline", text: nothingSeen ? t("result.nodamage") : t("result.retake", { count: items.length }) }),
       el("p", { class: "next", text: nothingSeen ? t("result.nodamage.next") : t("result.retake.next") }),
@@ -424,8 +432,8 @@
     const list = declaredList(claim);
     if (list) root.append(list);
     // A quote that waits for a retake is about to change; a rejected claim has none to show.
-    const retaking = claim.status === "retake_requested";
-    if (!retaking && !(claim.review && claim.review.outcome === "rejected")) {
+    const retaking = claim.status === "retake_requested" || (claim.quote && claim.quote.decision === "retake_photos");
+    if (!retaking && claim.status !== "withdrawn" && !(claim.review && claim.review.outcome === "rejected")) {
       const table = quoteTable(claim.quote);
       if (table) root.append(table);
     }

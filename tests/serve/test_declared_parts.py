@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from serve.app import create_app
 from serve.db import keys
 from serve.db.rows import ClaimRow
 from serve.db.session import alembic_config, make_engine, run_migrations
+from serve.jobs.rescore import backlog, quote_jobs
 from serve.settings import Settings
 from tests.conftest import TEST_POLICIES_DIR
 from tests.serve.live import in_thread
@@ -241,7 +243,11 @@ def test_unknown_parts_and_sides_are_refused_with_stable_codes(api: Api) -> None
     # A close-up of a part the claim does not declare: declare it first, or send a wide shot.
     r = api.http.post(f"/v1/claims/{claim_id}/photos", files=photo, data={"part": "Fender"}, headers=auth(customer))
     assert "x.jpg" in refused(r, 422, "part_not_declared")
-    add(api, customer, claim_id, "door.jpg", scene("Door", None, seed=3), part="door")
+    door = photo_named(add(api, customer, claim_id, "door.jpg", scene("Door", None, seed=3), part="door"), "door.jpg")
+    new = {"file": ("fender.jpg", scene("Fender", None, seed=4), "image/jpeg")}
+    url = f"/v1/claims/{claim_id}/photos/{door['id']}"
+    r = api.http.put(url, files=new, data={"part": "Fender"}, headers=auth(customer))
+    refused(r, 422, "part_not_declared")
     # A declaration cannot leave a close-up without its part.
     refused(declare(api, customer, claim_id, [FENDER]), 422, "part_not_declared")
     claim = ok(api.http.get(f"/v1/claims/{claim_id}", headers=auth(customer)))
@@ -290,6 +296,9 @@ def test_a_dark_photo_is_retaken_but_said_plainly_once_an_adjuster_must_look(api
         ("poor_photo", body["photos"][0]["id"], None)
     ]
     assert body["retake"][0]["message"].startswith("please take this photo again")
+    # Once the claim is withdrawn, nothing asks for a photo any more.
+    gone = ok(api.http.post(f"/v1/claims/{claim_id}/withdraw", headers=auth(customer)))
+    assert gone["retake"] == [] and not gone["quote"]["reasons"][0]["message"].startswith("please")
     # With a photo from another claim, an adjuster looks first: the same reason no longer asks for a photo.
     second = open_claim(api, other, [])["id"]
     add(api, other, second, "dark.jpg", dark)
@@ -332,7 +341,8 @@ def test_dark_photos_under_an_unproven_policy_are_asked_again_and_the_retake_is_
                 files={"file": (f"again{seed}.jpg", scene("Door", None, seed=seed), "image/jpeg")},
                 headers=auth(customer),
             )
-            ok(r)
+            wanted.discard(photo_id)
+            assert {t["photo_id"] for t in ok(r)["retake"]} == wanted  # what is still to retake
         body = assess(api, customer, claim_id)
         assert body["status"] == "in_review"
         assert [r["code"] for r in body["quote"]["reasons"]] == ["policy_not_calibrated"]
@@ -426,3 +436,19 @@ def test_the_migration_leaves_earlier_claims_undeclared(database_url: str) -> No
             assert claim is not None and claim.declared_parts == [] and [p.part for p in claim.photos] == [None]
     finally:
         engine.dispose()
+
+
+def test_backlog_re_scoring_quotes_claims_with_their_declarations(api: Api) -> None:
+    """A candidate re-scoring the backlog sees each claim's declared parts and close-ups, as the service did."""
+    customer = api.key()
+    claim_id = open_claim(api, customer, [DOOR])["id"]
+    add(api, customer, claim_id, "wide.jpg", scene("Door", "Fender", seed=1))
+    add(api, customer, claim_id, "door.jpg", scene("Door", None, seed=2), part="Door:left")
+    served = assess(api, customer, claim_id)["quote"]
+    with api.app.state.sessionmaker() as session:
+        jobs, skipped = backlog(session, datetime(2000, 1, 1, tzinfo=UTC), None, {"detector": "candidate@1"})
+    assert skipped == 0 and [j.declared for j in jobs] == [("Door:left",)]
+    assert [text for _pid, text in jobs[0].tags] == ["Door:left"]
+    [rescored] = quote_jobs(scene_pipeline(per_finding=300.0), api.app.state.store, jobs)
+    assert rescored["decision"] == served["decision"] == "human_review"
+    assert [r["code"] for r in rescored["reasons"]] == [r["code"] for r in served["reasons"]] == ["undeclared_damage"]
