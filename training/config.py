@@ -122,6 +122,23 @@ def overrides_with(args: argparse.Namespace, **paths: object) -> list[str]:
     return [*(f"{k}={v}" for k, v in paths.items() if v), *args.overrides]
 
 
+def portable_argument(text: str) -> str:
+    """An argument with any absolute path in it made relative to the repository (or cut to its name outside it):
+    a manifest names no folder of the machine it was made on."""
+
+    def one(value: str) -> str:
+        if not value.startswith("/"):
+            return value
+        path = Path(value)
+        try:
+            return str(path.resolve().relative_to(REPO_ROOT))
+        except ValueError:
+            return path.name
+
+    key, sep, value = text.partition("=")
+    return f"{key}={one(value)}" if sep and not text.startswith("/") else one(text)
+
+
 def command_line(args: argparse.Namespace) -> str:
-    """The exact ``autoquote-train`` command of this run, for its run folder and manifest."""
-    return "autoquote-train " + " ".join(shlex.quote(a) for a in getattr(args, "argv", []))
+    """The ``autoquote-train`` command of this run, for its run folder and manifest (paths made portable)."""
+    return "autoquote-train " + " ".join(shlex.quote(portable_argument(a)) for a in getattr(args, "argv", []))

@@ -23,6 +23,7 @@ import hashlib
 import json
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,11 @@ class EffnetConfig(BaseModel):
     workers: int = Field(0, ge=0, description="data-loading processes (0 on a 2-core CPU; more beside a GPU)")
     device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
     limit: int | None = Field(None, description="smoke runs: at most this many training pictures per class")
+    stop_after: int | None = Field(None, ge=1, description="end this session after this epoch; --resume continues "
+                                   "(a long CPU run split across sessions)")
+
+
+RUNTIME_KEYS = ("threads", "workers", "device", "stop_after")  # what --resume takes from the new command line
 
 
 def pretrained_weights_path() -> Path:
@@ -252,7 +258,7 @@ def train(cfg: EffnetConfig, resume: bool = False, progress: bool = True) -> Pat
     if start == 0:
         with results.open("w", newline="") as f:
             csv.writer(f).writerow(columns)
-    for epoch in range(start, cfg.epochs):
+    for epoch in range(start, min(cfg.epochs, cfg.stop_after or cfg.epochs)):
         began = time.perf_counter()
         net.train()
         for module in net.modules():  # frozen layers keep their ImageNet batch statistics
@@ -319,9 +325,14 @@ def export_onnx(run: Path, opset: int = 17) -> Path:
     cfg, net = load_run(run)
     path = run / "weights" / "best.onnx"
     dummy = torch.zeros(1, 3, cfg.imgsz, cfg.imgsz)
-    torch.onnx.export(_WithSoftmax.wrap(net), (dummy,), str(path), input_names=["images"], output_names=["output0"],
-                      dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}}, opset_version=opset,
-                      dynamo=False)
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of torch.export, which needs onnxscript; this graph is
+        # plain convolutions, and the parity check is what proves the export right.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        torch.onnx.export(_WithSoftmax.wrap(net), (dummy,), str(path), input_names=["images"],
+                          output_names=["output0"], dynamic_axes={"images": {0: "batch"}, "output0": {0: "batch"}},
+                          opset_version=opset, dynamo=False)
     onnx.checker.check_model(onnx.load(str(path)))
     return path
 
@@ -352,6 +363,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     from training.config import load_config
 
     cfg = load_config(EffnetConfig, args.config, list(args.overrides))
+    saved = cfg.project / cfg.name / "config.json"
+    if args.resume and saved.is_file():  # the run's own recipe; only where and how fast it runs may change
+        runtime = {k: getattr(cfg, k) for k in RUNTIME_KEYS}
+        cfg = EffnetConfig.model_validate({**json.loads(saved.read_text()), **runtime})
     run = train(cfg, resume=args.resume)
     print(f"run folder: {run}\nnext: autoquote-train export-severity-effnet --run {run}")
 
@@ -392,7 +407,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("train-effnet", help="fine-tune ImageNet EfficientNet-Lite0: the severity model "
                        "(severity-effnet.yaml, default) or the part verifier (verifier-effnet.yaml); CPU or GPU")
     add_config_options(p, "severity-effnet.yaml", "epochs=20")
-    p.add_argument("--resume", action="store_true", help="continue the run in its folder from its last epoch")
+    p.add_argument("--resume", action="store_true", help="continue the run in its folder from its last epoch, "
+                   f"with its own recipe (only {', '.join(RUNTIME_KEYS)} may change)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("export-severity-effnet",

@@ -384,8 +384,10 @@ def cmd_export(args: argparse.Namespace) -> None:
         for split in ("val", args.split):
             report = measure(model, prepared, split, out)
             metrics[split] = {k: report[k] for k in ("macro_f1", "accuracy", "per_class", "confusion_matrix")}
-        rows = np.concatenate([model.probabilities(intact[i : i + 64]) for i in range(0, len(intact), 64)])
-        called = float((rows.argmax(axis=1) == model.classes.index(NO_DAMAGE)).mean())
+        called = None
+        if intact:
+            rows = np.concatenate([model.probabilities(intact[i : i + 64]) for i in range(0, len(intact), 64)])
+            called = float((rows.argmax(axis=1) == model.classes.index(NO_DAMAGE)).mean())
         metrics["car_parts_testset_intact"] = {"crops": len(intact), "called_no_damage": called}
         return metrics
 
