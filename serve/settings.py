@@ -61,11 +61,11 @@ class Settings(BaseSettings):
     decode_factor: float = Field(default=1.0, ge=1.0, le=8.0)
     # The customer page scales photos to this long side (JPEG) before upload: ~0.4 MB instead of ~3 MB.
     upload_long_side: int = Field(default=1600, ge=640, le=8192)
-    # Photo-quality thresholds (see model.quality).
-    min_brightness: float = 40.0
-    max_brightness: float = 245.0
-    min_sharpness: float = 60.0
-    min_side: int = 480
+    # Photo-quality thresholds: declared (defaults and bounds) once, in model.quality.QualityThresholds.
+    min_brightness: float = QualityThresholds.min_brightness
+    max_brightness: float = QualityThresholds.max_brightness
+    min_sharpness: float = QualityThresholds.min_sharpness
+    min_side: int = QualityThresholds.min_side
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
