@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 from model.errors import ModelError
+from model.kinds import kind_of
 from model.manifest import WEIGHTS_DIR, load_manifest
-from model.store import TASK_OF_KIND, ModelChoice
+from model.store import ModelChoice
 from serve.errors import InvalidModelChoice
 from serve.settings import Settings
 
@@ -38,8 +39,9 @@ def checked_model(path: Path | str, kind: str, settings: Settings) -> Path:
         manifest = load_manifest(candidate)
     except ModelError as exc:
         raise InvalidModelChoice(f"{kind} {path}: {exc.message}") from exc
-    if manifest.task != TASK_OF_KIND[kind]:
-        raise InvalidModelChoice(f"{path} is a {manifest.task} model, not a {kind}")
+    found = kind_of(manifest, str(candidate)).name  # by the manifest's name: a verifier is no severity model
+    if found != kind:
+        raise InvalidModelChoice(f"{path} is a {found} model, not a {kind}")
     return candidate
 
 

@@ -14,6 +14,7 @@ from PIL import Image
 
 from model.findings import Detection
 from model.manifest import (
+    WEIGHTS_DIR,
     DatasetRef,
     Manifest,
     Preprocess,
@@ -164,6 +165,10 @@ def test_promotion_is_refused_outside_the_registry_and_for_non_admins(
         "/v1/admin/models/promote", json={"detector": str(severity)}, headers=auth(admin)
     )
     assert wrong_kind.status_code == 422 and "not a detector" in wrong_kind.json()["error"]["message"]
+    # the shipped part verifier is a classifier like the severity model, but not one: its manifest says which
+    verifier = client.post("/v1/admin/models/promote", json={"severity": str(WEIGHTS_DIR / "verifier.onnx")},
+                           headers=auth(admin))
+    assert verifier.status_code == 422 and "is a verifier model, not a severity" in verifier.json()["error"]["message"]
     tampered = registry_model(registry, "4.0")
     tampered.write_bytes(b"changed after registration")
     bad_sum = client.post("/v1/admin/models/promote", json={"detector": str(tampered)}, headers=auth(admin))
