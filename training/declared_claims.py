@@ -291,7 +291,8 @@ def calibrate_declared(cfg: CalibrateConfig, work_dir: Path, command: str) -> di
     }
     for source, policy in policies:
         entry: dict[str, Any] = {"policy": policy.label, "source": source,
-                                 "min_detection_score": policy.min_detection_score}
+                                 "min_detection_score": policy.min_detection_score,
+                                 "min_verifier_probability": policy.min_verifier_probability}
         for split, photos in splits.items():
             entry[split] = evaluate_split(pipeline, photos, policy, cfg)
         entry["undamaged"] = evaluate_undamaged(pipeline, undamaged, policy, cfg)
@@ -357,8 +358,11 @@ def plot_declared(report: dict[str, Any], path: Path, target: float) -> Path:
                           (e["val"]["honest"], e["test"]["honest"], e["undamaged"]["any_part"])])
     ax.set_ylim(0, min(1.0, top * 1.25))
     models = report["models"]
-    ax.set_title(f"Declared claims, one photo each\n{models['detector']}, {models['severity']}\n"
-                 "model/policies with the calibration gate opened; hand-set policies as written", fontsize=8)
+    checked = f" (part verifier agreement >= {entries[0]['min_verifier_probability']:g} where a policy asks)" \
+        if "verifier" in models and entries and entries[0].get("min_verifier_probability") is not None else ""
+    names = ", ".join(models[k] for k in ("detector", "severity", "verifier") if k in models)
+    ax.set_title(f"Declared claims, one photo each\n{names}\n"
+                 f"model/policies with the calibration gate opened{checked}; hand-set policies as written", fontsize=8)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     shown = next((e for e in entries if e["source"] == "hand-set"), entries[0])
     rows = [{"min_detection_score": shown["min_detection_score"], "test": shown["test"],
