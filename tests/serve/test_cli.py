@@ -84,7 +84,7 @@ def test_serve_on_a_fresh_folder_prints_the_address_and_how_to_get_a_key(tmp_pat
     try:
         wait_until_answers(f"http://127.0.0.1:{port}/healthz", proc)
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).json()
-        assert set(models["versions"]) == {"detector", "severity", "pricer", "catalogue"}
+        assert set(models["versions"]) == {"detector", "severity", "verifier", "pricer", "catalogue"}  # all shipped
         assert httpx.get(f"http://127.0.0.1:{port}/v1/claims", timeout=5).status_code == 401
     finally:
         proc.terminate()
