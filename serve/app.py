@@ -22,7 +22,7 @@ from serve.photos.decoding import Decoder
 from serve.photos.factory import make_photo_store
 from serve.photos.store import PhotoStore
 from serve.photos.uploads import keep_uploads_in_memory
-from serve.routes import admin, claims, docs, pages, quotes, review, system
+from serve.routes import admin, autonomy, claims, docs, pages, quotes, review, system
 from serve.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.store = store_factory(settings) if store_factory else make_photo_store(settings)
+        app.state.draw_secret = await run_in_threadpool(settings.draw_secret)
         models = ModelsInService(settings, pipeline_factory, app.state.sessionmaker)
         pipeline = await run_in_threadpool(models.start)
         app.state.models = models
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(quotes.router)
     app.include_router(review.router)
     app.include_router(admin.router)
+    app.include_router(autonomy.router)
     docs.mount_docs(app)
     pages.mount_pages(app)
     return app

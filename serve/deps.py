@@ -72,6 +72,15 @@ def get_intake(pipeline: PipelineDep, decoder: DecoderDep, store: StoreDep, sett
 IntakeDep = Annotated[PhotoIntake, Depends(get_intake)]
 
 
+def get_draw_secret(request: Request) -> bytes:
+    """The key of the blind-review and audit draws (``Settings.draw_secret``), read in the lifespan."""
+    secret: bytes = request.app.state.draw_secret
+    return secret
+
+
+DrawSecretDep = Annotated[bytes, Depends(get_draw_secret)]
+
+
 def get_assessor(
     pipeline: PipelineDep,
     decoder: DecoderDep,
@@ -79,9 +88,10 @@ def get_assessor(
     models: ModelsDep,
     sessions: SessionsDep,
     metrics: MetricsDep,
+    secret: DrawSecretDep,
 ) -> Assessor:
     """What assessing a claim takes, with the pipeline this request was handed."""
-    return Assessor(pipeline, decoder, store, models, sessions, metrics)
+    return Assessor(pipeline, decoder, store, models, sessions, metrics, secret)
 
 
 AssessorDep = Annotated[Assessor, Depends(get_assessor)]

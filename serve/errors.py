@@ -136,6 +136,14 @@ class PhotoAlreadyInClaim(ClaimStateConflict):
     code = "photo_already_in_claim"
 
 
+class AutonomyNotProven(ConflictError):
+    code = "autonomy_not_proven"
+
+
+class AutonomyStepNotFound(NotFound):
+    code = "autonomy_step_not_found"
+
+
 class DecoderBusy(AutoquoteError):
     code = "decoder_busy"
 

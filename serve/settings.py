@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import fields
 from pathlib import Path
 from typing import Literal
@@ -66,6 +68,9 @@ class Settings(BaseSettings):
     max_brightness: float = QualityThresholds.max_brightness
     min_sharpness: float = QualityThresholds.min_sharpness
     min_side: int = QualityThresholds.min_side
+    # Keys the blind-review and audit draws (HMAC of the claim id); never change it while evidence is collected.
+    # Unset: a random one generated once in data_dir/autonomy.secret (replicas must share one: set it).
+    autonomy_secret: SecretStr | None = Field(default=None, description="at least 16 bytes, random")
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> Settings:
@@ -77,7 +82,33 @@ class Settings(BaseSettings):
             raise ValueError(
                 "set AUTOQUOTE_DATABASE_URL in production; the SQLite default is for one machine"
             )
+        if self.autonomy_secret is not None and len(self.autonomy_secret.get_secret_value().encode()) < 16:
+            raise ValueError(
+                "AUTOQUOTE_AUTONOMY_SECRET must have at least 16 bytes; use a random one (openssl rand -hex 32)"
+            )
         return self
+
+    def draw_secret(self) -> bytes:
+        """The key of the blind-review and audit draws: the setting, else the one kept in the data folder
+        (generated on first use, readable by this user only)."""
+        if self.autonomy_secret is not None:
+            return self.autonomy_secret.get_secret_value().encode()
+        path = self.data_dir / "autonomy.secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another worker wrote it first
+                pass
+            else:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32))
+        secret = path.read_text().strip().encode()
+        if len(secret) < 16:
+            raise ValueError(
+                f"{path.name} in the data folder holds under 16 bytes; delete it or set AUTOQUOTE_AUTONOMY_SECRET"
+            )
+        return secret
 
     @property
     def db_url(self) -> str:

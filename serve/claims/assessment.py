@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from model.findings import ClaimContext
 from model.pipeline import PhotoInput, Pipeline
-from serve.claims import states
+from serve.claims import autonomy, states
 from serve.claims.states import Action
 from serve.db import claims as repo
 from serve.db import quotes
@@ -32,7 +32,7 @@ from serve.photos.store import PhotoStore
 @dataclass(frozen=True)
 class Assessor:
     """What assessing a claim needs: the pipeline of this request, the decoder and store of its photos, the
-    models in service (for the shadow), the sessions the shadow quote is stored with, the metrics."""
+    models in service (for the shadow), the sessions the shadow quote is stored with, the metrics, the draws' key."""
 
     pipeline: Pipeline
     decoder: Decoder
@@ -40,6 +40,7 @@ class Assessor:
     models: ModelsInService
     sessions: sessionmaker[Session]
     metrics: Metrics
+    secret: bytes  # the key of the blind-review and audit draws
 
     def assess(self, session: Session, principal: Principal, claim_id: str) -> Callable[[], None] | None:
         """Quote the claim, record the quote and its outcome, commit; returns the shadow run to start once the
@@ -66,8 +67,11 @@ class Assessor:
             raise ClaimStateConflict(
                 f"the photos or declared parts of claim {claim_id} changed during the assessment; assess it again"
             )
-        quote, outcome = states.outcome_of(quote, claim, pipeline.policy(claim.jurisdiction))
-        row = quotes.save_quote(session, claim, quote)
+        policy = pipeline.policy(claim.jurisdiction)
+        quote, outcome = states.outcome_of(quote, claim, policy)
+        # Earned autonomy: each step's shadow and the draws go with the quote; a proven step may settle it.
+        quote, outcome, shadow_steps = autonomy.at_assessment(session, claim.id, quote, outcome, policy, self.secret)
+        row = quotes.save_quote(session, claim, quote, shadow_steps)
         detail = quotes.quote_detail(row)
         states.apply(session, principal, claim, Action.ASSESS, detail)
         states.apply(session, None, claim, outcome, {**detail, "requested_by": principal.key_id})

@@ -34,6 +34,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     revoke.add_argument("key_id")
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")
 
+    autonomy = sub.add_parser("autonomy", help="earned autonomy: what each policy's steps have proven")
+    autonomy_sub = autonomy.add_subparsers(dest="autonomy_command", required=True)
+    status = autonomy_sub.add_parser("status", help="per policy and step: state, evidence, bound, more needed")
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    autonomy.set_defaults(run=cmd_autonomy)
+
 
 def key_name(value: str) -> str:
     """A key's name as argparse validates it: 1-100 printable characters, not only spaces."""
@@ -121,3 +127,49 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
                 print(f"{row.id}  {row.role:<9} {row.prefix}…  {state:<18} {row.name}")
     return 0
+
+
+def cmd_autonomy(args: argparse.Namespace) -> int:
+    """Print each policy's steps for the models in service, from the gradings in the database."""
+    import json
+
+    from model.decision import available_policies
+    from serve.claims.autonomy import report
+    from serve.models.in_service import load_pipeline
+    from serve.settings import get_settings
+
+    settings = get_settings()
+    pipeline = load_pipeline(settings)
+    policies = [pipeline.policy(name) for name in available_policies(pipeline.config.policies_dir)]
+    with database(settings) as sessions, sessions() as session:
+        found = report(session, policies, pipeline.versions())
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    print(format_autonomy(found))
+    return 0
+
+
+def format_autonomy(found: dict[str, object]) -> str:
+    """The autonomy report as text: one block per policy, one line per step."""
+    lines: list[str] = []
+    for policy in found["policies"]:  # type: ignore[attr-defined]
+        lines.append(
+            f"{policy['policy']}  autonomy {policy['autonomy']}, target {policy['target']:.0%} at "
+            f"{policy['confidence']:.0%}, audits {policy['audit_rate']:.0%}, blind reviews "
+            f"{policy['blind_review_rate']:.0%}  (models {policy['models']})"
+        )
+        if not policy["steps"]:
+            lines.append("  no threshold path: the policy's own decision stands")
+        for label, steps in (("", policy["steps"]), ("partial ", policy["partial_release"] or [])):
+            for s in steps:
+                more = "proven" if s["more_needed"] == 0 else (
+                    "not reachable at this error rate" if s["more_needed"] is None
+                    else f"{s['more_needed']} more agreeing blind reviews"
+                )
+                lines.append(
+                    f"  {label}{s['step']:<12} {s['state']:<21} graded {s['graded']}, would settle "
+                    f"{s['would_settle']}, wrong {s['wrong']} (overpay {s['overpay']} / underpay {s['underpay']}), "
+                    f"bound {s['bound']:.1%}; {more}"
+                )
+    return "\n".join(lines)

@@ -10,6 +10,11 @@ Each kind of event is written by one function of this module, so each kind has o
     promotion_refused    model.promotion_refused
     shadow_started       model.shadow_started
     shadow_stopped       model.shadow_stopped
+    autonomy_pending     autonomy.pending_confirmation  (a step proved its bound; an admin must confirm it)
+    autonomy_switched_on autonomy.switched_on           (a step settles alone from now on)
+    autonomy_revoked     autonomy.revoked               (its audits show the wrong rate above the target)
+    autonomy_reset       autonomy.shadow                (a step back in shadow: never expected, logged if seen)
+    autonomy_confirmed   autonomy.confirmed             (an admin confirmed a switch-on)
 
 ``tests/serve/test_audit.py`` fails when a kind is written anywhere else, or by two functions.
 """
@@ -100,6 +105,43 @@ def shadow_stopped(session: Session, actor: Actor | None, versions: Mapping[str,
     return _record(
         session, actor, "model.shadow_stopped", None, {"versions": dict(versions) if versions is not None else None}
     )
+
+
+def _autonomy_detail(key: Mapping[str, str], step: str, before: str, status: Mapping[str, Any]) -> dict[str, Any]:
+    return {**dict(key), "step": step, "from": before, "status": dict(status)}
+
+
+def autonomy_pending(
+    session: Session, key: Mapping[str, str], step: str, before: str, status: Mapping[str, Any]
+) -> AuditEventRow:
+    """A step's bound reached the target; under ``autonomy: manual`` it waits for an admin."""
+    return _record(session, None, "autonomy.pending_confirmation", None, _autonomy_detail(key, step, before, status))
+
+
+def autonomy_switched_on(
+    session: Session, key: Mapping[str, str], step: str, before: str, status: Mapping[str, Any]
+) -> AuditEventRow:
+    """A step became autonomous: claims it would settle now settle alone (but for audits)."""
+    return _record(session, None, "autonomy.switched_on", None, _autonomy_detail(key, step, before, status))
+
+
+def autonomy_revoked(
+    session: Session, key: Mapping[str, str], step: str, before: str, status: Mapping[str, Any]
+) -> AuditEventRow:
+    """A step's evidence shows its wrong rate above the target (or a stricter step's did): revoked at once."""
+    return _record(session, None, "autonomy.revoked", None, _autonomy_detail(key, step, before, status))
+
+
+def autonomy_reset(
+    session: Session, key: Mapping[str, str], step: str, before: str, status: Mapping[str, Any]
+) -> AuditEventRow:
+    """A step's recorded state went back to shadow (the evidence replay disagrees with the last record)."""
+    return _record(session, None, "autonomy.shadow", None, _autonomy_detail(key, step, before, status))
+
+
+def autonomy_confirmed(session: Session, actor: Actor | None, key: Mapping[str, str], step: str) -> AuditEventRow:
+    """An admin confirmed that a proven step may settle alone."""
+    return _record(session, actor, "autonomy.confirmed", None, {**dict(key), "step": step})
 
 
 def events_for_claim(session: Session, claim_id: str) -> Sequence[AuditEventRow]:

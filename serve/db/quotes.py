@@ -87,9 +87,12 @@ def quote_row(quote: Quote) -> QuoteRow:
     return row
 
 
-def save_quote(session: Session, claim: ClaimRow, quote: Quote) -> QuoteRow:
-    """Record a model quote of a claim (flushed, not committed)."""
+def save_quote(
+    session: Session, claim: ClaimRow, quote: Quote, autonomy: dict[str, Any] | None = None
+) -> QuoteRow:
+    """Record a model quote of a claim (flushed, not committed), with its steps' shadow and draws if any."""
     row = quote_row(quote)
+    row.autonomy = autonomy
     claim.quotes.append(row)
     session.flush()
     return row
@@ -106,6 +109,9 @@ def quote_detail(row: QuoteRow) -> dict[str, Any]:
         "currency": row.currency,
         "versions": row.versions(),
     }
+    if row.autonomy is not None:
+        verdict = row.autonomy["verdict"]
+        detail["autonomy"] = {"action": verdict["action"], "step": verdict["step"], "why": verdict["explanation"]}
     if row.verification is not None:
         parts = row.verification["parts"]
         detail["declared"] = {(f"{p['part']}:{p['side']}" if p["side"] else p["part"]): p["status"] for p in parts}

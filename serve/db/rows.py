@@ -182,6 +182,9 @@ class QuoteRow(Base):
     notes: Mapped[list[Any]] = mapped_column(default=list)
     # The declared parts checked against the findings (serve.db.quotes.verification_detail); None: none declared.
     verification: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # Per step of the policy's path, what it would have done; the blind and audit draws; the verdict
+    # (serve.claims.autonomy.record). None: a quote from before autonomy, or a policy without a path.
+    autonomy: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     claim: Mapped[ClaimRow] = relationship(back_populates="quotes")
@@ -351,3 +354,54 @@ class ModelPromotionRow(Base):
     versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
     chosen_by: Mapped[str | None] = mapped_column(String(64), default=None)
     chosen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GradingRow(Base):
+    """One graded decision (append-only, like the audit log): what the model proposed against what the adjuster
+    decided, with the versions that proposed it and, per step of the policy's path, that step's grading (None:
+    the step would not have settled it). One row per kind per review; ``serve.claims.autonomy`` replays them."""
+
+    __tablename__ = "gradings"
+    __table_args__ = (UniqueConstraint("review_id", "kind", name="uq_gradings_review_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), index=True)
+    review_id: Mapped[str] = mapped_column(ForeignKey("claim_reviews.id"))
+    quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id"))
+    kind: Mapped[str] = mapped_column(String(24))  # settle | partial_release
+    models: Mapped[str] = mapped_column(String(400), index=True)  # detector|severity|pricer: the evidence key
+    detector_version: Mapped[str] = mapped_column(String(120))
+    severity_version: Mapped[str] = mapped_column(String(120))
+    pricer_version: Mapped[str] = mapped_column(String(120))
+    catalogue_version: Mapped[str] = mapped_column(String(120))
+    policy_version: Mapped[str] = mapped_column(String(120), index=True)
+    blind: Mapped[bool] = mapped_column(default=False)
+    action: Mapped[str] = mapped_column(String(16))  # approve | edit | reject
+    proposed_amount: Mapped[float] = mapped_column(Float)
+    final_amount: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(8), default="")
+    wrong: Mapped[bool] = mapped_column(default=False)
+    overpay: Mapped[bool] = mapped_column(default=False)
+    underpay: Mapped[bool] = mapped_column(default=False)
+    would_settle: Mapped[list[Any]] = mapped_column(default=list)  # per step, strict to loose
+    steps: Mapped[list[Any]] = mapped_column(default=list)  # per step: the grading's fields, or None
+    autonomous: Mapped[bool] = mapped_column(default=False)  # a step was autonomous when it was decided
+    audit_drawn: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AutonomyStateRow(Base):
+    """A step's state as last recorded (append-only): each change, and each admin's confirmation of a switch-on,
+    per evidence key (models, policy version, kind) and step."""
+
+    __tablename__ = "autonomy_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    models: Mapped[str] = mapped_column(String(400), index=True)
+    policy_version: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(24))
+    step: Mapped[str] = mapped_column(String(80))
+    event: Mapped[str] = mapped_column(String(16))  # state | confirmed
+    state: Mapped[str] = mapped_column(String(24))  # shadow | pending_confirmation | autonomous | revoked
+    actor_key_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,6 +31,7 @@ class Metrics:
     errors: Counter
     models_ready: Gauge
     promotion: Gauge
+    autonomy: Counter
 
 
 def make_metrics() -> Metrics:
@@ -71,6 +72,13 @@ def make_metrics() -> Metrics:
             "The id of the promotion in service (0: none recorded); equal on every replica once it switched.",
             registry=registry,
             multiprocess_mode="livemin",
+        ),
+        autonomy=Counter(
+            "autoquote_autonomy_changes_total",
+            "Changes of a threshold step's autonomy, by policy, step and new state (revoked: audits showed the "
+            "wrong rate above the target).",
+            ("policy", "step", "state"),
+            registry=registry,
         ),
     )
 

@@ -13,11 +13,11 @@ from model.fields import Finite, Part, Text, no_nul
 from model.findings import LineItem
 from model.pipeline import Pipeline
 from model.vocabulary import OPERATIONS
-from serve.claims import states
+from serve.claims import autonomy, states
 from serve.claims.states import Action
 from serve.db import audit, review
 from serve.db import claims as repo
-from serve.deps import PipelineDep, PrincipalDep, SessionDep
+from serve.deps import MetricsDep, PipelineDep, PrincipalDep, SessionDep
 from serve.http.access import AccessRoute, allow
 from serve.http.error_responses import ERROR_RESPONSES
 from serve.http.schemas import (
@@ -119,6 +119,11 @@ class ReviewClaimOut(BaseModel):
     parts: list[str] = Field(description="parts a box or line item may name (the detector's classes)")
     operations: list[str]
     audit: list[AuditEventOut]
+    blind: bool = Field(
+        default=False,
+        description="a blind review: the model's parts, boxes, amounts and its events are not shown; decide from "
+        "the photos and the customer's statements (only such reviews count toward autonomy)",
+    )
 
 
 def known_parts(pipeline: Pipeline) -> list[str]:
@@ -155,9 +160,18 @@ def _review_view(session: SessionDep, principal: PrincipalDep, claim_id: str, pa
     claim = repo.get_claim(session, principal, claim_id)
     model = review.model_quote(claim)
     boxes = review.current_boxes(session, claim)
+    blind = bool(model is not None and model.autonomy and model.autonomy["verdict"]["blind"])
+    shown = claim_out(claim, adjuster=True)
+    events = [audit_out(e) for e in audit.events_for_claim(session, claim_id)]
+    if blind:  # photos and the customer's statements only, until an adjuster has quoted it
+        boxes = {pid: (found, True) if corrected else ([], False) for pid, (found, corrected) in boxes.items()}
+        if shown.quote is not None and claim.quotes[-1].source == "model":
+            shown = shown.model_copy(update={"quote": None})
+        events = [e for e in events if e.actor_role != "system" and e.action != "quote.decided"]
     return ReviewClaimOut(
-        claim=claim_out(claim, adjuster=True),
-        model_quote=quote_out(model) if model else None,
+        claim=shown,
+        blind=blind,
+        model_quote=quote_out(model) if model and not blind else None,
         boxes=[
             PhotoBoxesOut(
                 photo_id=pid,
@@ -168,7 +182,7 @@ def _review_view(session: SessionDep, principal: PrincipalDep, claim_id: str, pa
         ],
         parts=parts,
         operations=list(OPERATIONS),
-        audit=[audit_out(e) for e in audit.events_for_claim(session, claim_id)],
+        audit=events,
     )
 
 
@@ -211,7 +225,12 @@ def correct_boxes(
 
 @router.post("/claims/{claim_id}/approve", response_model=ClaimOut)
 def approve_claim(
-    claim_id: str, body: ApproveIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
+    claim_id: str,
+    body: ApproveIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    metrics: MetricsDep,
 ) -> ClaimOut:
     """Close a claim in review as approved for the final amount; far from the model's quote it needs a comment.
 
@@ -220,15 +239,30 @@ def approve_claim(
         policy = pipeline.policy(change.claim.jurisdiction)
         states.check_approval(change.claim, principal, body.amount, body.comment, policy)
         change.detail = review.approve(session, principal, change.claim, body.amount, body.comment)
+        # Graded in the decision's transaction: a crash keeps both or neither.
+        change.detail["gradings"] = autonomy.grade_decision(
+            session, change.claim, change.detail["review_id"], "approved", change.detail["amount"], policy, metrics
+        )
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 
 @router.post("/claims/{claim_id}/reject", response_model=ClaimOut)
-def reject_claim(claim_id: str, body: RejectIn, principal: PrincipalDep, session: SessionDep) -> ClaimOut:
+def reject_claim(
+    claim_id: str,
+    body: RejectIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    metrics: MetricsDep,
+) -> ClaimOut:
     """Close the claim as rejected; the comment is required and shown to the customer."""
     with states.change(session, principal, claim_id, Action.REJECT) as change:
         states.check_decision(change.claim, principal)
         change.detail = review.reject(session, principal, change.claim, body.comment)
+        policy = pipeline.policy(change.claim.jurisdiction)
+        change.detail["gradings"] = autonomy.grade_decision(
+            session, change.claim, change.detail["review_id"], "rejected", None, policy, metrics
+        )
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
 
 

@@ -120,6 +120,11 @@ def test_each_audit_event_kind_has_one_writer() -> None:
         "model.promotion_refused",
         "model.shadow_started",
         "model.shadow_stopped",
+        "autonomy.pending_confirmation",
+        "autonomy.switched_on",
+        "autonomy.revoked",
+        "autonomy.shadow",
+        "autonomy.confirmed",
     }
 
 

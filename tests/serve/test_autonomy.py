@@ -1,0 +1,185 @@
+"""Earned autonomy through the service: gradings at each decision, switch-on, settling alone, audits, revocation.
+
+The policy here has one threshold step, ``autonomy: automatic`` and a target of 45 % (reached after 6 agreeing
+blind reviews, revoked after about 8 wrong audits) so that the whole life of a step fits in a test; the
+shipped policies need 63 agreeing blind reviews at 5 %.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from model.autonomy import audit_draw
+from model.pipeline import Pipeline, PipelineConfig
+from model.quality import QualityThresholds
+from serve.app import create_app
+from serve.cli.main import main as cli_main
+from serve.db import keys
+from serve.settings import Settings
+from tests.conftest import TEST_POLICIES_DIR
+from tests.fakes import FakeCatalogue, FakeDetector, FakePricer, FakeSeverity, photo_bytes
+from tests.serve.live import in_thread
+
+SECRET = "autonomy-test-secret-0123456789"
+AUDIT_RATE = 0.5
+UNPROVEN = {
+    "models": {"detector": "d@1"}, "proven": False, "target": 0.05, "confidence": 0.95, "settle_share": 0.0,
+    "n_photos": 239, "n_settled": 0, "n_wrong": 0, "split": "val", "method": "test", "wrong_means": "test",
+    "calibrated_at": "2026-01-01",
+}
+
+
+def autonomy_policies(folder: Path, **changes: Any) -> Path:
+    """The test CN policy with a lab calibration that proved nothing, one threshold step and a fast target."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = yaml.safe_load((TEST_POLICIES_DIR / "CN.yaml").read_text(encoding="utf-8"))
+    raw.update(
+        version="2026.12-autonomy-test",
+        calibration=UNPROVEN,
+        threshold_path=[{"name": "loose", "min_detection_score": 0.5}],
+        grade_tolerance_amount=200.0,
+        blind_review_rate=1.0,
+        audit_rate=AUDIT_RATE,
+        autonomy="automatic",
+        autonomy_target=0.45,
+        **changes,
+    )
+    (folder / "CN.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return folder
+
+
+def autonomy_pipeline(policies: Path) -> Pipeline:
+    config = PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=policies)
+    return Pipeline(FakeDetector(), FakeSeverity(), FakePricer(), FakeCatalogue(), config)
+
+
+class Service:
+    """The service on a live port with one key per role."""
+
+    def __init__(self, http: httpx.Client, app: Any) -> None:
+        self.http, self.app = http, app
+        with app.state.sessionmaker() as session:
+            self.keys = {r: keys.create_key(session, f"t-{r}", r)[1] for r in ("customer", "adjuster", "admin")}
+            session.commit()
+
+    def call(self, method: str, path: str, role: str, **kw: Any) -> dict[str, Any]:
+        r = self.http.request(method, path, headers={"Authorization": f"Bearer {self.keys[role]}"}, **kw)
+        assert r.status_code < 300, (path, r.status_code, r.text)
+        return r.json()  # type: ignore[no-any-return]
+
+    def open_claim(self) -> str:
+        return str(self.call("POST", "/v1/claims", "customer", json={"region": "CN"})["id"])
+
+    def assess(self, claim_id: str, seed: int) -> dict[str, Any]:
+        files = [("files", (f"p{seed}.jpg", photo_bytes(seed=seed), "image/jpeg"))]
+        self.call("POST", f"/v1/claims/{claim_id}/photos", "customer", files=files)
+        return self.call("POST", f"/v1/claims/{claim_id}/assess", "customer")
+
+    def status(self) -> dict[str, Any]:
+        return self.call("GET", "/v1/admin/autonomy", "admin")["policies"][0]["steps"][0]  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    settings = Settings(
+        environment="test", data_dir=tmp_path / "data", min_side=200, autonomy_secret=SecretStr(SECRET)
+    )
+    pipeline = autonomy_pipeline(autonomy_policies(tmp_path / "policies"))
+    app = create_app(settings, pipeline_factory=lambda _s: pipeline)
+    with in_thread(app) as base, httpx.Client(base_url=base, timeout=60) as http:
+        yield Service(http, app)
+
+
+def drawn(claim_id: str) -> bool:
+    return audit_draw(claim_id, SECRET.encode(), AUDIT_RATE).drawn
+
+
+def test_a_step_earns_autonomy_settles_alone_and_is_revoked_by_audits(service: Service) -> None:
+    assert service.status()["state"] == "shadow" and service.status()["graded"] == 0
+    # In shadow every claim goes to an adjuster (the lab calibration proved nothing), who agrees with the model.
+    seed, agreed = 0, 0
+    while service.status()["state"] != "autonomous":
+        seed += 1
+        claim = service.assess(service.open_claim(), seed)
+        assert claim["status"] == "in_review", claim
+        assert "policy_not_calibrated" in {r["code"] for r in claim["quote"]["reasons"]}
+        total = claim["quote"]["total"]
+        view = service.call("GET", f"/v1/review/claims/{claim['id']}", "adjuster")  # blind: photos only
+        assert view["blind"] and view["model_quote"] is None and view["claim"]["quote"] is None
+        assert all(not b["boxes"] for b in view["boxes"]) and len(view["boxes"]) == 1
+        service.call("POST", f"/v1/claims/{claim['id']}/approve", "adjuster", json={"amount": total})
+        agreed += 1
+        assert agreed <= 10, service.status()
+    status = service.status()
+    assert (agreed, status["graded"], status["would_settle"], status["wrong"]) == (6, 6, 6, 0)
+    assert status["bound"] <= 0.45
+    # The next claim the audit draw does not pick settles alone, with its reasons and versions.
+    claim_id = service.open_claim()
+    while drawn(claim_id):
+        claim_id = service.open_claim()
+    seed += 1
+    settled = service.assess(claim_id, seed)
+    assert settled["status"] == "assessed", settled
+    assert settled["quote"]["decision"] == "auto_settle"
+    events = service.call("GET", f"/v1/claims/{claim_id}/audit", "adjuster")
+    settle = next(e for e in events if e["action"] == "claim.settled")
+    assert settle["detail"]["autonomy"]["action"] == "auto_settle" and settle["detail"]["autonomy"]["step"] == "loose"
+    assert settle["detail"]["versions"]["policy"] == "CN@2026.12-autonomy-test"
+    assert settle["detail"]["versions"]["detector"]
+    # Audited claims go to an adjuster with the normal wording; adjusters pay half: autonomy is revoked.
+    audits = 0
+    while service.status()["state"] == "autonomous":
+        claim_id = service.open_claim()
+        if not drawn(claim_id):
+            continue
+        seed += 1
+        claim = service.assess(claim_id, seed)
+        assert claim["status"] == "in_review", claim
+        half = round(claim["quote"]["total"] / 2, 2)
+        body = {"amount": half, "comment": "one panel was already damaged"}
+        service.call("POST", f"/v1/claims/{claim_id}/approve", "adjuster", json=body)
+        audits += 1
+        assert audits <= 15, service.status()
+    status = service.status()
+    assert status["state"] == "revoked" and status["wrong"] == audits and status["underpay"] == 0
+    assert status["overpay"] == audits
+    admin_log = service.http.get(
+        "/metrics", headers={"Authorization": f"Bearer {service.keys['admin']}"}
+    ).text
+    assert 'autoquote_autonomy_changes_total{policy="CN@2026.12-autonomy-test",state="revoked",step="loose"} 1.0' in (
+        admin_log
+    )
+    # After the revocation a claim the step would settle goes to an adjuster again, audit draw or not.
+    claim_id = service.open_claim()
+    while drawn(claim_id):
+        claim_id = service.open_claim()
+    seed += 1
+    assert service.assess(claim_id, seed)["status"] == "in_review"
+    # The evidence is append-only at the database.
+    with service.app.state.sessionmaker() as session, pytest.raises(DBAPIError, match="append-only"):
+        session.execute(text("UPDATE gradings SET wrong = false"))
+    print(json.dumps({"agreeing_reviews_to_autonomy": agreed, "wrong_audits_to_revoke": audits}))
+
+
+def test_status_on_a_fresh_database_has_every_step_in_shadow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AUTOQUOTE_DATA_DIR", str(tmp_path / "data"))
+    assert cli_main(["autonomy", "status", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    steps = [s for p in found["policies"] for s in p["steps"]]
+    assert {p["policy"].split("@")[0] for p in found["policies"]} >= {"CN", "US"}
+    assert steps and {s["state"] for s in steps} == {"shadow"}
+    assert all(s["graded"] == 0 and s["wrong"] == 0 and s["bound"] == 1.0 for s in steps)
+    assert cli_main(["autonomy", "status"]) == 0
+    assert "63 more agreeing blind reviews" in capsys.readouterr().out
