@@ -383,7 +383,7 @@ def calibrate(cfg: CalibrateConfig, work_dir: Path, command: str, ship: bool = F
     for p in policies:
         regions.setdefault(p.region, p.jurisdiction)
     pipeline = build_pipeline(PipelineConfig(quality=QualityThresholds(min_side=cfg.min_side)),
-                              cfg.detector, cfg.severity, threads=cfg.threads)
+                              cfg.detector, cfg.severity, threads=cfg.threads, verifier_path=cfg.verifier)
     if not pipeline.ready:
         raise ConfigError(f"the pipeline is not in service: {'; '.join(pipeline.problems)}")
     versions = pipeline.versions()
