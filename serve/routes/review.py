@@ -167,7 +167,8 @@ def _review_view(session: SessionDep, principal: PrincipalDep, claim_id: str, pa
         boxes = {pid: (found, True) if corrected else ([], False) for pid, (found, corrected) in boxes.items()}
         if shown.quote is not None and claim.quotes[-1].source == "model":
             shown = shown.model_copy(update={"quote": None})
-        events = [e for e in events if e.actor_role != "system" and e.action != "quote.decided"]
+        decided = states.TRANSITIONS[Action.ASSESS].event  # the model's decision, named by the state table only
+        events = [e for e in events if e.actor_role != "system" and e.action != decided]
     return ReviewClaimOut(
         claim=shown,
         blind=blind,
