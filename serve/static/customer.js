@@ -154,7 +154,7 @@
         onchange: (e) => { if (e.target.files[0]) choose(shot, e.target.files[0]); } });
       const preview = shot.prepared
         ? el("img", { class: "preview", src: shot.prepared.url, alt: title })
-        : el("span", { class: "camera", "aria-hidden": "true", text: shot.pending ? "…" : "📷" });
+        : el("span", { class: "camera", "aria-hidden": "true", text: shot.pending ? "…" : "+" });
       list.append(el("li", { class: "shot" + (shot.prepared ? " done" : "") + (shot.error ? " bad" : ""),
         "data-kind": step.part ? "part" : "whole", "data-part": step.part ? step.key : null },
         el("label", { for: "shot-" + i, class: "shot-pick" }, preview,
@@ -321,7 +321,7 @@
       const id = "retake-" + (group.photoId || "new-" + n);
       items.push(el("li", { class: "retake-item shot", "data-photo": group.photoId || "", "data-part": tag ? textOf(tag) : "" },
         el("div", { class: "retake-old" },
-          photo ? thumb(claim, photo, "meant") : el("span", { class: "camera", "aria-hidden": "true", text: "📷" }),
+          photo ? thumb(claim, photo, "meant") : el("span", { class: "camera", "aria-hidden": "true", text: "+" }),
           el("div", {},
             el("strong", { class: "retake-label", text: title }),
             el("p", { class: "small muted", text: hint }))),
