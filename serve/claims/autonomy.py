@@ -56,8 +56,9 @@ def path_status(session: Session, policy: Policy, key: EvidenceKey) -> PathStatu
     """Each step's state now: the key's gradings replayed in the order they were written."""
     claims = [gradings.graded_claim(row) for row in gradings.evidence(session, key)]
     claims = [c for c in claims if len(c.gradings) == len(policy.threshold_path)]
-    kind = "partial_release" if key.kind == "partial_release" else "settle"
-    return evaluate_path(claims, policy, confirmed=gradings.confirmed_steps(session, key), kind=kind)
+    if key.kind == "partial_release":
+        return evaluate_path(claims, policy, confirmed=gradings.confirmed_steps(session, key), kind="partial_release")
+    return evaluate_path(claims, policy, confirmed=gradings.confirmed_steps(session, key), kind="settle")
 
 
 def _shadow_detail(s: StepShadow) -> dict[str, Any]:
@@ -112,7 +113,7 @@ def _decision(claim: ClaimRow, outcome: str, amount: float | None, model: QuoteR
         return AdjusterDecision.rejected()
     final = claim.quotes[-1]
     items: dict[str, float] = {}
-    for line in final.line_items:
+    for line in (row.to_domain() for row in final.line_items):
         items[line.part] = items.get(line.part, 0.0) + line.total
     same = final.id == model.id and model.total is not None and abs((amount or 0.0) - model.total) < 0.005
     return AdjusterDecision("approve" if same else "edit", items, amount or 0.0)
@@ -120,7 +121,7 @@ def _decision(claim: ClaimRow, outcome: str, amount: float | None, model: QuoteR
 
 def _proposal(model: QuoteRow) -> Proposal:
     items: dict[str, float] = {}
-    for line in model.line_items:
+    for line in (row.to_domain() for row in model.line_items):
         items[line.part] = items.get(line.part, 0.0) + line.total
     return Proposal(items, model.total or 0.0, model.currency)
 

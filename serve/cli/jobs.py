@@ -45,7 +45,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def cmd_export_reviewed(args: argparse.Namespace) -> int:
     """Export reviewed claims from the configured database and photo store."""
-    from model.manifest import WEIGHTS_DIR, load_manifest
+    from model.kinds import DETECTOR
+    from model.manifest import load_manifest
     from model.store import read_pointer
     from serve.jobs.export import export_reviewed
     from serve.photos.factory import make_photo_store
@@ -54,7 +55,7 @@ def cmd_export_reviewed(args: argparse.Namespace) -> int:
     settings = get_settings()
     pointer = read_pointer(settings.data_dir)
     detector = args.classes_from or (pointer.detector if pointer else None) or settings.detector_path
-    classes = load_manifest(detector or WEIGHTS_DIR / "detector.onnx", verify=False).classes
+    classes = load_manifest(detector or DETECTOR.shipped, verify=False).classes
     with database(settings) as sessions, sessions() as session:
         report = export_reviewed(session, make_photo_store(settings), args.out, classes)
     print(

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column, relationship
 
 from model.findings import LineItem
+from model.kinds import quote_keys
 from model.pipeline import PhotoFinding
 
 
@@ -152,7 +153,7 @@ class PhotoRow(Base):
 
 
 # What produced a quote, one ``<name>_version`` column each: the models, the pricer, the catalogue, the policy.
-VERSIONED = ("detector", "severity", "pricer", "catalogue", "policy")
+VERSIONED = (*quote_keys(), "catalogue", "policy")  # the model kinds a quote records (model/kinds.py), then the rest
 
 
 class QuoteRow(Base):

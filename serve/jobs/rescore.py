@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, selectinload
 from model.declared import parse_declared, parse_declared_part
 from model.errors import ConfigError
 from model.findings import ClaimContext
-from model.manifest import WEIGHTS_DIR, load_manifest
+from model.kinds import DETECTOR, SEVERITY
+from model.manifest import load_manifest
 from model.pipeline import PhotoInput, Pipeline
 from serve.db.quotes import shadow_row
 from serve.db.rows import ClaimRow, ShadowQuoteRow
@@ -71,8 +72,8 @@ def candidate_versions(settings: Settings) -> dict[str, str]:
     """The detector and severity labels (name@version) the candidate's quotes will carry."""
     out = {}
     for kind, path, shipped in (
-        ("detector", settings.detector_path, WEIGHTS_DIR / "detector.onnx"),
-        ("severity", settings.severity_path, WEIGHTS_DIR / "severity.onnx"),
+        (DETECTOR.name, settings.detector_path, DETECTOR.shipped),
+        (SEVERITY.name, settings.severity_path, SEVERITY.shipped),
     ):
         manifest = load_manifest(path or shipped, verify=False)
         out[kind] = f"{manifest.name}@{manifest.version}"

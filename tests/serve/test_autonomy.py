@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -131,7 +131,7 @@ def test_a_step_earns_autonomy_settles_alone_and_is_revoked_by_audits(service: S
     settled = service.assess(claim_id, seed)
     assert settled["status"] == "assessed", settled
     assert settled["quote"]["decision"] == "auto_settle"
-    events = service.call("GET", f"/v1/claims/{claim_id}/audit", "adjuster")
+    events = cast(list[dict[str, Any]], service.call("GET", f"/v1/claims/{claim_id}/audit", "adjuster"))
     settle = next(e for e in events if e["action"] == "claim.settled")
     assert settle["detail"]["autonomy"]["action"] == "auto_settle" and settle["detail"]["autonomy"]["step"] == "loose"
     assert settle["detail"]["versions"]["policy"] == "CN@2026.12-autonomy-test"
