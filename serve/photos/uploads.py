@@ -25,7 +25,7 @@ def keep_uploads_in_memory(max_photo_bytes: int) -> None:
     """Hold each uploaded photo in memory up to the per-photo limit, not in Starlette's 1-MB spool file.
 
     Every photo is read into memory to be decoded anyway; spooling a 3-MB phone photo to disk and reading
-    it back made its multipart parsing take 10.4 ms instead of 6.1 (README, Benchmarks).
+    it back made its multipart parsing take 10.4 ms instead of 6.1 (docs/results.md, "Quote latency").
     """
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_photo_bytes)
 
