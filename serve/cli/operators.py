@@ -166,6 +166,7 @@ def format_autonomy(found: dict[str, object]) -> str:
                 more = "proven" if s["more_needed"] == 0 else (
                     "not reachable at this error rate" if s["more_needed"] is None
                     else f"{s['more_needed']} more agreeing blind reviews"
+                    + ("" if s["testable"] else ", tested once the stricter step is proven")
                 )
                 lines.append(
                     f"  {label}{s['step']:<12} {s['state']:<21} graded {s['graded']}, would settle "
