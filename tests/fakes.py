@@ -70,6 +70,21 @@ class FakeSeverity:
 
 
 @dataclass
+class FakeVerifier:
+    """The part verifier: agrees with every detection by ``probability``; records the crops and parts asked about."""
+
+    probability: float = 0.95
+    fail: Exception | None = None
+    manifest: FakeManifest = field(default_factory=lambda: FakeManifest("fake-verifier", "0.3"))
+    asked: list[tuple[tuple[int, int], str]] = field(default_factory=list)
+
+    def agreement(self, crops: Sequence[Image.Image], parts: Sequence[str]) -> list[float]:
+        if self.fail is not None:
+            raise self.fail
+        self.asked.extend((c.size, p) for c, p in zip(crops, parts, strict=True))
+        return [self.probability] * len(crops)
+
+@dataclass
 class FakeCatalogue:
     version: str = "fake-catalogue-1"
     parts: list[str] = field(default_factory=lambda: list(CLASSES))

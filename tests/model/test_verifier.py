@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,25 +14,9 @@ from model.declared import DeclaredPart, verify
 from model.findings import ClaimContext, Finding
 from model.pipeline import PhotoInput, Pipeline, build_pipeline
 from tests.conftest import TEST_POLICIES_DIR
-from tests.fakes import FakeCatalogue, FakeDetector, FakeManifest, FakePricer, FakeSeverity
+from tests.fakes import FakeCatalogue, FakeDetector, FakeManifest, FakePricer, FakeSeverity, FakeVerifier
 
 CTX = ClaimContext("mid", "CN")
-
-
-@dataclass
-class FakeVerifier:
-    """Agrees with each detection by the given probability; records the crops and parts it was asked about."""
-
-    probability: float = 0.9
-    fail: Exception | None = None
-    manifest: FakeManifest = field(default_factory=lambda: FakeManifest("fake-verifier", "0.3"))
-    asked: list[tuple[tuple[int, int], str]] = field(default_factory=list)
-
-    def agreement(self, crops: Sequence[Image.Image], parts: Sequence[str]) -> list[float]:
-        if self.fail is not None:
-            raise self.fail
-        self.asked.extend((c.size, p) for c, p in zip(crops, parts, strict=True))
-        return [self.probability] * len(crops)
 
 
 def jpeg(width: int = 1600, height: int = 1200) -> bytes:

@@ -15,6 +15,7 @@ from model.findings import Detection, SeverityGrade
 from model.manifest import WEIGHTS_DIR, load_manifest
 from model.pipeline import Pipeline, PipelineConfig
 from model.quality import QualityThresholds
+from tests.fakes import FakeVerifier
 from training import calibrate as calibration
 from training.cli import main
 from training.risk_control import clopper_pearson_upper
@@ -52,22 +53,13 @@ class MinorSeverity:
         return [SeverityGrade({"minor": 0.9, "moderate": 0.08, "severe": 0.02}) for _ in images]
 
 
-class AgreeingVerifier:
-    """The part verifier the shipped policies require: it agrees with every detection."""
-
-    manifest = Manifest()
-
-    def agreement(self, crops: Sequence[Image.Image], parts: Sequence[str]) -> list[float]:
-        return [0.95 for _ in crops]
-
-
 def fake_build_pipeline(config: PipelineConfig | None = None, *args: object, **kwargs: object) -> Pipeline:
     from model.pricing import load_catalogue, load_pricer
 
     catalogue = load_catalogue()
     quality = QualityThresholds(min_side=0, min_sharpness=0)  # flat synthetic pictures
     return Pipeline(RectangleDetector(), MinorSeverity(), load_pricer(catalogue), catalogue,
-                    PipelineConfig(quality=quality), verifier=AgreeingVerifier())
+                    PipelineConfig(quality=quality), verifier=FakeVerifier())
 
 
 def prepared_folder(root: Path, counts: dict[str, tuple[int, int]]) -> Path:

@@ -13,6 +13,7 @@ from PIL import Image
 from model.findings import Detection, SeverityGrade
 from model.pipeline import Pipeline, PipelineConfig
 from model.quality import QualityThresholds
+from tests.fakes import FakeVerifier
 from training import declared_claims
 from training.cli import main
 from training.declared_claims import CAR_PARTS_TO_DAMAGE, NEIGHBOURS, padded_part
@@ -58,22 +59,13 @@ class MinorSeverity:
         return [SeverityGrade({"minor": 0.9, "moderate": 0.08, "severe": 0.02}) for _ in images]
 
 
-class AgreeingVerifier:
-    """The part verifier the shipped policies require: it agrees with every detection."""
-
-    manifest = Manifest()
-
-    def agreement(self, crops: Sequence[Image.Image], parts: Sequence[str]) -> list[float]:
-        return [0.95 for _ in crops]
-
-
 def fake_build_pipeline(config: PipelineConfig | None = None, *args: object, **kwargs: object) -> Pipeline:
     from model.pricing import load_catalogue, load_pricer
 
     catalogue = load_catalogue()
     return Pipeline(ColourDetector(), MinorSeverity(), load_pricer(catalogue), catalogue,
                     PipelineConfig(quality=QualityThresholds(min_side=0, min_sharpness=0)),
-                    verifier=AgreeingVerifier())
+                    verifier=FakeVerifier())
 
 
 def picture(path: Path, rectangles: list[tuple[tuple[int, int, int], tuple[int, int]]]) -> None:
