@@ -90,6 +90,11 @@ class LineItem(BaseModel):
     total: Money
     description: Annotated[Text, Field(max_length=500)] = ""
 
+    @property
+    def breakdown(self) -> float:
+        """What the line's costs add up to: parts, labour, refinish and materials; 0 for a lump sum."""
+        return round(self.parts_cost + self.labour_cost + self.refinish_cost + self.materials_cost, 2)
+
 
 @dataclass(frozen=True)
 class PriceEstimate:

@@ -16,7 +16,8 @@ decided in one table, ``serve/http/status.py``, and the body it is answered with
     │   ├── InvalidModelChoice              model_choice_invalid      a model to promote or shadow outside the
     │   │                                                             model store, without a valid manifest, or
     │   │                                                             failing to load
-    │   └── ApprovalCommentRequired         approval_comment_required an amount far from the model's quote
+    │   ├── ApprovalCommentRequired         approval_comment_required an amount far from the model's quote
+    │   └── LineTotalMismatch               line_total_mismatch       a line's total is not the sum of its costs
     ├── AccessError                         access_denied             who is asking may not do this
     │   ├── AuthenticationRequired          auth_required             no key given
     │   ├── InvalidApiKey                   auth_invalid              unknown or revoked key
@@ -78,6 +79,10 @@ class ApprovalCommentRequired(InputError):
 
 class AccessError(AutoquoteError):
     code = "access_denied"
+
+
+class LineTotalMismatch(InputError):
+    code = "line_total_mismatch"
 
 
 class AuthenticationRequired(AccessError):

@@ -15,6 +15,7 @@ from model.findings import LineItem
 from model.pipeline import PhotoFinding, Quote
 from model.quality import QualityIssue
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, SIDES, Segment, Side
+from serve.claims.outcome import customer_amount, customer_quote, customer_summary
 from serve.db.claims import declared_of, tag_of
 from serve.db.quotes import quote_row
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
@@ -186,6 +187,13 @@ class ReviewOut(View):
     at: datetime
 
 
+class SummaryOut(BaseModel):
+    """The outcome in the customer's words: one sentence on what happens next, at most three plain reasons."""
+
+    next: str
+    reasons: list[str] = Field(max_length=3, description="why a person looks at the claim, one per kind of reason")
+
+
 class ClaimOut(View):
     id: str
     status: str
@@ -203,8 +211,14 @@ class ClaimOut(View):
         description="after a retake request, until the claim is assessed again: each photo still to replace "
         "(photo_id) or close-up to add (part), and why",
     )
-    quote: QuoteOut | None = Field(description="the latest quote, if the claim was assessed")
+    quote: QuoteOut | None = Field(
+        description="the latest quote, if the claim was assessed; a customer sees the models' quote until an "
+        "adjuster decides (interim edits are not shown), then the one decided on"
+    )
     review: ReviewOut | None = Field(default=None, description="the adjuster's decision, once made")
+    summary: SummaryOut | None = Field(
+        default=None, description="what the customer is told: what happens next and, in review, why (customers only)"
+    )
 
 
 class ClaimSummary(View):
@@ -215,19 +229,26 @@ class ClaimSummary(View):
     created_at: datetime
     photo_count: int
     decision: Outcome | None
-    total: float | None
+    total: float | None = Field(description="for a customer: the approved amount once decided, else the models' total")
     currency: str | None
+    parts: list[str] = Field(default_factory=list, description="the declared parts, else the quote's parts")
 
     @classmethod
-    def of_claim(cls, row: ClaimRow, **computed: Any) -> Self:
-        """One line of a claim list: the claim, how many photos it holds, and its latest quote's result."""
-        latest = row.quotes[-1] if row.quotes else None
+    def of_claim(cls, row: ClaimRow, adjuster: bool = True, **computed: Any) -> Self:
+        """One line of a claim list: the claim, how many photos it holds, its parts and its quote's result (for a
+        customer, the quote and amount they may see)."""
+        latest = (row.quotes[-1] if row.quotes else None) if adjuster else customer_quote(row)
+        total = (latest.total if latest else None) if adjuster else customer_amount(row)
+        parts = [d.part for d in declared_of(row)]
+        if not parts and latest is not None:
+            parts = list(dict.fromkeys(li.to_domain().part for li in latest.line_items))
         return cls.of(
             row,
             photo_count=len(row.photos),
             decision=latest.decision if latest else None,
-            total=latest.total if latest else None,
+            total=total,
             currency=latest.currency if latest else None,
+            parts=parts,
             **computed,
         )
 
@@ -384,9 +405,13 @@ def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LO
     customers get no cross-claim signal."""
     # The statuses in which the claim takes photos (serve.claims.states.PHOTO_STATES).
     photos_open = row.status in ("submitted", "retake_requested")
-    quote = quote_out(row.quotes[-1], locale, photos_open) if row.quotes else None
-    if quote is not None and not adjuster:
-        quote = for_customer(quote, locale)
+    shown = (row.quotes[-1] if row.quotes else None) if adjuster else customer_quote(row)
+    quote = quote_out(shown, locale, photos_open) if shown is not None else None
+    summary = None
+    if not adjuster:
+        quote = for_customer(quote, locale) if quote is not None else None
+        said = customer_summary(row, quote.reasons if quote is not None else [], locale)
+        summary = SummaryOut(next=said.next, reasons=list(said.reasons))
     return ClaimOut.of(
         row,
         declared_parts=[DeclaredPartOut.of_domain(d) for d in declared_of(row)],
@@ -405,3 +430,4 @@ def review_out(row: ClaimReviewRow) -> ReviewOut:
 def audit_out(row: AuditEventRow) -> AuditEventOut:
     """API view of one audit event."""
     return AuditEventOut.of(row)
+        summary=summary,

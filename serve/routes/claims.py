@@ -204,7 +204,8 @@ def list_claims(
 ) -> ClaimPage:
     """The caller's claims, newest first (adjusters and admins see every claim)."""
     rows = repo.list_claims(session, principal, claim_status, limit, offset)
-    return ClaimPage(items=[ClaimSummary.of_claim(r) for r in rows], limit=limit, offset=offset)
+    items = [ClaimSummary.of_claim(r, principal.sees_all_claims) for r in rows]
+    return ClaimPage(items=items, limit=limit, offset=offset)
 
 
 @router.get(

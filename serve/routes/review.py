@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from model.fields import Finite, Part, Text, no_nul
+from model.fields import Finite, Money, Part, Text, no_nul
 from model.findings import LineItem
 from model.pipeline import Pipeline
 from model.vocabulary import OPERATIONS
@@ -18,8 +18,10 @@ from serve.claims.states import Action
 from serve.db import audit, review
 from serve.db import claims as repo
 from serve.deps import MetricsDep, PipelineDep, PrincipalDep, SessionDep
+from serve.errors import LineTotalMismatch
 from serve.http.access import AccessRoute, allow
 from serve.http.error_responses import ERROR_RESPONSES
+from serve.http.locale import Locale, LocaleDep
 from serve.http.schemas import (
     AuditEventOut,
     ClaimOut,
@@ -82,9 +84,29 @@ class PhotoBoxesOut(BaseModel):
 
 
 class LineItemIn(LineItem):
-    """A line item as an adjuster enters it: the domain's fields and limits, and nothing else."""
+    """A line item as an adjuster enters it: the domain's fields and limits, and nothing else.
+
+    Its total is what its costs add up to: left out, it is derived from them; given beside costs that add up to
+    another amount (by more than a cent), the line is refused with ``line_total_mismatch``. A line without costs
+    is a lump sum and needs its total."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    total: Money | None = Field(  # type: ignore[assignment]
+        default=None, description="parts + labour + refinish + materials; absent: derived from them"
+    )
+
+    def to_domain(self, number: int) -> LineItem:
+        """The line with its total derived from its costs; refused when the total given contradicts them."""
+        costs = self.breakdown
+        if self.total is None or (costs > 0 and abs(self.total - costs) <= 0.01):
+            return LineItem.model_validate({**self.model_dump(), "total": costs})
+        if costs > 0:
+            raise LineTotalMismatch(
+                f"line {number} ({self.part}): its costs add up to {costs:,.2f} but its total is {self.total:,.2f}; "
+                "leave the total out (it is derived from the costs) or make them agree"
+            )
+        return LineItem.model_validate(self.model_dump())
 
 
 class LineItemsIn(BaseModel):
@@ -156,12 +178,14 @@ def queue(
     return QueuePage(items=items, count=count, limit=limit, offset=offset)
 
 
-def _review_view(session: SessionDep, principal: PrincipalDep, claim_id: str, parts: list[str]) -> ReviewClaimOut:
+def _review_view(
+    session: SessionDep, principal: PrincipalDep, claim_id: str, parts: list[str], locale: Locale
+) -> ReviewClaimOut:
     claim = repo.get_claim(session, principal, claim_id)
     model = review.model_quote(claim)
     boxes = review.current_boxes(session, claim)
     blind = bool(model is not None and model.autonomy and model.autonomy["verdict"]["blind"])
-    shown = claim_out(claim, adjuster=True)
+    shown = claim_out(claim, adjuster=True, locale=locale)
     events = [audit_out(e) for e in audit.events_for_claim(session, claim_id)]
     if blind:  # photos and the customer's statements only, until an adjuster has quoted it
         boxes = {pid: (found, True) if corrected else ([], False) for pid, (found, corrected) in boxes.items()}
@@ -172,7 +196,7 @@ def _review_view(session: SessionDep, principal: PrincipalDep, claim_id: str, pa
     return ReviewClaimOut(
         claim=shown,
         blind=blind,
-        model_quote=quote_out(model) if model and not blind else None,
+        model_quote=quote_out(model, locale) if model and not blind else None,
         boxes=[
             PhotoBoxesOut(
                 photo_id=pid,
@@ -188,20 +212,28 @@ def _review_view(session: SessionDep, principal: PrincipalDep, claim_id: str, pa
 
 
 @router.get("/review/claims/{claim_id}", response_model=ReviewClaimOut)
-def review_claim(claim_id: str, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep) -> ReviewClaimOut:
+def review_claim(
+    claim_id: str, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep, locale: LocaleDep
+) -> ReviewClaimOut:
     """One claim as the adjuster sees it: photos, boxes, quote, the models' quote, audit trail."""
-    return _review_view(session, principal, claim_id, known_parts(pipeline))
+    return _review_view(session, principal, claim_id, known_parts(pipeline), locale)
 
 
 @router.put("/claims/{claim_id}/line-items", response_model=ReviewClaimOut)
 def edit_line_items(
-    claim_id: str, body: LineItemsIn, principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep
+    claim_id: str,
+    body: LineItemsIn,
+    principal: PrincipalDep,
+    session: SessionDep,
+    pipeline: PipelineDep,
+    locale: LocaleDep,
 ) -> ReviewClaimOut:
     """Replace the quote's line items (change, add, remove): a new adjuster quote supersedes the old one."""
     parts = known_parts(pipeline)
     with states.change(session, principal, claim_id, Action.EDIT_LINE_ITEMS) as change:
-        change.detail = review.edit_line_items(session, principal, change.claim, body.line_items, parts)
-    return _review_view(session, principal, claim_id, parts)
+        lines = [line.to_domain(n) for n, line in enumerate(body.line_items, start=1)]
+        change.detail = review.edit_line_items(session, principal, change.claim, lines, parts)
+    return _review_view(session, principal, claim_id, parts, locale)
 
 
 @router.put(
@@ -215,13 +247,14 @@ def correct_boxes(
     principal: PrincipalDep,
     session: SessionDep,
     pipeline: PipelineDep,
+    locale: LocaleDep,
 ) -> ReviewClaimOut:
     """Replace a photo's boxes with the adjuster's; they become detector labels when exported."""
     boxes = [review.Box(b.part, *b.box) for b in body.boxes]
     parts = known_parts(pipeline)
     with states.change(session, principal, claim_id, Action.CORRECT_BOXES) as change:
         change.detail = review.correct_boxes(session, principal, change.claim, photo_id, boxes, parts)
-    return _review_view(session, principal, claim_id, parts)
+    return _review_view(session, principal, claim_id, parts, locale)
 
 
 @router.post("/claims/{claim_id}/approve", response_model=ClaimOut)
@@ -232,6 +265,7 @@ def approve_claim(
     session: SessionDep,
     pipeline: PipelineDep,
     metrics: MetricsDep,
+    locale: LocaleDep,
 ) -> ClaimOut:
     """Close a claim in review as approved for the final amount; far from the model's quote it needs a comment.
 
@@ -244,7 +278,7 @@ def approve_claim(
         change.detail["gradings"] = autonomy.grade_decision(
             session, change.claim, change.detail["review_id"], "approved", change.detail["amount"], policy, metrics
         )
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
 @router.post("/claims/{claim_id}/reject", response_model=ClaimOut)
@@ -255,6 +289,7 @@ def reject_claim(
     session: SessionDep,
     pipeline: PipelineDep,
     metrics: MetricsDep,
+    locale: LocaleDep,
 ) -> ClaimOut:
     """Close the claim as rejected; the comment is required and shown to the customer."""
     with states.change(session, principal, claim_id, Action.REJECT) as change:
@@ -264,7 +299,7 @@ def reject_claim(
         change.detail["gradings"] = autonomy.grade_decision(
             session, change.claim, change.detail["review_id"], "rejected", None, policy, metrics
         )
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims)
+    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
 
 
 @router.get("/claims/{claim_id}/audit", response_model=list[AuditEventOut])
