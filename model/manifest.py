@@ -96,6 +96,8 @@ class Manifest(BaseModel):
                                                          "...), or 'none: trained from scratch'")
     head: dict[str, Any] | None = Field(None, description="cost heads: what the outputs mean and what the head "
                                         "was trained for (model.pricing.cost_head.HeadSettings)")
+    members: list[dict[str, Any]] | None = Field(None, description="ensembles: the models whose probabilities "
+                                                 "this file averages (version, sha256, weight, input size)")
     quantization: dict[str, Any] | None = Field(None, description="int8 copies: how the model was quantised, "
                                                 "and from which model")
 

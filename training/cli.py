@@ -27,6 +27,7 @@ from model.offline import configure_offline
 from training.config import add_config_options, command_line, default_work_dir, load_config, overrides_with
 from training.cost.commands import register as register_cost
 from training.effnet import register as register_effnet
+from training.ensemble import register as register_ensemble
 from training.kinds import KINDS, Kind
 from training.pretrain_commands import register as register_pretrain
 from training.registry_commands import register as register_registry
@@ -227,6 +228,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     register_registry(sub)
     register_crops(sub)
     register_effnet(sub)
+    register_ensemble(sub)
     register_verifier(sub)
     return parser
 

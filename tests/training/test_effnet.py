@@ -62,6 +62,28 @@ def test_severity_fine_tunes_resumes_exports_and_grades(root: Path) -> None:
     grades = SeverityModel.load(onnx).grade_many([synthetic_car_photo(), synthetic_car_photo()])
     assert len(grades) == 2 and abs(sum(grades[0].probabilities.values()) - 1) < 1e-4
 
+    # averaged with the shipped severity model in one file, the weight chosen on val crops
+    from model.manifest import WEIGHTS_DIR
+
+    shipped = WEIGHTS_DIR / "severity.onnx"
+    assert main(["ensemble-severity", "--members", str(onnx)]) == 2  # two members, or a clear error
+    assert main(["ensemble-severity", "--members", str(shipped), str(onnx), "--weight", "1.5",
+                 "--prepared", str(prepared), "--out", str(root / "ens")]) == 2
+    assert main(["ensemble-severity", "--members", str(shipped), str(onnx), "--prepared", str(prepared),
+                 "--out", str(root / "ens"), "--version", "ens-smoke"]) == 0
+    ensemble = json.loads((root / "ens" / "severity.json").read_text())
+    assert [m["version"] for m in ensemble["members"]] == [json.loads(shipped.with_suffix(".json").read_text())[
+        "version"], "smoke"]
+    assert abs(sum(m["weight"] for m in ensemble["members"]) - 1) < 1e-9
+    assert ensemble["input_size"] == 160  # the larger member's
+    metrics = ensemble["metrics"]
+    assert metrics["weight_choice"]["chosen"] == ensemble["members"][1]["weight"]
+    assert {"whole_photos", "val_crops", "damaged_parts_crops", "against_members"} <= set(metrics)
+    assert metrics["against_members"]["decisions_changed"] <= metrics["against_members"]["crops"]
+    no_machine_paths(ensemble, root)
+    grades = SeverityModel.load(root / "ens" / "severity.onnx").grade_many([synthetic_car_photo()])
+    assert abs(sum(grades[0].probabilities.values()) - 1) < 1e-4
+
 
 def test_the_verifier_probe_fits_exports_and_checks_crops(root: Path) -> None:
     prepared = root / "prepared"
