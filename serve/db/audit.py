@@ -16,7 +16,8 @@ Each kind of event is written by one function of this module, so each kind has o
     autonomy_reset       autonomy.shadow                (a step back in shadow: never expected, logged if seen)
     autonomy_confirmed   autonomy.confirmed             (an admin confirmed a switch-on)
 
-``tests/serve/test_audit.py`` fails when a kind is written anywhere else, or by two functions.
+``tests/serve/test_audit.py`` fails when a kind is written anywhere else, or by two functions. Each event is
+hash-chained to the one before it (``serve.db.audit_chain``; ``autoquote audit verify`` walks the chains).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serve.db.rows import AuditEventRow
+from serve.db.audit_chain import link, plain
+from serve.db.rows import AuditEventRow, utcnow
 
 SYSTEM = "system"
 
@@ -44,14 +46,16 @@ class Actor(Protocol):
 def _record(
     session: Session, actor: Actor | None, action: str, claim_id: str | None, detail: dict[str, Any]
 ) -> AuditEventRow:
-    """Add one event to the session (committed with the change it describes)."""
+    """Add one event to the session (committed with the change it describes), chained after the log's head."""
     row = AuditEventRow(
+        at=utcnow(),
         actor_key_id=actor.key_id if actor else None,
         actor_role=actor.role if actor else SYSTEM,
         action=action,
         claim_id=claim_id,
-        detail=detail,
+        detail=plain(detail),
     )
+    link(session, row)  # before add: the head's lock is taken before this row can be flushed
     session.add(row)
     return row
 

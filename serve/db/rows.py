@@ -281,7 +281,8 @@ for _name, _field in LineItem.model_fields.items():
 
 
 class AuditEventRow(Base):
-    """Append-only: a database trigger refuses UPDATE and DELETE (see the first migration)."""
+    """Append-only: a database trigger refuses UPDATE and DELETE (see the first migration); each event carries
+    the hash of the one before it, in the whole log and in its claim (``serve.db.audit_chain``)."""
 
     __tablename__ = "audit_events"
 
@@ -292,6 +293,19 @@ class AuditEventRow(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     claim_id: Mapped[str | None] = mapped_column(String(32), index=True, default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    claim_prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The audit log's head, one row: how many events it holds and the last one's hash (locked by appends)."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class BoxCorrectionRow(Base):
