@@ -1,4 +1,4 @@
-"""``autoquote``: serve, migrate, manage API keys, quote photos, promote models and run the offline jobs."""
+"""``autoquote``: serve, migrate, manage API keys, quote photos, promote models, run the offline jobs and verify the audit log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from serve.cli import jobs, models, operators
+from serve.cli import audit, jobs, models, operators
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     operators.add_parsers(sub)
     models.add_parsers(sub)
     jobs.add_parsers(sub)
+    audit.add_parsers(sub)
     return parser
 
 
