@@ -1,4 +1,5 @@
-"""``autoquote``: serve, migrate, manage API keys, quote photos, promote models, run the offline jobs and verify the audit log."""
+"""``autoquote``: serve, migrate, manage API keys, quote photos, promote models, run the offline jobs, verify the
+audit log."""
 
 from __future__ import annotations
 
