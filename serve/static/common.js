@@ -118,22 +118,18 @@ const AQ = (() => {
     return node;
   }
 
-  // An adjuster's amount: two decimals in the page's number format, with the currency code.
-  function money(value, currency) {
+  // One money format per language, the API's too (serve/http/locale.py money): the number with thousands
+  // separators, then the currency as the catalogue words it (1,800 CNY / 1,800 元).
+  function amount(value, currency, digits) {
     if (value === null || value === undefined) return "—";
-    const n = Number(value).toLocaleString(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-    return currency ? n + " " + currency : n;
+    const n = Number(value).toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    if (!currency) return n;
+    return n + " " + (has("currency." + currency) ? t("currency." + currency) : currency);
   }
-
-  // A customer's amount: whole units, the currency as the page's language writes it (CN¥1,800 / ¥1,800).
-  function price(value, currency) {
-    if (value === null || value === undefined) return "—";
-    try {
-      return new Intl.NumberFormat(lang, { style: "currency", currency, maximumFractionDigits: 0, minimumFractionDigits: 0 }).format(Number(value));
-    } catch (_e) {
-      return Math.round(Number(value)).toLocaleString(lang) + " " + currency;
-    }
-  }
+  // An adjuster's amount: with cents.
+  function money(value, currency) { return amount(value, currency, 2); }
+  // A customer's amount: whole units.
+  function price(value, currency) { return amount(value, currency, 0); }
 
   function when(iso) {
     if (!iso) return "";
@@ -142,9 +138,9 @@ const AQ = (() => {
 
   function age(iso) {
     const minutes = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
-    if (minutes < 60) return minutes + " min";
-    if (minutes < 60 * 48) return Math.round(minutes / 60) + " h";
-    return Math.round(minutes / 1440) + " d";
+    if (minutes < 60) return t("age.minutes", { n: minutes });
+    if (minutes < 60 * 48) return t("age.hours", { n: Math.round(minutes / 60) });
+    return t("age.days", { n: Math.round(minutes / 1440) });
   }
 
   function reasonTitle(code) { return has("reason.title." + code) ? t("reason.title." + code) : code; }
@@ -155,6 +151,8 @@ const AQ = (() => {
     return t("part.sided", { side: has("side." + side) ? t("side." + side) : side, part: name });
   }
   function statusText(status) { return has("status." + status) ? t("status." + status) : status; }
+  // A word of the vocabulary (an operation, a severity, a segment, an audit action...) in the page's language.
+  function word(kind, value) { return has(kind + "." + value) ? t(kind + "." + value) : String(value); }
   const REASON_CODES = ["low_confidence", "over_limit", "severe_damage", "wide_interval", "no_damage_found", "poor_photo",
     "duplicate_photo", "model_unavailable", "pipeline_error", "retake_limit", "policy_not_calibrated", "declared_not_found",
     "undeclared_damage", "adjuster_check"];
@@ -215,6 +213,6 @@ const AQ = (() => {
 
   function clear(node) { node.replaceChildren(); }
 
-  return { api, ApiError, el, money, price, when, age, reasonTitle, partLabel, statusText, photoURL, loadImage, signIn, clear,
+  return { api, ApiError, el, money, price, when, age, reasonTitle, partLabel, statusText, word, photoURL, loadImage, signIn, clear,
     REASON_CODES, t, has, initLang, uuid, key, lang: () => lang };
 })();

@@ -2,7 +2,10 @@
 "use strict";
 
 (() => {
-  const { api, el, money, when, age, reasonTitle, statusText, clear } = AQ;
+  const { api, el, money, when, age, reasonTitle, statusText, word, clear } = AQ;
+  const partName = (part) => AQ.partLabel(part, null);
+  const COSTS = [["parts_cost", "rv.col.parts"], ["labour_cost", "rv.col.labour"], ["refinish_cost", "rv.col.refinish"],
+    ["materials_cost", "rv.col.materials"]];
   const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#0a9396", "#c71585", "#808000"];
   const state = { claimId: null, view: null, showBoxes: true, editors: [] };
 
@@ -74,7 +77,7 @@
     root.append(el("div", { class: "claim-head card" },
       el("div", {},
         el("h2", {}, AQ.t("rv.claim") + " ", el("span", { class: "mono", text: claim.id })),
-        el("p", { class: "muted", text: [claim.region, claim.jurisdiction, claim.segment + " car",
+        el("p", { class: "muted", text: [claim.region, claim.jurisdiction, word("segment", claim.segment),
           AQ.t("rv.opened", { when: when(claim.created_at) })].join(" · ") })),
       el("span", { class: "status status-" + claim.status, text: statusText(claim.status) }),
       claim.description ? el("p", { class: "description", text: claim.description }) : null));
@@ -97,7 +100,7 @@
   function reviewSummary(review) {
     const text = review.outcome === "approved"
       ? AQ.t("rv.approved_for", { amount: money(review.amount, review.currency) })
-      : "Rejected";
+      : AQ.t("rv.rejected");
     return el("section", { class: "card decided decided-" + review.outcome },
       el("strong", { text: text }), " ", el("span", { class: "muted", text: when(review.at) }),
       review.comment ? el("p", { text: review.comment }) : null);
@@ -172,8 +175,8 @@
       image: null, scale: 1, drag: null };
     const canvas = el("canvas", { class: "photo-canvas", "data-photo": photo.id, width: 10, height: 10 });
     const status = el("span", { class: "muted small" });
-    const partSelect = el("select", { class: "box-part", "aria-label": "part of the selected box", disabled: true },
-      parts.map((p) => el("option", { value: p, text: p })));
+    const partSelect = el("select", { class: "box-part", "aria-label": AQ.t("rv.box.part"), disabled: true },
+      parts.map((p) => el("option", { value: p, text: partName(p) })));
     const del = el("button", { type: "button", class: "box-delete", text: AQ.t("rv.box.delete"), disabled: true });
     const draw = el("button", { type: "button", class: "box-draw", text: AQ.t("rv.box.draw"), "aria-pressed": "false", disabled: closed });
     const save = el("button", { type: "button", class: "box-save primary", text: AQ.t("rv.box.save"), disabled: true });
@@ -182,7 +185,7 @@
     function changed() {
       ed.dirty = true;
       save.disabled = closed;
-      status.textContent = "unsaved changes";
+      status.textContent = AQ.t("rv.unsaved");
       draw_();
     }
     function select(i) {
@@ -204,7 +207,7 @@
         ctx.lineWidth = i === ed.selected ? 4 : 2;
         ctx.strokeStyle = c;
         ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
-        const label = b.part + (b.score !== null && b.score !== undefined ? " " + b.score.toFixed(2) : "");
+        const label = partName(b.part) + (b.score !== null && b.score !== undefined ? " " + b.score.toFixed(2) : "");
         ctx.font = "13px system-ui, sans-serif";
         const w = ctx.measureText(label).width + 8;
         const ty = y1 > 18 ? y1 - 18 : y1;
@@ -304,17 +307,17 @@
     }).catch((e) => showError(error, e));
 
     const caption = el("figcaption", {},
-      el("span", { class: "filename", text: photo.filename || "(no name)" }),
+      el("span", { class: "filename", text: photo.filename || AQ.t("rv.noname") }),
       el("span", { class: "photo-part muted small", text: photo.part
         ? AQ.t("rv.closeup", { part: AQ.partLabel(photo.part.part, photo.part.side) }) : AQ.t("rv.wide") }),
       el("span", { class: "muted small", text: photo.width + "×" + photo.height }),
       photo.duplicate_of_claim_id
         ? el("a", { class: "chip warn duplicate-of", href: photo.duplicate_of_url, "data-claim": photo.duplicate_of_claim_id,
-            title: "this photo, or a near-identical one, is in another claim",
+            title: AQ.t("rv.seen_in.title"),
             onclick: (event) => { event.preventDefault(); location.hash = "claim=" + photo.duplicate_of_claim_id; },
-            text: "seen in claim " + photo.duplicate_of_claim_id.slice(0, 8) })
+            text: AQ.t("rv.seen_in", { id: photo.duplicate_of_claim_id.slice(0, 8) }) })
         : null,
-      entry.corrected ? el("span", { class: "badge", text: "boxes corrected" }) : null);
+      entry.corrected ? el("span", { class: "badge", text: AQ.t("rv.boxes.corrected") }) : null);
     const tools = closed ? el("div", { class: "tools" }, status)
       : el("div", { class: "tools" }, draw, partSelect, del, save, status);
     return el("figure", { class: "photo", "data-photo": photo.id }, canvas, caption, tools, error);
@@ -328,9 +331,9 @@
       for (const f of report.findings) {
         const [label, p] = Object.entries(f.severity).sort((a, b) => b[1] - a[1])[0] || ["—", 0];
         rows.push(el("tr", {},
-          el("td", { text: f.part }),
+          el("td", { text: partName(f.part) }),
           el("td", { class: "num", text: f.score.toFixed(2) }),
-          el("td", {}, el("span", { class: "sev sev-" + label, text: label }), " ", el("span", { class: "muted", text: (p * 100).toFixed(0) + "%" })),
+          el("td", {}, el("span", { class: "sev sev-" + label, text: word("severity", label) }), " ", el("span", { class: "muted", text: (p * 100).toFixed(0) + "%" })),
           el("td", { class: "num", text: (f.area_fraction * 100).toFixed(1) + "%" })));
       }
     }
@@ -340,6 +343,8 @@
         el("tbody", {}, rows)));
   }
 
+  // The breakdown is what the adjuster edits: a changed cost changes that cost alone, and the line's amount is
+  // the sum of its costs (the service derives it the same way). A line without costs is a lump sum, typed in.
   function lineItemsSection(view, closed) {
     const quote = view.claim.quote;
     const parts = view.parts.length ? view.parts : [...new Set(quote.line_items.map((l) => l.part))];
@@ -348,55 +353,72 @@
     const totalCell = el("td", { class: "num total" });
     const save = el("button", { type: "button", id: "save-lines", class: "primary", text: AQ.t("rv.lines.save"), disabled: true });
     const error = el("p", { class: "error" });
+    const costs = (line) => COSTS.reduce((sum, [field]) => sum + Number(line[field] || 0), 0);
+    const lumpSum = (line) => costs(line) === 0;
+    const lineTotal = (line) => (lumpSum(line) ? Number(line.total) : Math.round(costs(line) * 100) / 100);
 
-    function options(values, current) {
+    function options(values, current, label) {
       const all = values.includes(current) ? values : [current, ...values];
-      return all.map((v) => el("option", { value: v, text: v, selected: v === current }));
+      return all.map((v) => el("option", { value: v, text: label(v), selected: v === current }));
     }
     function dirty() { save.disabled = false; draw(); }
+    // The adjuster changed `changes` of line i: the rest of the line stays, its description says who changed it.
+    function change(i, changes) {
+      lines[i] = { ...lines[i], ...changes, description: lines[i].added ? AQ.t("rv.line.added") : AQ.t("rv.line.edited") };
+      lines[i].total = lineTotal(lines[i]);
+      dirty();
+    }
+    function moneyInput(i, field, value, label) {
+      const input = el("input", { type: "number", min: "0", step: "0.01", class: "line-cost", "data-field": field,
+        value: String(value), "aria-label": AQ.t("rv.line.field", { field: label, n: i + 1 }), disabled: closed });
+      input.addEventListener("change", () => {
+        const n = Number(input.value);
+        if (input.value === "" || !Number.isFinite(n) || n < 0) { input.value = String(value); return; }
+        change(i, { [field]: n });
+      });
+      return input;
+    }
     function draw() {
       clear(body);
       lines.forEach((line, i) => {
-        const total = el("input", { type: "number", min: "0", step: "0.01", class: "line-total", value: String(line.total),
-          "aria-label": "amount of line " + (i + 1), disabled: closed });
-        total.addEventListener("change", () => {
-          const value = Number(total.value);
-          if (!Number.isFinite(value) || value < 0) { total.value = String(line.total); return; }
-          lines[i] = { ...line, total: value, parts_cost: 0, labour_hours: 0, labour_cost: 0, refinish_hours: 0,
-            refinish_cost: 0, materials_cost: 0, description: "amount set by the adjuster" };
-          dirty();
-        });
-        const part = el("select", { class: "line-part", "aria-label": "part of line " + (i + 1), disabled: closed }, options(parts, line.part));
-        part.addEventListener("change", () => { lines[i] = { ...line, part: part.value }; dirty(); });
-        const op = el("select", { class: "line-operation", "aria-label": "operation of line " + (i + 1), disabled: closed },
-          options(view.operations, line.operation));
-        op.addEventListener("change", () => { lines[i] = { ...line, operation: op.value }; dirty(); });
-        const remove = closed ? null : el("button", { type: "button", class: "link line-remove", text: "remove",
+        const part = el("select", { class: "line-part", "aria-label": AQ.t("rv.line.field", { field: AQ.t("quote.part"), n: i + 1 }),
+          disabled: closed }, options(parts, line.part, partName));
+        part.addEventListener("change", () => change(i, { part: part.value }));
+        const op = el("select", { class: "line-operation", "aria-label": AQ.t("rv.line.field", { field: AQ.t("rv.col.operation"), n: i + 1 }),
+          disabled: closed }, options(view.operations, line.operation, (o) => word("op", o)));
+        op.addEventListener("change", () => change(i, { operation: op.value }));
+        const remove = closed ? null : el("button", { type: "button", class: "link line-remove", text: AQ.t("rv.lines.remove"),
           onclick: () => { lines.splice(i, 1); dirty(); } });
-        body.append(el("tr", {},
+        const hours = (h) => el("span", { class: "muted small", text: AQ.t("rv.hours", { hours: Number(h).toFixed(1) }) + " · " });
+        const total = lumpSum(line)
+          ? moneyInput(i, "total", line.total, AQ.t("quote.amount"))
+          : el("span", { class: "line-total", title: AQ.t("rv.line.derived"), text: money(lineTotal(line)) });
+        if (lumpSum(line)) total.classList.add("line-total");
+        body.append(el("tr", { "data-line": i },
           el("td", {}, part), el("td", {}, op),
-          el("td", { class: "num", text: money(line.parts_cost) }),
-          el("td", { class: "num", text: line.labour_hours.toFixed(1) + " h · " + money(line.labour_cost) }),
-          el("td", { class: "num", text: line.refinish_hours.toFixed(1) + " h · " + money(line.refinish_cost) }),
-          el("td", { class: "num", text: money(line.materials_cost) }),
-          el("td", {}, total), el("td", {}, remove)));
+          el("td", { class: "num" }, moneyInput(i, "parts_cost", line.parts_cost, AQ.t("rv.col.parts"))),
+          el("td", { class: "num" }, hours(line.labour_hours), moneyInput(i, "labour_cost", line.labour_cost, AQ.t("rv.col.labour"))),
+          el("td", { class: "num" }, hours(line.refinish_hours), moneyInput(i, "refinish_cost", line.refinish_cost, AQ.t("rv.col.refinish"))),
+          el("td", { class: "num" }, moneyInput(i, "materials_cost", line.materials_cost, AQ.t("rv.col.materials"))),
+          el("td", { class: "num" }, total), el("td", {}, remove)));
       });
-      totalCell.textContent = money(lines.reduce((s, l) => s + Number(l.total), 0), quote.currency);
+      totalCell.textContent = money(lines.reduce((sum, l) => sum + lineTotal(l), 0), quote.currency);
     }
     draw();
     const add = closed ? null : el("button", { type: "button", id: "add-line", text: AQ.t("rv.lines.add"), onclick: () => {
       lines.push({ part: parts[0] || "", operation: view.operations[0], parts_cost: 0, labour_hours: 0, labour_cost: 0,
-        refinish_hours: 0, refinish_cost: 0, materials_cost: 0, total: 0, description: "added by the adjuster" });
+        refinish_hours: 0, refinish_cost: 0, materials_cost: 0, total: 0, description: AQ.t("rv.line.added"), added: true });
       dirty();
     } });
     save.addEventListener("click", async () => {
       error.textContent = "";
       save.disabled = true;
       try {
-        const payload = lines.map((l) => ({ part: l.part, operation: l.operation, total: Number(l.total),
+        // Every field as it stands; a line with costs leaves its total to the service, which derives it.
+        const payload = lines.map((l) => ({ part: l.part, operation: l.operation,
           parts_cost: l.parts_cost, labour_hours: l.labour_hours, labour_cost: l.labour_cost,
           refinish_hours: l.refinish_hours, refinish_cost: l.refinish_cost, materials_cost: l.materials_cost,
-          description: l.description || "" }));
+          description: l.description || "", ...(lumpSum(l) ? { total: Number(l.total) } : {}) }));
         render(await api("PUT", "/v1/claims/" + encodeURIComponent(state.claimId) + "/line-items", { line_items: payload }));
         loadQueue();
       } catch (e) {
@@ -445,7 +467,7 @@
     }
     return section(AQ.t("rv.decision"),
       el("div", { class: "row decision" },
-        el("div", {}, el("label", { for: "final-amount", text: AQ.t("rv.final", { currency: quote.currency }) }), amount),
+        el("div", {}, el("label", { for: "final-amount", text: AQ.t("rv.final", { currency: word("currency", quote.currency) }) }), amount),
         el("div", { class: "grow" }, el("label", { for: "comment", text: AQ.t("rv.comment") }), comment)),
       el("div", { class: "tools" },
         el("button", { type: "button", id: "approve", class: "primary", text: AQ.t("rv.approve"), onclick: () => act("approve") }),
@@ -456,34 +478,43 @@
   function versionsSection(quote, model) {
     const v = (model || quote).versions;
     return section(AQ.t("rv.produced"),
-      el("dl", { class: "versions" }, Object.entries(v).map(([k, value]) => [el("dt", { text: k }), el("dd", { class: "mono", text: value })])));
+      el("dl", { class: "versions" }, Object.entries(v).map(([k, value]) => [el("dt", { text: word("version", k) }), el("dd", { class: "mono", text: value })])));
+  }
+
+  // A declared part as the audit records it ("Door:left"), in the page's language.
+  function declaredName(text) {
+    const [part, side] = String(text).split(":");
+    return AQ.partLabel(part, side || null);
   }
 
   function summary(event) {
     const d = event.detail || {};
+    const photo = (id) => AQ.t("rv.audit.photo", { id: String(id).slice(0, 8) });
+    const list = AQ.t("summary.parts.separator");
     switch (event.action) {
-      case "quote.decided": return d.decision + " · " + money(d.total, d.currency);
-      case "quote.edited": return "total " + money(d.total && d.total.from) + " → " + money(d.total && d.total.to, d.currency);
-      case "boxes.corrected": return (d.before || []).length + " → " + (d.after || []).length + " boxes on photo " + String(d.photo_id).slice(0, 8);
-      case "claim.approved": return "approved " + money(d.amount, d.currency) + (d.comment ? " · " + d.comment : "");
-      case "claim.rejected": return "rejected · " + d.comment;
-      case "photo.added": return (d.photos || []).map((p) => "photo " + String(p.photo_id).slice(0, 8) + (p.part ? " (" + p.part + ")" : "")).join(", ");
-      case "claim.parts_declared": return ((d.declared_parts || {}).from || []).join(", ") + " → " + ((d.declared_parts || {}).to || []).join(", ");
-      case "photo.replaced": return "photo " + String(d.replaces).slice(0, 8) + " → " + String(d.photo_id).slice(0, 8);
-      case "photo.withdrawn": return "photo " + String(d.photo_id).slice(0, 8);
+      case "quote.decided": return word("decision", d.decision) + " · " + money(d.total, d.currency);
+      case "quote.edited": return AQ.t("rv.audit.edited", { from: money(d.total && d.total.from), to: money(d.total && d.total.to, d.currency) });
+      case "boxes.corrected": return AQ.t("rv.audit.boxes", { before: (d.before || []).length, after: (d.after || []).length, photo: String(d.photo_id).slice(0, 8) });
+      case "claim.approved": return AQ.t("rv.audit.approved", { amount: money(d.amount, d.currency) }) + (d.comment ? " · " + d.comment : "");
+      case "claim.rejected": return AQ.t("rv.audit.rejected", { comment: d.comment });
+      case "photo.added": return (d.photos || []).map((p) => photo(p.photo_id) + (p.part ? " (" + declaredName(p.part) + ")" : "")).join(list);
+      case "claim.parts_declared": return ((d.declared_parts || {}).from || []).map(declaredName).join(list) + " → " + ((d.declared_parts || {}).to || []).map(declaredName).join(list);
+      case "photo.replaced": return photo(d.replaces) + " → " + String(d.photo_id).slice(0, 8);
+      case "photo.withdrawn": return photo(d.photo_id);
       case "claim.settled":
       case "claim.routed_to_review":
-      case "claim.retake_requested": return (d.reasons || []).join(", ");
+      case "claim.retake_requested": return (d.reasons || []).map(reasonTitle).join(list);
       default: return "";
     }
   }
 
+  // Each event in words (its stable code stays in data-action and the tooltip).
   function auditSection(events) {
     return section(AQ.t("rv.audit"),
       el("ol", { class: "audit", id: "audit" }, events.map((e) => el("li", { "data-action": e.action },
         el("span", { class: "muted", text: when(e.at) }),
-        el("span", { class: "mono", text: e.action }),
-        el("span", { text: e.actor_role + (e.actor_key_id ? " " + e.actor_key_id.slice(0, 8) : "") }),
+        el("span", { class: "audit-action", title: e.action, text: word("audit", e.action) }),
+        el("span", { text: word("role", e.actor_role) + (e.actor_key_id ? " " + e.actor_key_id.slice(0, 8) : "") }),
         el("span", { class: "muted", text: summary(e) })))));
   }
 

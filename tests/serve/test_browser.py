@@ -103,7 +103,7 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(live: tuple
             page.click("#submit")
             page.wait_for_selector("#claim-status")
             assert page.text_content("#claim-status") == "With an adjuster"
-            assert "Over the small-claim limit" in (page.text_content("#outcome") or "")
+            assert "the estimate is above the amount paid without a person" in (page.text_content("#outcome") or "")
             assert page.text_content("#claim .description") == XSS_DESCRIPTION
             assert page.evaluate("window.__xss") is None
 
@@ -136,8 +136,9 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(live: tuple
             review.click(".box-save")
             review.wait_for_selector(".photo .badge")  # "boxes corrected"
             review.locator(".line-remove").last.click()  # one line for the two photos of one dent
-            review.fill(".line-total", "1800")
-            review.dispatch_event(".line-total", "change")
+            review.fill(".line-cost[data-field=parts_cost]", "550")  # costs 550 + 750 + 375 + 125
+            review.dispatch_event(".line-cost[data-field=parts_cost]", "change")
+            assert review.text_content(".line-total") == "1,800.00"
             review.click("#save-lines")
             review.wait_for_selector("text=edited by an adjuster")
             assert review.input_value("#final-amount") == "1800"
@@ -154,7 +155,7 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(live: tuple
             # The customer follows the claim to its end.
             page.click("#refresh")
             page.wait_for_selector("#outcome.decided-approved")
-            assert "CN¥1,800" in (page.text_content("#outcome") or "")
+            assert "Approved: 1,800 CNY" in (page.text_content("#outcome") or "")
             page.screenshot(path=str(artifacts(tmp_path) / "customer-approved.png"), full_page=True)
             assert page.evaluate("window.__xss") is None
         finally:
@@ -169,3 +170,49 @@ def test_customer_uploads_adjuster_edits_approves_and_sees_the_audit(live: tuple
         boxes = review_repo.current_boxes(session, claim)
         assert [b.part for b in next(iter(boxes.values()))[0]] == ["Fender"]
         assert list_claims is not None
+
+
+def test_a_cost_changed_on_the_chinese_review_page_keeps_the_rest_of_the_breakdown(live: tuple[str, Any]) -> None:
+    """The issue's steps: on the zh-CN page, change one amount of a line to 700 and save; every field the adjuster
+    did not touch stays, the line's total is its costs' sum, and its description is in the adjuster's language."""
+    executable = chromium_path()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra has it)")
+    import httpx
+
+    base, app = live
+    customer, adjuster = make_key(app, "customer"), make_key(app, "adjuster")
+    with httpx.Client(base_url=base, timeout=60) as http:
+        who = {"Authorization": f"Bearer {customer}"}
+        claim = http.post("/v1/claims", json={"region": "CN"}, headers=who).json()
+        files = [("files", (f"p{i}.jpg", photo_bytes(seed=70 + i), "image/jpeg")) for i in range(2)]
+        assert http.post(f"/v1/claims/{claim['id']}/photos", files=files, headers=who).status_code == 201
+        before = http.post(f"/v1/claims/{claim['id']}/assess", headers=who).json()["quote"]["line_items"]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=ARGS)
+        try:
+            review = browser.new_page(viewport={"width": 1366, "height": 900})
+            review.add_init_script("localStorage.setItem('autoquote.lang', 'zh-CN')")
+            review.goto(base + "/review")
+            review.wait_for_selector("html[lang='zh-CN']", state="attached")
+            review.fill("#key", adjuster)
+            review.click("#sign-in-form button[type=submit]")
+            review.click(".queue-item")
+            labour = "tr[data-line='0'] .line-cost[data-field=labour_cost]"
+            review.wait_for_selector(labour)
+            review.fill(labour, "700")
+            review.dispatch_event(labour, "change")
+            review.click("#save-lines")
+            review.wait_for_selector("text=已由定损员修改")
+        finally:
+            browser.close()
+        after = httpx.get(f"{base}/v1/review/claims/{claim['id']}", headers={"Authorization": f"Bearer {adjuster}"})
+    lines = after.json()["claim"]["quote"]["line_items"]
+    changed, untouched = lines[0], lines[1]
+    assert untouched == before[1]
+    assert changed["labour_cost"] == 700
+    kept = ("part", "operation", "parts_cost", "labour_hours", "refinish_hours", "refinish_cost", "materials_cost")
+    assert {f: changed[f] for f in kept} == {f: before[0][f] for f in kept}
+    costs = changed["parts_cost"] + changed["labour_cost"] + changed["refinish_cost"] + changed["materials_cost"]
+    assert changed["total"] == costs > 0
+    assert changed["description"] == "定损员已修改"
+    assert after.json()["claim"]["quote"]["total"] == changed["total"] + untouched["total"]

@@ -230,8 +230,9 @@ def test_with_an_adjuster_the_customer_cannot_reassess_and_the_edit_stands(api: 
     ):
         assert attempt.status_code == 409
     seen = api.client.get(f"/v1/claims/{claim_id}", headers=auth(customer)).json()
-    assert seen["status"] == "in_review" and seen["quote"]["source"] == "adjuster"
-    assert seen["quote"]["total"] == 1900
+    assert seen["status"] == "in_review" and seen["quote"]["source"] == "model"  # until an adjuster decides
+    edited = api.client.get(f"/v1/claims/{claim_id}", headers=auth(adjuster)).json()["quote"]
+    assert edited["source"] == "adjuster" and edited["total"] == 1900
 
 
 def test_nobody_approves_a_claim_they_opened(api: Api) -> None:
