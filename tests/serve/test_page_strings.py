@@ -95,6 +95,13 @@ def test_every_key_the_pages_use_is_in_both_languages() -> None:
         assert not missing, f"{locale}: keys the pages use but the catalogue lacks: {sorted(missing)}"
 
 
+def test_one_name_per_part_the_vocabularys_in_english_and_one_chinese_name_each() -> None:
+    parts = FAMILIES["part."]
+    assert {messages("en")[f"part.{p}"] for p in parts} == parts  # reasons and line items alike say "Fender"
+    chinese = [messages("zh-CN")[f"part.{p}"] for p in parts]
+    assert len(set(chinese)) == len(parts) and all(CJK.search(name) for name in chinese)
+
+
 def test_the_checks_catch_a_missing_family_member_and_an_untranslated_message() -> None:
     chinese = dict(messages("zh-CN"))
     assert "part.Windshield" in chinese and "audit.quote.edited" in chinese
