@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # CI adds `scale` (S3 store, Ray, the multi-replica run); without it those tests skip and say why.
 TEST_EXTRAS ?= serve,train,dev
 
-.PHONY: serve test claim-states
+.PHONY: serve test claim-states error-codes
 
 $(SERVE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -31,3 +31,7 @@ test: $(TEST_VENV)/.installed-$(TEST_EXTRAS)
 # The README's claim state diagram, regenerated from serve/claims/states.py (a test fails when it drifts).
 claim-states:
 	$(PYTHON) -m serve.claims.diagram README.md
+
+# The error-code table of docs/api.md, regenerated from the exception tree (a test fails when it drifts).
+error-codes:
+	$(PYTHON) -m serve.http.error_table docs/api.md

@@ -17,6 +17,7 @@ from serve.db.session import make_engine, make_sessionmaker, run_migrations
 from serve.http.error_handlers import install_error_handlers
 from serve.http.limits import BodyLimitMiddleware, NulGuardMiddleware
 from serve.http.metrics import LatencyMiddleware, make_metrics, multiprocess_dir, scrape_registry, worker_exited
+from serve.http.throttle import FailedAuthThrottle
 from serve.models.in_service import ModelsInService, PipelineFactory, load_pipeline
 from serve.photos.decoding import Decoder
 from serve.photos.factory import make_photo_store
@@ -101,8 +102,11 @@ def create_app(
         settings.decoded_cache_mb * 1024 * 1024,
     )
     app.state.metrics = metrics
+    app.state.auth_throttle = FailedAuthThrottle(settings.auth_failures_per_minute)
     install_error_handlers(app, metrics)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_request_bytes, max_json_bytes=settings.max_json_bytes
+    )
     app.add_middleware(NulGuardMiddleware)
     app.add_middleware(LatencyMiddleware, metrics=metrics)  # outermost: times refusals too
     app.include_router(system.router)

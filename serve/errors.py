@@ -21,9 +21,11 @@ decided in one table, ``serve/http/status.py``, and the body it is answered with
     ├── AccessError                         access_denied             who is asking may not do this
     │   ├── AuthenticationRequired          auth_required             no key given
     │   ├── InvalidApiKey                   auth_invalid              unknown or revoked key
-    │   └── PermissionDenied                forbidden                 the key's role may not do this
-    │       └── OwnClaimDecision            own_claim_decision_forbidden
-    ├── NotFound                            not_found
+    │   ├── PermissionDenied                forbidden                 the key's role may not do this
+    │   │   └── OwnClaimDecision            own_claim_decision_forbidden
+    │   └── AuthThrottled                   auth_throttled            too many wrong keys from this client
+    ├── MethodNotAllowed                    method_not_allowed        the path exists, the method does not
+    ├── NotFound                            not_found                 also a path no route answers
     │   ├── ClaimNotFound                   claim_not_found           also another customer's claim
     │   ├── PhotoNotFound                   photo_not_found           no such photo in this claim
     │   └── ApiKeyNotFound                  api_key_not_found
@@ -32,6 +34,8 @@ decided in one table, ``serve/http/status.py``, and the body it is answered with
     │   └── ClaimStateConflict              claim_state_conflict      e.g. photos added to a closed claim
     │       ├── TransitionNotAllowed        claim_state_conflict      with ``allowed``: the actions allowed now
     │       └── PhotoAlreadyInClaim         photo_already_in_claim    a photo withdrawn or still in this claim
+    ├── AutonomyNotProven                   autonomy_not_proven       (a ConflictError) confirming an unproven step
+    ├── AutonomyStepNotFound                autonomy_step_not_found   (a NotFound) no such threshold step
     ├── DecoderBusy                         decoder_busy              every decode slot stayed busy; retry
     └── StorageUnavailable                  storage_unavailable       the photo store refused or did not answer
 """
@@ -39,6 +43,14 @@ decided in one table, ``serve/http/status.py``, and the body it is answered with
 from __future__ import annotations
 
 from model.errors import AutoquoteError, InputError
+
+ECHO_LIMIT = 64
+
+
+def shown(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A value the caller sent, quoted for an error message and cut to ``limit`` characters with an ellipsis."""
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 class TooManyPhotos(InputError):
@@ -69,6 +81,10 @@ class InvalidBox(InputError):
     code = "box_invalid"
 
 
+class LineTotalMismatch(InputError):
+    code = "line_total_mismatch"
+
+
 class InvalidModelChoice(InputError):
     code = "model_choice_invalid"
 
@@ -77,12 +93,20 @@ class ApprovalCommentRequired(InputError):
     code = "approval_comment_required"
 
 
+class RequestInvalid(InputError):
+    code = "request_invalid"
+
+
+class PhotoNotAFile(RequestInvalid):
+    code = "photo_not_a_file"
+
+
+class BadRequest(InputError):
+    code = "bad_request"
+
+
 class AccessError(AutoquoteError):
     code = "access_denied"
-
-
-class LineTotalMismatch(InputError):
-    code = "line_total_mismatch"
 
 
 class AuthenticationRequired(AccessError):
@@ -99,6 +123,20 @@ class PermissionDenied(AccessError):
 
 class OwnClaimDecision(PermissionDenied):
     code = "own_claim_decision_forbidden"
+
+
+class AuthThrottled(AccessError):
+    """Too many wrong keys from one client; ``retry_after`` says in how many seconds it may try again."""
+
+    code = "auth_throttled"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class MethodNotAllowed(AutoquoteError):
+    code = "method_not_allowed"
 
 
 class NotFound(AutoquoteError):

@@ -50,7 +50,10 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     # Bad-input limits.
     max_photo_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
-    max_request_bytes: int = Field(default=80 * 1024 * 1024, gt=0)
+    max_request_bytes: int = Field(default=80 * 1024 * 1024, gt=0, description="per request to a photo upload route")
+    max_json_bytes: int = Field(default=1024 * 1024, gt=0, description="per request to every other route")
+    # Wrong API keys one client may send per minute (per worker) before it gets 429; 0 turns the throttle off.
+    auth_failures_per_minute: int = Field(default=10, ge=0)
     max_pixels: int = Field(default=50_000_000, gt=0)
     # PNG, WebP and HEIF decode every pixel before resizing (JPEG decodes at reduced size): a lower limit.
     max_full_decode_pixels: int = Field(default=24_000_000, gt=0)

@@ -11,6 +11,7 @@ part a photo is tagged with (``part_not_declared``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,30 @@ from serve.photos.uploads import decode_uploads
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
+# The audit event of added photos: where a photo upload's Idempotency-Key is recorded (as its hash).
+ADDED = states.TRANSITIONS[Action.ADD_PHOTOS].event
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_idempotency_key(key: str) -> str:
+    """``key`` if it is a usable Idempotency-Key: 1-200 printable ASCII characters."""
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise InvalidIdempotencyKey("Idempotency-Key must be 1-200 printable ASCII characters, e.g. a UUID")
+    return key
+
+
+def uploads_hash(files: Sequence[UploadFile], part: str | None) -> str:
+    """What identifies a photo upload for its Idempotency-Key: the bytes of each file, in order, and the part."""
+    digest = hashlib.sha256((part or "").strip().lower().encode())
+    for upload in files:
+        digest.update(_sha256(upload.file.read()).encode())
+        upload.file.seek(0)
+    return digest.hexdigest()
+
+
 def open_claim(
     session: Session,
     principal: Principal,
@@ -48,8 +73,7 @@ def open_claim(
     same Idempotency-Key and request, whose hash is ``request_hash``)."""
     pipeline.check_context(ClaimContext(segment=new.segment, region=new.region), new.jurisdiction)
     if idempotency_key is not None:
-        if not _IDEMPOTENCY_KEY.match(idempotency_key):
-            raise InvalidIdempotencyKey("Idempotency-Key must be 1-200 printable ASCII characters, e.g. a UUID")
+        check_idempotency_key(idempotency_key)
         existing = repo.find_idempotent(session, principal, idempotency_key, request_hash)
         if existing is not None:
             return existing.id, False
@@ -130,10 +154,18 @@ class PhotoIntake:
         claim_id: str,
         files: list[UploadFile],
         part: str | None = None,
+        idempotency_key: str | None = None,
     ) -> None:
         """Add photos to a claim (also while a retake is requested), each a close-up of the declared ``part``
-        (None: wide shots); the photo limit holds under concurrency."""
+        (None: wide shots); the photo limit holds under concurrency. A request sent again with the same
+        Idempotency-Key changes nothing and is answered as the first was (a retry after a lost answer)."""
         tag = self.tag(part)
+        replay: tuple[str, str] | None = None
+        if idempotency_key is not None:
+            replay = (_sha256(check_idempotency_key(idempotency_key).encode()), uploads_hash(files, part))
+            repo.get_claim(session, principal, claim_id)  # claim_not_found before anything about the key
+            if repo.find_photo_upload(session, principal, claim_id, ADDED, *replay):
+                return
         claim = states.allowed_now(session, principal, claim_id, Action.ADD_PHOTOS)
         names = ", ".join(f.filename or "photo" for f in files)
         check_tag(claim, tag, names)
@@ -145,11 +177,15 @@ class PhotoIntake:
         stored = self.store_uploads(files)
         # Counted again under the claim's lock: concurrent uploads cannot pass the limit together.
         with states.change(session, principal, claim_id, Action.ADD_PHOTOS) as change:
+            if replay is not None and repo.find_photo_upload(session, principal, claim_id, ADDED, *replay):
+                change.detail = None  # a concurrent retry with the same key added them
+                return
             check_tag(change.claim, tag, names)
-            before = {p.id for p in change.claim.photos}
             rows = repo.add_photos(session, principal, change.claim, stored, self.max_photos, tag)
-            added = [r for r in rows if r.id not in before]
-            change.detail = repo.photos_detail(added) if added else None
+            detail = repo.photos_detail(rows)
+            if replay is not None:
+                detail.update(idempotency_key_sha256=replay[0], request_sha256=replay[1])
+            change.detail = detail
 
     def replace_photo(
         self,

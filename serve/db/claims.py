@@ -20,12 +20,20 @@ from model.phash import distance as phash_distance
 from model.phash import to_hex as phash_hex
 from serve.db.keys import Principal
 from serve.db.rows import (
+    AuditEventRow,
     ClaimRow,
     PhotoRow,
     QuoteRow,
     utcnow,
 )
-from serve.errors import ClaimNotFound, IdempotencyConflict, PhotoAlreadyInClaim, PhotoNotFound, TooManyPhotos
+from serve.errors import (
+    ClaimNotFound,
+    IdempotencyConflict,
+    PhotoAlreadyInClaim,
+    PhotoNotFound,
+    TooManyPhotos,
+    shown,
+)
 from serve.photos.store import PhotoFile
 
 
@@ -129,7 +137,7 @@ def _claim_query(claim_id: str) -> Select[ClaimRow]:
 
 def _visible(row: ClaimRow | None, principal: Principal, claim_id: str) -> ClaimRow:
     if row is None or (not principal.sees_all_claims and row.owner_key_id != principal.key_id):
-        raise ClaimNotFound(f"no claim {claim_id!r} for this key; list yours with GET /v1/claims")
+        raise ClaimNotFound(f"no claim {shown(claim_id)} for this key; list yours with GET /v1/claims")
     return row
 
 
@@ -204,7 +212,7 @@ def photo_in_force(claim: ClaimRow, photo_id: str) -> PhotoRow:
         if photo.id == photo_id:
             return photo
     raise PhotoNotFound(
-        f"claim {claim.id} holds no photo {photo_id!r} (withdrawn or never sent); "
+        f"claim {claim.id} holds no photo {shown(photo_id)} (withdrawn or never sent); "
         f"GET /v1/claims/{claim.id} lists its photos"
     )
 
@@ -262,21 +270,52 @@ def add_photos(
     part: DeclaredPart | None = None,
 ) -> list[PhotoRow]:
     """Attach stored photos to a locked claim, counted against ``max_photos``, each a close-up of ``part`` (None:
-    wide shots); a photo sent twice is attached once. Returns the claim's row for each photo given, in order."""
+    wide shots). A photo the claim holds already, or was withdrawn from it, or sent twice in one request is
+    refused (photo_already_in_claim): the customer meant two photos and has one. Returns the new rows, in order."""
     have = {p.sha256: p for p in claim.photos}
-    fresh = [p for p in dict((p.sha256, p) for p in photos).values() if p.sha256 not in have]
-    if len(have) + len(fresh) > max_photos:
+    if len(have) + len(photos) > max_photos:
         raise TooManyPhotos(
             f"a claim holds at most {max_photos} photos and this one has {len(have)}; "
             f"send at most {max(0, max_photos - len(have))} more"
         )
     position = max((p.position for p in claim.photos), default=-1) + 1
-    for photo in fresh:
+    rows = []
+    for photo in photos:
+        if photo.sha256 in have:
+            raise PhotoAlreadyInClaim(
+                f"claim {claim.id} already holds this photo ({shown(photo.filename)}, photo {have[photo.sha256].id}); "
+                "take a new photo, or send each photo once"
+            )
         _refuse_withdrawn(claim, photo.sha256)
-        have[photo.sha256] = _photo_row(session, principal, claim, photo, position, part)
+        have[photo.sha256] = row = _photo_row(session, principal, claim, photo, position, part)
+        rows.append(row)
         position += 1
     _flush_photos(session, claim)
-    return [have[p.sha256] for p in photos]
+    return rows
+
+
+def find_photo_upload(
+    session: Session, principal: Principal, claim_id: str, event: str, key_hash: str, request_hash: str
+) -> bool:
+    """Whether this caller already added photos to the claim under the Idempotency-Key hashed ``key_hash`` (recorded
+    in the audit event ``event``) with the same request; refuse another request under the same key."""
+    details = session.scalars(
+        select(AuditEventRow.detail).where(
+            AuditEventRow.claim_id == claim_id,
+            AuditEventRow.actor_key_id == principal.key_id,
+            AuditEventRow.action == event,
+        )
+    )
+    for detail in details:
+        if detail.get("idempotency_key_sha256") != key_hash:
+            continue
+        if detail.get("request_sha256") != request_hash:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used to send other photos to this claim; "
+                "send the same photos to get the same answer, or use a new key for new photos"
+            )
+        return True
+    return False
 
 
 def photos_detail(rows: Sequence[PhotoRow]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from model.errors import InputError
 from model.vocabulary import ROLES, Role
 from serve.db import audit
 from serve.db.rows import ApiKeyRow, utcnow
-from serve.errors import ApiKeyNotFound
+from serve.errors import ApiKeyNotFound, shown
 
 KEY_PREFIX = "aq_"
 
@@ -61,7 +61,7 @@ def revoke_key(session: Session, key_id: str, actor: Principal | None = None) ->
     """Revoke a key by id; revoking twice keeps the first time."""
     row = session.get(ApiKeyRow, key_id)
     if row is None:
-        raise ApiKeyNotFound(f"no API key with id {key_id!r}; list them with 'autoquote keys list'")
+        raise ApiKeyNotFound(f"no API key with id {shown(key_id)}; list them with 'autoquote keys list'")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.key_revoked(session, actor, row.id, row.name)

@@ -28,7 +28,7 @@ from serve.db.rows import (
     PhotoRow,
     QuoteRow,
 )
-from serve.errors import ClaimStateConflict, InvalidBox, PhotoNotFound
+from serve.errors import ClaimStateConflict, InvalidBox, PhotoNotFound, shown
 
 QUEUE_STATUSES = ("in_review",)
 # What an adjuster's quote keeps from the quote it supersedes: the decision, the context and what produced it.
@@ -100,7 +100,7 @@ def photo_of(claim: ClaimRow, photo_id: str) -> PhotoRow:
     for photo in claim.all_photos:
         if photo.id == photo_id:
             return photo
-    raise PhotoNotFound(f"claim {claim.id} has no photo {photo_id!r}; GET /v1/claims/{claim.id} lists them")
+    raise PhotoNotFound(f"claim {claim.id} has no photo {shown(photo_id)}; GET /v1/claims/{claim.id} lists them")
 
 
 def corrections(session: Session, claim_id: str) -> dict[str, BoxCorrectionRow]:

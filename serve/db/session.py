@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,25 @@ from sqlalchemy.orm import Session, sessionmaker
 SERVE_DIR = Path(__file__).resolve().parent.parent
 
 
+def create_owner_only(database: Path) -> None:
+    """Create a SQLite file and its folder readable by this user only (0600 in 0700), as photos are; the WAL
+    and shared-memory files SQLite adds take the file's mode. An existing file or folder is left as it is."""
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)  # an empty file is an empty SQLite database
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets its folder created, foreign keys on and durable WAL commits."""
+    """An engine for ``url``; SQLite gets its file and folder created owner-only, foreign keys on and durable
+    WAL commits."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        create_owner_only(Path(parsed.database))
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from model.vocabulary import Role
 from serve.db.keys import Principal, principal_for
 from serve.errors import AuthenticationRequired, InvalidApiKey, PermissionDenied
+from serve.http.throttle import FailedAuthThrottle
 
 
 def key_from_headers(authorization: str | None, x_api_key: str | None) -> str:
@@ -34,11 +35,16 @@ def key_from_headers(authorization: str | None, x_api_key: str | None) -> str:
     )
 
 
+def with_article(word: str) -> str:
+    """``word`` after the indefinite article its sound takes: an adjuster key, a customer key."""
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
 def require_role(principal: Principal, *roles: Role) -> None:
     """Refuse a caller whose role is not one of ``roles``."""
     if principal.role not in roles:
         raise PermissionDenied(
-            f"a {principal.role} key may not do this; it needs a key with role {' or '.join(roles)}"
+            f"{with_article(principal.role)} key may not do this; it needs a key with role {' or '.join(roles)}"
         )
 
 
@@ -59,11 +65,16 @@ def allow(*roles: Role) -> Depends:
 
 
 def authenticate(request: Request) -> Principal:
-    """The caller behind the request's API key; refuses a request without a valid one."""
+    """The caller behind the request's API key; refuses a request without a valid one, and a client that sent
+    too many wrong keys (``serve.http.throttle``)."""
     key = key_from_headers(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    throttle: FailedAuthThrottle = request.app.state.auth_throttle
+    client = request.client.host if request.client else "unknown"
+    throttle.check(client)
     with request.app.state.sessionmaker() as session:
         principal = principal_for(session, key)
     if principal is None:
+        throttle.failed(client)
         raise InvalidApiKey("this API key is unknown or revoked; ask an admin for a new one")
     return principal
 

@@ -18,9 +18,10 @@ from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from model.errors import AutoquoteError
-from serve.errors import TransitionNotAllowed
+from serve.errors import AuthThrottled, PhotoNotAFile, RequestInvalid, TransitionNotAllowed, shown
 from serve.http.asgi import HttpMiddleware
-from serve.http.error_responses import error_response
+from serve.http.error_responses import error_response, locale_of_scope
+from serve.http.locale import Locale, negotiate
 from serve.http.metrics import Metrics
 from serve.http.status import CODE_OF_HTTP_STATUS, status_for
 
@@ -58,7 +59,10 @@ class CatchUnexpectedMiddleware(HttpMiddleware):
             await self.app(scope, receive, watch)
         except AutoquoteError as exc:  # raised outside a route, e.g. while a body streams in
             if not started:
-                await error_response(status_for(exc), exc.code, exc.message, self.metrics)(scope, receive, send)
+                response = error_response(
+                    status_for(exc), exc.code, exc.message, self.metrics, locale=locale_of_scope(scope)
+                )
+                await response(scope, receive, send)
         except Exception as exc:
             log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
             if started:
@@ -68,6 +72,7 @@ class CatchUnexpectedMiddleware(HttpMiddleware):
                 "internal_error",
                 "something went wrong on our side; try again, the request was not applied",
                 self.metrics,
+                locale=locale_of_scope(scope),
             )
             await response(scope, receive, send)
 
@@ -75,29 +80,33 @@ class CatchUnexpectedMiddleware(HttpMiddleware):
 def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     """Register the handlers on ``app``."""
 
-    async def autoquote_error(_request: Request, exc: Exception) -> JSONResponse:
+    def locale_of(request: Request) -> Locale:
+        return negotiate(request.headers.get("accept-language"))
+
+    async def autoquote_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AutoquoteError)
         status = status_for(exc)
         if status >= 500:
             log.error("%s: %s", exc.code, exc.message)
         allowed = exc.allowed if isinstance(exc, TransitionNotAllowed) else None
-        return error_response(status, exc.code, exc.message, metrics, allowed=allowed)
+        retry_after = exc.retry_after if isinstance(exc, AuthThrottled) else None
+        return error_response(
+            status, exc.code, exc.message, metrics, allowed=allowed, locale=locale_of(request), retry_after=retry_after
+        )
 
-    async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": ()}
-        where = ".".join(str(p) for p in first.get("loc", ()))
+        # A field's name is the caller's text too (an unknown key of any length): shown cut short.
+        where = ".".join(shown(p)[1:-1] for p in first.get("loc", ()))
         if "Expected UploadFile" in str(first.get("msg")):
-            return error_response(
-                422,
-                "photo_not_a_file",
+            error: AutoquoteError = PhotoNotAFile(
                 f"{where} must be a file: send each photo as a multipart file part with a filename "
-                '(Content-Disposition: form-data; name="files"; filename="photo.jpg")',
-                metrics,
+                '(Content-Disposition: form-data; name="files"; filename="photo.jpg")'
             )
-        return error_response(
-            422, "request_invalid", f"{first.get('msg')} at {where}; fix the request", metrics
-        )
+        else:
+            error = RequestInvalid(f"{first.get('msg')} at {where}; fix the request")
+        return error_response(422, error.code, error.message, metrics, locale=locale_of(request))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -112,8 +121,8 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
             headers["Allow"] = ", ".join(methods)
             message = f"{request.method} is not allowed here; use {' or '.join(methods)}"
         elif exc.status_code == 404:
-            message = f"nothing at {request.url.path}; see /docs for the API"
-        return error_response(exc.status_code, code, message, metrics, headers)
+            message = f"nothing at {shown(request.url.path)}; see /docs for the API"
+        return error_response(exc.status_code, code, message, metrics, headers, locale=locale_of(request))
 
     app.add_exception_handler(AutoquoteError, autoquote_error)
     app.add_exception_handler(RequestValidationError, validation_error)

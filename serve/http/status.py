@@ -14,9 +14,12 @@ from model.errors import (
 from serve.errors import (
     AccessError,
     AuthenticationRequired,
+    AuthThrottled,
+    BadRequest,
     ConflictError,
     DecoderBusy,
     InvalidApiKey,
+    MethodNotAllowed,
     NotFound,
     PermissionDenied,
     RequestTooLarge,
@@ -28,9 +31,12 @@ from serve.errors import (
 STATUS_BY_ERROR: tuple[tuple[type[AutoquoteError], int], ...] = (
     (AuthenticationRequired, 401),
     (InvalidApiKey, 401),
+    (AuthThrottled, 429),
     (PermissionDenied, 403),
     (AccessError, 403),
     (NotFound, 404),
+    (MethodNotAllowed, 405),
+    (BadRequest, 400),
     (ConflictError, 409),
     (ImageTooLarge, 413),
     (RequestTooLarge, 413),
@@ -45,20 +51,19 @@ STATUS_BY_ERROR: tuple[tuple[type[AutoquoteError], int], ...] = (
     (AutoquoteError, 500),
 )
 # The code of a refusal the framework makes itself (no route, wrong method, a body it cannot parse).
-CODE_OF_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed", 400: "bad_request", 413: "request_too_large"}
-# Codes that come from the framework or middleware rather than from an AutoquoteError raised by a route.
-_FRAMEWORK_CODES: dict[int, tuple[str, ...]] = {
-    400: ("bad_request",),
-    404: ("not_found",),
-    405: ("method_not_allowed",),
-    422: ("request_invalid", "photo_not_a_file"),
+CODE_OF_HTTP_STATUS = {
+    404: NotFound.code,
+    405: MethodNotAllowed.code,
+    400: BadRequest.code,
+    413: RequestTooLarge.code,
 }
 
 
-def _all_errors(cls: type[AutoquoteError] = AutoquoteError) -> list[type[AutoquoteError]]:
+def all_errors(cls: type[AutoquoteError] = AutoquoteError) -> list[type[AutoquoteError]]:
+    """``cls`` and every class below it in the exception tree, parents first."""
     out = [cls]
     for sub in cls.__subclasses__():
-        out.extend(_all_errors(sub))
+        out.extend(all_errors(sub))
     return out
 
 
@@ -77,6 +82,4 @@ def status_for(exc: AutoquoteError) -> int:
 
 def codes_for(status: int) -> list[str]:
     """Every stable error code the service may answer with ``status``."""
-    codes = {cls.code for cls in _all_errors() if status_for_class(cls) == status}
-    codes.update(_FRAMEWORK_CODES.get(status, ()))
-    return sorted(codes)
+    return sorted({cls.code for cls in all_errors() if status_for_class(cls) == status})

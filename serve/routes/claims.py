@@ -124,10 +124,13 @@ def add_photos(
     session: SessionDep,
     photos: IntakeDep,
     part: PartField = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> ClaimOut:
     """Add photos to a claim (also while a retake is requested), as close-ups of a declared ``part`` or wide
-    shots; the photo limit holds under concurrency."""
-    photos.add_photos(session, principal, claim_id, files, part)
+    shots; the photo limit holds under concurrency. A photo the claim holds already (or held, withdrawn) is
+    refused with 409 ``photo_already_in_claim``; a retry with the same Idempotency-Key and photos answers as the
+    first request did and adds nothing."""
+    photos.add_photos(session, principal, claim_id, files, part, idempotency_key)
     return _claim_view(session, principal, claim_id, locale)
 
 

@@ -53,6 +53,12 @@ def home() -> RedirectResponse:
     return RedirectResponse("/claim", status_code=302)
 
 
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The icon browsers ask for on every page (an SVG; the pages link it too)."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
 @router.get("/claim")
 def customer_page(request: Request) -> HTMLResponse:
     """Upload photos, see the quote or why it went to an adjuster, follow the claim."""

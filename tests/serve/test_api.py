@@ -204,13 +204,14 @@ def test_claim_limits_and_states(client: TestClient, new_key: Keys) -> None:
     r = client.post(f"/v1/claims/{claim['id']}/photos", files=files, headers=auth(key))
     assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_photos"
     assert client.get(f"/v1/claims/{claim['id']}", headers=auth(key)).json()["photos"] == []
-    # Sending the same photo twice attaches it once.
+    # The same photo twice in one request is refused whole: the customer meant two photos.
     r = client.post(
         f"/v1/claims/{claim['id']}/photos",
         files=[("files", jpeg(20)), ("files", jpeg(20))],
         headers=auth(key),
     )
-    assert r.status_code == 201 and len(r.json()["photos"]) == 1
+    assert r.status_code == 409 and r.json()["error"]["code"] == "photo_already_in_claim"
+    assert client.get(f"/v1/claims/{claim['id']}", headers=auth(key)).json()["photos"] == []
     r = client.post("/v1/claims", json={"region": "CN", "jurisdiction": "Atlantis"}, headers=auth(key))
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_jurisdiction"
     r = client.post("/v1/claims", json={"region": "CN", "colour": "red"}, headers=auth(key))
