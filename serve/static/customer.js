@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { api, el, price, when, t, reasonTitle, statusText, partLabel, clear } = AQ;
+  const { api, el, price, when, t, statusText, partLabel, clear } = AQ;
   const LONG_SIDE = Number(document.body.dataset.uploadLongSide) || 1600;
   const MIN_SIDE = 480; // the service's minimum short side of a photo
   const JPEG_QUALITY = 0.85;
@@ -197,11 +197,18 @@
     const list = document.getElementById("my-claims");
     clear(list);
     if (!page.items.length) list.append(el("li", { class: "muted", text: t("claims.none") }));
+    // What a customer recognises: when, which parts, how much and where it stands (the id stays in the link).
     for (const c of page.items) {
+      const parts = c.parts.length ? c.parts.map((p) => partLabel(p, null)).join(t("summary.parts.separator"))
+        : t("claims.parts.none");
+      const waiting = c.status === "submitted" && c.photo_count === 0;
       list.append(el("li", {}, el("button", { type: "button", class: "claim-item", "data-claim": c.id, onclick: () => show(c.id, true) },
-        el("span", { class: "claim-when" }, el("span", { class: "mono", text: c.id.slice(0, 8) }),
-          el("span", { class: "muted small", text: when(c.created_at) })),
-        el("span", { class: "status status-" + c.status, text: statusText(c.status) }))));
+        el("span", { class: "claim-when" }, el("strong", { class: "claim-date", text: when(c.created_at) }),
+          el("span", { class: "claim-parts small", text: parts }),
+          el("span", { class: "claim-amount muted small",
+            text: c.total === null ? t("claims.amount.none") : price(c.total, c.currency) })),
+        el("span", { class: "status status-" + (waiting ? "no_photos" : c.status),
+          text: waiting ? t("status.no_photos") : statusText(c.status) }))));
     }
   }
 
@@ -225,22 +232,22 @@
     return img;
   }
 
-  function reasonList(reasons) {
-    return el("ul", { class: "reasons" }, reasons.map((r) => el("li", { "data-code": r.code },
-      el("strong", { text: reasonTitle(r.code) + ": " }), el("span", { text: r.message }))));
+  // The plain reasons of the service's summary (at most three); the adjuster sees the full list.
+  function reasonList(claim) {
+    const said = claim.summary ? claim.summary.reasons : [];
+    return el("ul", { class: "reasons", id: "summary-reasons" }, said.map((text) => el("li", { text })));
   }
 
   function outcome(claim) {
     const quote = claim.quote;
     const review = claim.review;
-    if (review && review.outcome === "approved") {
-      return el("div", { class: "decision decided decided-approved", id: "outcome" },
-        el("p", { class: "headline", text: t("result.approved", { amount: price(review.amount, review.currency) }) }),
-        el("p", { class: "next", text: t("result.approved.next") }));
-    }
     if (review) {
-      return el("div", { class: "decision decided decided-rejected", id: "outcome" },
-        el("p", { class: "headline", text: t("result.rejected") }), review.comment ? el("p", { text: review.comment }) : null);
+      const approved = review.outcome === "approved";
+      return el("div", { class: "decision decided decided-" + review.outcome, id: "outcome" },
+        el("p", { class: "headline", text: approved ? t("result.approved", { amount: price(review.amount, review.currency) })
+          : t("result.rejected") }),
+        review.comment ? el("p", { class: "comment", id: "review-comment", text: t("result.comment", { comment: review.comment }) }) : null,
+        el("p", { class: "next", text: claim.summary ? claim.summary.next : t("result." + review.outcome + ".next") }));
     }
     if (claim.status === "withdrawn") {
       return el("div", { class: "decision", id: "outcome", "data-decision": "withdrawn" }, el("p", { text: t("result.withdrawn") }));
@@ -257,7 +264,7 @@
       return el("div", { class: "decision review", id: "outcome", "data-decision": quote.decision },
         el("p", { class: "headline", text: t("result.review") }),
         el("p", { class: "small muted", text: t("result.review.because") }),
-        reasonList(quote.reasons),
+        reasonList(claim),
         answerable ? undeclaredAnswer(claim, undeclared) : null,
         el("p", { class: "next", text: t("result.review.next") }));
     }
