@@ -4,6 +4,5 @@
                     the audit event it writes; every status change goes through it
     intake.py       opening a claim (idempotently); adding, replacing and withdrawing its photos
     assessment.py   the models quote the photos; the claim is settled, sent to an adjuster or asked for retakes
-    outcome.py      what a customer is told: the quote they may see, what happens next, the reasons in plain words
     diagram.py      the README's state diagram, generated from the transition table (``make claim-states``)
 """

@@ -8,5 +8,6 @@
     error_handlers.py    the exception handlers and the last catch for unexpected errors
     metrics.py           the Prometheus collectors and the latency middleware
     locale.py            the customer's language, and the sentences rendered in it
+    outcome.py           what a customer is told: the quote they may see, what happens next, the plain reasons
     schemas.py           the API's request and response schemas, and their conversion from rows
 """

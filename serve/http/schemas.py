@@ -15,11 +15,11 @@ from model.findings import LineItem
 from model.pipeline import PhotoFinding, Quote
 from model.quality import QualityIssue
 from model.vocabulary import JURISDICTION_PATTERN, REGION_PATTERN, SIDES, Segment, Side
-from serve.claims.outcome import customer_amount, customer_quote, customer_summary
 from serve.db.claims import declared_of, tag_of
 from serve.db.quotes import quote_row
 from serve.db.rows import AuditEventRow, ClaimReviewRow, ClaimRow, PhotoRow, QuoteRow
 from serve.http.locale import DEFAULT_LOCALE, Locale, issue_message, reason_message
+from serve.http.outcome import customer_amount, customer_quote, customer_summary
 from serve.photos.store import PhotoFile
 
 # A page offset beyond any real table; larger values would overflow the database's integers.
@@ -289,29 +289,10 @@ class HealthOut(BaseModel):
     status: str
 
 
-class AuditBreakOut(BaseModel):
-    event_id: int | None
-    problem: Literal["edited", "deleted", "reordered", "inserted"]
-    why: str
-
-
-class AuditHeadOut(BaseModel):
-    """The audit log as far as this process verified it (``autoquote audit verify`` walks all of it)."""
-
-    intact: bool
-    complete: bool  # False while a long log is still being verified, a slice per readiness check
-    events: int
-    last_id: int
-    hash: str
-    verified_at: datetime
-    broken: AuditBreakOut | None
-
-
 class ReadyOut(BaseModel):
     ready: bool
     checks: dict[str, bool]
     problems: list[str]
-    audit: AuditHeadOut | None = None  # None when the database is not reachable
 
 
 def photo_out(row: PhotoRow, adjuster: bool = False) -> PhotoOut:
@@ -438,6 +419,7 @@ def claim_out(row: ClaimRow, adjuster: bool = False, locale: Locale = DEFAULT_LO
         quote=quote,
         retake=retake_of(row, quote, photos_open),
         review=review_out(row.reviews[-1]) if row.reviews else None,
+        summary=summary,
     )
 
 
@@ -449,4 +431,3 @@ def review_out(row: ClaimReviewRow) -> ReviewOut:
 def audit_out(row: AuditEventRow) -> AuditEventOut:
     """API view of one audit event."""
     return AuditEventOut.of(row)
-        summary=summary,
