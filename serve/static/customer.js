@@ -252,6 +252,9 @@
     if (claim.status === "withdrawn") {
       return el("div", { class: "decision", id: "outcome", "data-decision": "withdrawn" }, el("p", { text: t("result.withdrawn") }));
     }
+    if (!quote && !claim.photos.length) { // say what is true: nothing has been received yet
+      return el("div", { class: "decision", id: "outcome", "data-decision": "no_photos" }, el("p", { text: t("result.nophotos.next") }));
+    }
     if (!quote) return el("div", { class: "decision", id: "outcome" }, el("p", { text: t("result.submitted") }));
     if (quote.decision === "auto_settle") {
       return el("div", { class: "decision offer", id: "outcome", "data-decision": quote.decision },
@@ -433,7 +436,8 @@
     clear(root);
     root.append(el("div", { class: "section-head" },
       el("h2", { text: t("result.claim", { id: claim.id.slice(0, 8) }) }),
-      el("span", { class: "status status-" + claim.status, id: "claim-status", "data-status": claim.status, text: statusText(claim.status) })));
+      el("span", { class: "status status-" + claim.status, id: "claim-status", "data-status": claim.status,
+        text: claim.status === "submitted" && !claim.photos.length ? t("status.no_photos") : statusText(claim.status) })));
     if (claim.description) root.append(el("p", { class: "description", text: claim.description }));
     root.append(outcome(claim));
     const list = declaredList(claim);

@@ -171,6 +171,7 @@ def test_the_chinese_review_and_customer_pages_show_no_english_vocabulary(live: 
         files = [("files", (f"p{i}.jpg", photo_bytes(seed=60 + i), "image/jpeg")) for i in range(2)]
         assert http.post(f"/v1/claims/{claim['id']}/photos", files=files).status_code == 201
         assert http.post(f"/v1/claims/{claim['id']}/assess").json()["status"] == "in_review"
+        empty = http.post("/v1/claims", json={"region": "CN", "declared_parts": [{"part": "Door"}]}).json()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=ARGS)
         try:
@@ -185,8 +186,17 @@ def test_the_chinese_review_and_customer_pages_show_no_english_vocabulary(live: 
 
             page = browser.new_page(viewport={"width": 390, "height": 844})
             chinese(page, base, "/claim", customer)
-            page.wait_for_selector(f".claim-item[data-claim='{claim['id']}']")
-            page.click(f".claim-item[data-claim='{claim['id']}']")
+            zh = messages("zh-CN")
+            routed, waiting = f".claim-item[data-claim='{claim['id']}']", f".claim-item[data-claim='{empty['id']}']"
+            page.wait_for_selector(routed)
+            # "Your claims": when, which parts, how much, where it stands; a claim without photos waits for them
+            listed = page.text_content(routed) or ""
+            assert "保险杠" in listed and "2,500 元" in listed and claim["id"][:8] not in listed, listed
+            assert page.text_content(f"{waiting} .status") == zh["status.no_photos"]
+            page.click(waiting)
+            page.wait_for_selector(f"#claim-status:text('{zh['status.no_photos']}')")
+            assert zh["result.nophotos.next"] in (page.text_content("#outcome") or "")
+            page.click(routed)
             page.wait_for_selector("#summary-reasons li")
             text = page.evaluate(VISIBLE_TEXT)
             assert "元" in text and "CNY" not in text and "¥" not in text
