@@ -117,6 +117,17 @@ if has export; then
     log "export severity-effnet"
     $T export-severity-effnet --run "$RUNS/severity-effnet" --prepared "$PREP" --flip-average \
       --version gpu-severity-effnet > "$OUT/export-severity-effnet.txt" 2>&1 || tail -5 "$OUT/export-severity-effnet.txt"
+    # the COCO-initialised member: this run's, else the shipped model when it is not already an ensemble
+    COCO_SEV=$RUNS/severity-coco/weights/best.onnx
+    if [[ ! -f $COCO_SEV ]] && ! grep -q '"members"' model/weights/severity.json; then
+      COCO_SEV=model/weights/severity.onnx
+    fi
+    if [[ -f $COCO_SEV ]]; then
+      log "ensemble: the COCO-initialised severity model and severity-effnet, weight chosen on val crops"
+      $T ensemble-severity --members "$COCO_SEV" "$RUNS/severity-effnet/weights/best.onnx" --prepared "$PREP" \
+        --out "$OUT/keep/severity-ensemble" --version gpu-severity-ensemble > "$OUT/ensemble-severity.txt" 2>&1 \
+        || tail -5 "$OUT/ensemble-severity.txt"
+    fi
   fi
   # the small files come back; weights stay on the device unless copied: keep the ONNX and manifests
   find "$RUNS" \( -name 'best.onnx' -o -name 'best.json' -o -name 'results.csv' -o -name '*_eval.json' \) \
