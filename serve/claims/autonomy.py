@@ -157,6 +157,7 @@ def grade_decision(
     would = [bool(s["would_settle"]) for s in shadows]
     versions = model.versions()
     key = EvidenceKey.of(versions, policy.label)
+    gradings.lock_evidence(session, key)
     written = [
         gradings.add_grading(
             session, key, versions, claim_id=claim.id, review_id=review_id, quote_id=model.id, headline=whole,
@@ -177,6 +178,7 @@ def grade_decision(
             steps.append(grade(proposal, final.restricted_to(released), policy, blind=blind))
         headline = next(g for g in steps if g is not None)
         pkey = dataclasses.replace(key, kind="partial_release")
+        gradings.lock_evidence(session, pkey)
         written.append(
             gradings.add_grading(
                 session, pkey, versions, claim_id=claim.id, review_id=review_id, quote_id=model.id,
@@ -244,6 +246,7 @@ def confirm(
             f"the {policy.label} policy has no {kind} step {step!r}; its steps: {', '.join(names) or 'none'}"
         )
     key = EvidenceKey.of(versions, policy.label, kind)
+    gradings.lock_evidence(session, key)
     current = next(s for s in path_status(session, policy, key).steps if s.step == step)
     if current.state != "pending_confirmation":
         raise AutonomyNotProven(

@@ -4,15 +4,18 @@ An evidence key is the models that proposed (detector, severity, pricer), the po
 (``settle`` or ``partial_release``): ``model.autonomy.evaluate_path`` replays one key's gradings in the
 order they were written. A grading is written in the transaction of the decision it grades, once per review
 and kind (a unique constraint), so a crash loses both or neither and a retry cannot count one twice.
+Decisions graded at once under one key take turns (:func:`lock_evidence`): each sees the gradings and states
+written before it, so a state change is recorded once and the order of the ids is the order of the commits.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from model.autonomy import GradedClaim, Grading
@@ -35,6 +38,14 @@ class EvidenceKey:
 
     def as_dict(self) -> dict[str, str]:
         return {"models": self.models, "policy": self.policy_version, "kind": self.kind}
+
+
+def lock_evidence(session: Session, key: EvidenceKey) -> None:
+    """Hold the key's evidence until this transaction ends (PostgreSQL; SQLite writes one at a time already)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256("\x1f".join((key.models, key.policy_version, key.kind)).encode()).digest()
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": int.from_bytes(digest[:8], "big", signed=True)})
 
 
 def grading_detail(grading: Grading | None) -> dict[str, Any] | None:

@@ -1,6 +1,7 @@
 """Start the real app on fake models under uvicorn: ``python run_server.py DATA_DIR PORT`` (tests only).
 
 Small limits by default so refusals are cheap to provoke; an ``AUTOQUOTE_*`` variable in the environment wins.
+``AUTOQUOTE_TEST_POLICIES_DIR`` names other decision policies than the tests' own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository r
 from serve.app import create_app  # noqa: E402
 from serve.settings import Settings  # noqa: E402
 from tests.fakes import fake_pipeline  # noqa: E402
+from tests.serve.test_autonomy import autonomy_pipeline  # noqa: E402
 
 if __name__ == "__main__":
     defaults: dict[str, object] = {
@@ -27,5 +29,7 @@ if __name__ == "__main__":
     }
     chosen = {k: v for k, v in defaults.items() if f"AUTOQUOTE_{k.upper()}" not in os.environ}
     settings = Settings(data_dir=Path(sys.argv[1]), **chosen)  # type: ignore[arg-type]
-    app = create_app(settings, pipeline_factory=lambda _s: fake_pipeline())
+    policies = os.environ.get("AUTOQUOTE_TEST_POLICIES_DIR")
+    pipeline = autonomy_pipeline(Path(policies)) if policies else fake_pipeline()
+    app = create_app(settings, pipeline_factory=lambda _s: pipeline)
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")

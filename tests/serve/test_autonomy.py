@@ -44,14 +44,16 @@ def autonomy_policies(folder: Path, **changes: Any) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     raw = yaml.safe_load((TEST_POLICIES_DIR / "CN.yaml").read_text(encoding="utf-8"))
     raw.update(
-        version="2026.12-autonomy-test",
-        calibration=UNPROVEN,
-        threshold_path=[{"name": "loose", "min_detection_score": 0.5}],
-        grade_tolerance_amount=200.0,
-        blind_review_rate=1.0,
-        audit_rate=AUDIT_RATE,
-        autonomy="automatic",
-        autonomy_target=0.45,
+        dict(
+            version="2026.12-autonomy-test",
+            calibration=UNPROVEN,
+            threshold_path=[{"name": "loose", "min_detection_score": 0.5}],
+            grade_tolerance_amount=200.0,
+            blind_review_rate=1.0,
+            audit_rate=AUDIT_RATE,
+            autonomy="automatic",
+            autonomy_target=0.45,
+        ),
         **changes,
     )
     (folder / "CN.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
