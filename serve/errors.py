@@ -47,10 +47,15 @@ from model.errors import AutoquoteError, InputError
 ECHO_LIMIT = 64
 
 
-def shown(value: object, limit: int = ECHO_LIMIT) -> str:
-    """A value the caller sent, quoted for an error message and cut to ``limit`` characters with an ellipsis."""
+def cut(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A value the caller sent, cut to ``limit`` characters with an ellipsis, to echo in an error message."""
     text = str(value)
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def shown(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A value the caller sent, quoted and cut (:func:`cut`) for an error message."""
+    return repr(cut(value, limit))
 
 
 class TooManyPhotos(InputError):

@@ -18,7 +18,7 @@ from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
 from model.errors import AutoquoteError
-from serve.errors import AuthThrottled, PhotoNotAFile, RequestInvalid, TransitionNotAllowed, shown
+from serve.errors import AuthThrottled, PhotoNotAFile, RequestInvalid, TransitionNotAllowed, cut, shown
 from serve.http.asgi import HttpMiddleware
 from serve.http.error_responses import error_response, locale_of_scope
 from serve.http.locale import Locale, negotiate
@@ -98,7 +98,7 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {"msg": "invalid request", "loc": ()}
         # A field's name is the caller's text too (an unknown key of any length): shown cut short.
-        where = ".".join(shown(p)[1:-1] for p in first.get("loc", ()))
+        where = ".".join(cut(p) for p in first.get("loc", ()))
         if "Expected UploadFile" in str(first.get("msg")):
             error: AutoquoteError = PhotoNotAFile(
                 f"{where} must be a file: send each photo as a multipart file part with a filename "
