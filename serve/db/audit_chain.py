@@ -122,11 +122,11 @@ def link(session: Session, row: AuditEventRow) -> None:
 
 def locked_head(session: Session) -> AuditHeadRow:
     """The head row, locked for this transaction (created from the log's last event if it is missing)."""
+    session.flush()  # this transaction's earlier events first, whatever the session's autoflush
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         # Take SQLite's write lock before reading: a read-then-write transaction would otherwise fail when
-        # another writer committed in between. A no-op write is enough; it fails fast on a stale snapshot.
-        session.flush()
+        # another writer committed in between. A no-op write is enough.
         connection.exec_driver_sql("UPDATE audit_head SET events = events WHERE id = 1")
     head = session.scalar(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update())
     if head is None:

@@ -294,3 +294,14 @@ def test_the_migration_hashes_an_existing_log(database_url: str, engine: Engine,
     assert code == 0 and verdict["events"] == 8 and events(engine)[-1]["claim_prev_hash"] == rows[4]["hash"]
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:  # still append-only
         conn.execute(text("UPDATE audit_events SET action = 'x'"))
+
+
+def test_events_of_one_transaction_chain_in_order_without_autoflush(engine: Engine) -> None:
+    from serve.db import audit
+
+    with make_sessionmaker(engine)(autoflush=False) as session:
+        for i in range(3):
+            audit.claim_transition(session, None, "c1", "claim.withdrawn", {"n": i})
+        session.commit()
+        verdict = verify(session)
+    assert verdict.broken is None and verdict.head.events == 3, verdict
