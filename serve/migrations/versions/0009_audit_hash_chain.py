@@ -65,7 +65,7 @@ def upgrade() -> None:
 def _backfill() -> tuple[int, str]:
     """Hash every event in id order; returns the count and the last hash."""
     bind = op.get_bind()
-    prev, claims, count = GENESIS, {}, 0
+    prev, claims, count = GENESIS, dict[str, str](), 0
     rows = bind.execute(sa.select(events).order_by(events.c.id)).mappings().all()
     for row in rows:
         claim_prev = None if row["claim_id"] is None else claims.get(row["claim_id"], GENESIS)
