@@ -305,3 +305,14 @@ def test_events_of_one_transaction_chain_in_order_without_autoflush(engine: Engi
         session.commit()
         verdict = verify(session)
     assert verdict.broken is None and verdict.head.events == 3, verdict
+
+
+@pytest.mark.parametrize("argv", [["audit"], ["audit", "check"], ["audit", "verify", "--expect", "12:abc"]])
+def test_wrong_arguments_get_a_clear_message(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from serve.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: autoquote audit") and ("verify" in err or "COUNT:HASH" in err), err
