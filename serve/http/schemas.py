@@ -289,10 +289,29 @@ class HealthOut(BaseModel):
     status: str
 
 
+class AuditBreakOut(BaseModel):
+    event_id: int | None
+    problem: Literal["edited", "deleted", "reordered", "inserted"]
+    why: str
+
+
+class AuditHeadOut(BaseModel):
+    """The audit log as far as this process verified it (``autoquote audit verify`` walks all of it)."""
+
+    intact: bool
+    complete: bool  # False while a long log is still being verified, a slice per readiness check
+    events: int
+    last_id: int
+    hash: str
+    verified_at: datetime
+    broken: AuditBreakOut | None
+
+
 class ReadyOut(BaseModel):
     ready: bool
     checks: dict[str, bool]
     problems: list[str]
+    audit: AuditHeadOut | None = None  # None when the database is not reachable
 
 
 def photo_out(row: PhotoRow, adjuster: bool = False) -> PhotoOut:
