@@ -8,6 +8,9 @@
 * At a decision (:func:`grade_decision`): the model's proposal is graded against the adjuster's decision in
   the decision's transaction, and each step whose state differs from its last recorded one is logged
   (switch-on, pending an admin, revocation) and counted in ``/metrics``.
+* Blind reviews (:func:`blind`): staff see the photos and the customer's statements, never the model's parts,
+  amount or decision event, in any view (the queue, the claim, its audit trail), and an approval is not compared
+  with the model's amount (a refusal would say where it lies).
 * :func:`report`: per policy and step, the state and evidence, for ``autoquote autonomy status`` and the
   admin API.
 """
@@ -16,8 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from model.autonomy import (
@@ -37,7 +41,7 @@ from model.autonomy import (
 from model.autonomy.shadow import StepShadow
 from model.decision import Policy, decide
 from model.pipeline import Quote
-from serve.claims.states import Action
+from serve.claims.states import TRANSITIONS, Action
 from serve.db import audit, gradings
 from serve.db.gradings import EvidenceKey
 from serve.db.keys import Principal
@@ -46,6 +50,7 @@ from serve.errors import AutonomyNotProven, AutonomyStepNotFound
 from serve.http.metrics import Metrics
 
 KINDS = ("settle", "partial_release")
+Summary = TypeVar("Summary", bound=BaseModel)
 
 
 def kinds_of(policy: Policy) -> tuple[str, ...]:
@@ -59,6 +64,33 @@ def path_status(session: Session, policy: Policy, key: EvidenceKey) -> PathStatu
     if key.kind == "partial_release":
         return evaluate_path(claims, policy, confirmed=gradings.confirmed_steps(session, key), kind="partial_release")
     return evaluate_path(claims, policy, confirmed=gradings.confirmed_steps(session, key), kind="settle")
+
+
+def blind(claim: ClaimRow) -> bool:
+    """The claim awaits a blind review: staff decide it without the model's parts, amount or decision."""
+    models = [q for q in claim.quotes if q.source == "model"]
+    drawn = bool(models and models[-1].autonomy and models[-1].autonomy["verdict"]["blind"])
+    return drawn and claim.status == "in_review"
+
+
+def hides_quote(claim: ClaimRow) -> bool:
+    """In a blind review, the quote in force is still the model's: staff must not see it."""
+    return blind(claim) and bool(claim.quotes) and claim.quotes[-1].source == "model"
+
+
+def hidden_event(actor_role: str, action: str) -> bool:
+    """An audit event a blind review hides: the system's (the model's decision and its reasons)."""
+    return actor_role == "system" or action == TRANSITIONS[Action.ASSESS].event
+
+
+def blind_summary(claim: ClaimRow, summary: Summary) -> Summary:
+    """A claim's line in a staff list without what the model proposed (its amount and the parts it priced)."""
+    if not hides_quote(claim):
+        return summary
+    update: dict[str, Any] = {"total": None}
+    if "parts" in type(summary).model_fields and not claim.declared_parts:
+        update["parts"] = []
+    return summary.model_copy(update=update)
 
 
 def _shadow_detail(s: StepShadow) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from model.declared import DeclaredPart, parse_declared
 from model.pipeline import Pipeline
-from serve.claims import intake, states
+from serve.claims import autonomy, intake, states
 from serve.claims.states import Action
 from serve.db import claims as repo
 from serve.db import review
@@ -111,8 +111,12 @@ def declare_parts(
 
 
 def _claim_view(session: Session, principal: Principal, claim_id: str, locale: Locale) -> ClaimOut:
-    """The claim as this caller may see it, in its state now."""
-    return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
+    """The claim as this caller may see it, in its state now (staff: not the model's quote of a blind review)."""
+    claim = repo.get_claim(session, principal, claim_id)
+    shown = claim_out(claim, principal.sees_all_claims, locale)
+    if principal.sees_all_claims and claim.owner_key_id != principal.key_id and autonomy.hides_quote(claim):
+        shown = shown.model_copy(update={"quote": None})
+    return shown
 
 
 @router.post("/{claim_id}/photos", status_code=status.HTTP_201_CREATED, response_model=ClaimOut)
@@ -208,6 +212,8 @@ def list_claims(
     """The caller's claims, newest first (adjusters and admins see every claim)."""
     rows = repo.list_claims(session, principal, claim_status, limit, offset)
     items = [ClaimSummary.of_claim(r, principal.sees_all_claims) for r in rows]
+    if principal.sees_all_claims:  # staff: a claim awaiting a blind review shows nothing the model proposed
+        items = [autonomy.blind_summary(r, item) for r, item in zip(rows, items, strict=True)]
     return ClaimPage(items=items, limit=limit, offset=offset)
 
 

@@ -174,7 +174,7 @@ def queue(
         quote = review.latest_quote(row)
         reasons = list(dict.fromkeys(r["code"] for r in quote.reasons)) if quote else []
         edited = any(q.source == "adjuster" for q in row.quotes)
-        items.append(QueueItemOut.of_claim(row, reasons=reasons, edited=edited))
+        items.append(autonomy.blind_summary(row, QueueItemOut.of_claim(row, reasons=reasons, edited=edited)))
     return QueuePage(items=items, count=count, limit=limit, offset=offset)
 
 
@@ -184,15 +184,14 @@ def _review_view(
     claim = repo.get_claim(session, principal, claim_id)
     model = review.model_quote(claim)
     boxes = review.current_boxes(session, claim)
-    blind = bool(model is not None and model.autonomy and model.autonomy["verdict"]["blind"])
+    blind = autonomy.blind(claim)
     shown = claim_out(claim, adjuster=True, locale=locale)
     events = [audit_out(e) for e in audit.events_for_claim(session, claim_id)]
     if blind:  # photos and the customer's statements only, until an adjuster has quoted it
         boxes = {pid: (found, True) if corrected else ([], False) for pid, (found, corrected) in boxes.items()}
-        if shown.quote is not None and claim.quotes[-1].source == "model":
+        if autonomy.hides_quote(claim):
             shown = shown.model_copy(update={"quote": None})
-        decided = states.TRANSITIONS[Action.ASSESS].event  # the model's decision, named by the state table only
-        events = [e for e in events if e.actor_role != "system" and e.action != decided]
+        events = [e for e in events if not autonomy.hidden_event(e.actor_role, e.action)]
     return ReviewClaimOut(
         claim=shown,
         blind=blind,
@@ -272,7 +271,10 @@ def approve_claim(
     Nobody approves a claim they opened."""
     with states.change(session, principal, claim_id, Action.APPROVE) as change:
         policy = pipeline.policy(change.claim.jurisdiction)
-        states.check_approval(change.claim, principal, body.amount, body.comment, policy)
+        if autonomy.blind(change.claim):  # compared with nothing: a refusal would say where the model's amount is
+            states.check_decision(change.claim, principal)
+        else:
+            states.check_approval(change.claim, principal, body.amount, body.comment, policy)
         change.detail = review.approve(session, principal, change.claim, body.amount, body.comment)
         # Graded in the decision's transaction: a crash keeps both or neither.
         change.detail["gradings"] = autonomy.grade_decision(
@@ -305,5 +307,8 @@ def reject_claim(
 @router.get("/claims/{claim_id}/audit", response_model=list[AuditEventOut])
 def claim_audit(claim_id: str, principal: PrincipalDep, session: SessionDep) -> list[AuditEventOut]:
     """Every recorded change and decision of a claim, oldest first."""
-    repo.get_claim(session, principal, claim_id)
-    return [audit_out(e) for e in audit.events_for_claim(session, claim_id)]
+    claim = repo.get_claim(session, principal, claim_id)
+    events = [audit_out(e) for e in audit.events_for_claim(session, claim_id)]
+    if autonomy.blind(claim):  # staff only: the model's decision waits until the claim is decided
+        events = [e for e in events if not autonomy.hidden_event(e.actor_role, e.action)]
+    return events

@@ -185,3 +185,37 @@ def test_status_on_a_fresh_database_has_every_step_in_shadow(
     assert all(s["graded"] == 0 and s["wrong"] == 0 and s["bound"] == 1.0 for s in steps)
     assert cli_main(["autonomy", "status"]) == 0
     assert "63 more agreeing blind reviews" in capsys.readouterr().out
+
+
+def test_a_blind_review_shows_staff_nothing_the_model_proposed(service: Service) -> None:
+    claim = service.assess(service.open_claim(), 1)
+    claim_id, total = claim["id"], claim["quote"]["total"]
+    assert claim["status"] == "in_review" and total
+    parts = {li["part"] for li in claim["quote"]["line_items"]}
+    amounts = {f"{total:,.2f}", f"{total:.2f}", f"{total:g}", json.dumps(total)}
+
+    def leaks(body: Any) -> set[str]:
+        text = json.dumps(body)
+        return {a for a in amounts if a in text} | {p for p in parts if f'"{p}"' in text}
+
+    queue = service.call("GET", "/v1/review/queue", "adjuster")
+    item = next(i for i in queue["items"] if i["id"] == claim_id)
+    assert item["total"] is None and not leaks(item)
+    listed = service.call("GET", "/v1/claims", "adjuster")
+    assert not leaks(next(i for i in listed["items"] if i["id"] == claim_id))
+    detail = service.call("GET", f"/v1/claims/{claim_id}", "adjuster")
+    assert detail["quote"] is None and not leaks(detail)
+    events = service.call("GET", f"/v1/claims/{claim_id}/audit", "adjuster")
+    assert events and not leaks(events) and {e["actor_role"] for e in events} == {"customer"}
+    view = service.call("GET", f"/v1/review/claims/{claim_id}", "adjuster")
+    assert view["blind"] and not leaks({k: v for k, v in view.items() if k != "parts"})
+    # An amount far from the model's needs no comment: a refusal would say where the model's amount lies.
+    r = service.http.post(
+        f"/v1/claims/{claim_id}/approve", json={"amount": round(total * 5, 2)},
+        headers={"Authorization": f"Bearer {service.keys['adjuster']}"},
+    )
+    assert r.status_code == 200, r.text
+    # Decided, the claim's trail and the model's quote are open again.
+    events = service.call("GET", f"/v1/claims/{claim_id}/audit", "adjuster")
+    assert any(e["actor_role"] == "system" for e in events)
+    assert service.call("GET", f"/v1/review/claims/{claim_id}", "adjuster")["model_quote"]["total"] == total
