@@ -70,7 +70,8 @@ def policies_of(pipeline: Pipeline) -> list[Policy]:
     return [pipeline.policy(name) for name in available_policies(pipeline.config.policies_dir)]
 
 
-def _report(session: SessionDep, pipeline: Pipeline) -> dict[str, Any]:
+def report(session: SessionDep, pipeline: Pipeline) -> dict[str, Any]:
+    """The one report the admin endpoint, the adjusters' panel and the CLI show (``autonomy.report``)."""
     versions = pipeline.versions()
     return autonomy.report(session, policies_of(pipeline), versions)
 
@@ -78,7 +79,7 @@ def _report(session: SessionDep, pipeline: Pipeline) -> dict[str, Any]:
 @router.get("", response_model=AutonomyOut)
 def autonomy_status(principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep) -> dict[str, Any]:
     """Per policy and step, for the models in service: state, graded, would-settle, wrong, bound, more needed."""
-    return _report(session, pipeline)
+    return report(session, pipeline)
 
 
 @router.post("/confirm", response_model=AutonomyOut)
@@ -88,4 +89,4 @@ def confirm_step(
     """Confirm a proven step (``pending_confirmation``): it settles alone from now on (audited)."""
     policy = pipeline.policy(body.jurisdiction)
     autonomy.confirm(session, principal, policy, pipeline.versions(), body.step, body.kind, metrics)
-    return _report(session, pipeline)
+    return report(session, pipeline)

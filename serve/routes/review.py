@@ -4,7 +4,7 @@ approve and reject; and the photo bytes (adjusters any claim, customers only the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -32,6 +32,8 @@ from serve.http.schemas import (
     claim_out,
     quote_out,
 )
+from serve.routes.autonomy import AutonomyOut
+from serve.routes.autonomy import report as autonomy_report
 
 router = APIRouter(
     prefix="/v1",
@@ -302,6 +304,12 @@ def reject_claim(
             session, change.claim, change.detail["review_id"], "rejected", None, policy, metrics
         )
     return claim_out(repo.get_claim(session, principal, claim_id), principal.sees_all_claims, locale)
+
+
+@router.get("/review/autonomy", response_model=AutonomyOut)
+def autonomy_for_adjusters(principal: PrincipalDep, session: SessionDep, pipeline: PipelineDep) -> dict[str, Any]:
+    """What the admin endpoint shows, read-only: per policy and step, the state and the evidence behind it."""
+    return autonomy_report(session, pipeline)
 
 
 @router.get("/claims/{claim_id}/audit", response_model=list[AuditEventOut])

@@ -47,6 +47,7 @@
         item.edited ? el("span", { class: "badge", text: AQ.t("rv.edited") }) : null);
       list.append(el("li", {}, button));
     }
+    AQ.autonomyPanel();
   }
 
   // ---- claim view ------------------------------------------------------------------------------

@@ -87,6 +87,10 @@ class Service:
         self.call("POST", f"/v1/claims/{claim_id}/photos", "customer", files=files)
         return self.call("POST", f"/v1/claims/{claim_id}/assess", "customer")
 
+    def events(self, claim_id: str, role: str = "adjuster") -> list[dict[str, Any]]:
+        """The claim's audit trail as ``role`` sees it."""
+        return cast(list[dict[str, Any]], self.call("GET", f"/v1/claims/{claim_id}/audit", role))
+
     def status(self) -> dict[str, Any]:
         return self.call("GET", "/v1/admin/autonomy", "admin")["policies"][0]["steps"][0]  # type: ignore[no-any-return]
 
@@ -133,7 +137,7 @@ def test_a_step_earns_autonomy_settles_alone_and_is_revoked_by_audits(service: S
     settled = service.assess(claim_id, seed)
     assert settled["status"] == "assessed", settled
     assert settled["quote"]["decision"] == "auto_settle"
-    events = cast(list[dict[str, Any]], service.call("GET", f"/v1/claims/{claim_id}/audit", "adjuster"))
+    events = service.events(claim_id)
     settle = next(e for e in events if e["action"] == "claim.settled")
     assert settle["detail"]["autonomy"]["action"] == "auto_settle" and settle["detail"]["autonomy"]["step"] == "loose"
     assert settle["detail"]["versions"]["policy"] == "CN@2026.12-autonomy-test"
@@ -205,7 +209,7 @@ def test_a_blind_review_shows_staff_nothing_the_model_proposed(service: Service)
     assert not leaks(next(i for i in listed["items"] if i["id"] == claim_id))
     detail = service.call("GET", f"/v1/claims/{claim_id}", "adjuster")
     assert detail["quote"] is None and not leaks(detail)
-    events = service.call("GET", f"/v1/claims/{claim_id}/audit", "adjuster")
+    events = service.events(claim_id)
     assert events and not leaks(events) and {e["actor_role"] for e in events} == {"customer"}
     view = service.call("GET", f"/v1/review/claims/{claim_id}", "adjuster")
     assert view["blind"] and not leaks({k: v for k, v in view.items() if k != "parts"})
@@ -216,6 +220,6 @@ def test_a_blind_review_shows_staff_nothing_the_model_proposed(service: Service)
     )
     assert r.status_code == 200, r.text
     # Decided, the claim's trail and the model's quote are open again.
-    events = service.call("GET", f"/v1/claims/{claim_id}/audit", "adjuster")
+    events = service.events(claim_id)
     assert any(e["actor_role"] == "system" for e in events)
     assert service.call("GET", f"/v1/review/claims/{claim_id}", "adjuster")["model_quote"]["total"] == total
