@@ -135,9 +135,22 @@ def at_assessment(
         decision = decide(inp, step_policy(policy, verdict.step))
         if decision.outcome == "auto_settle":
             return dataclasses.replace(quote, decision=decision), Action.SETTLE, detail
-    if verdict.action == "auto_settle" and action is not Action.SETTLE:
+    if verdict.action == "auto_partial" and verdict.step is not None and action is Action.ROUTE_TO_REVIEW:
+        # The proven part is released now; the claim goes to an adjuster for the rest.
+        split = next(d["partial"] for d in detail["steps"] if d["step"] == verdict.step)
+        detail["release"] = {"step": verdict.step, "currency": quote.currency, **split}
+        return quote, action, detail
+    if verdict.action in ("auto_settle", "auto_partial") and action is not Action.SETTLE:
         detail["verdict"]["action"] = "review"  # the policy asks for more than a review (a retake): it stands
     return quote, action, detail
+
+
+def release_of(quote: QuoteRow | None) -> dict[str, Any] | None:
+    """What a quote released before review (``auto_partial``): its step, parts and both amounts; else None."""
+    if quote is None or not quote.autonomy:
+        return None
+    release: dict[str, Any] | None = quote.autonomy.get("release")
+    return release
 
 
 def _decision(claim: ClaimRow, outcome: str, amount: float | None, model: QuoteRow) -> AdjusterDecision:

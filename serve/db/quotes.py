@@ -112,6 +112,10 @@ def quote_detail(row: QuoteRow) -> dict[str, Any]:
     if row.autonomy is not None:
         verdict = row.autonomy["verdict"]
         detail["autonomy"] = {"action": verdict["action"], "step": verdict["step"], "why": verdict["explanation"]}
+        release = row.autonomy.get("release")
+        if release is not None:  # auto_partial: paid now, and what an adjuster decides
+            detail["autonomy"]["released_amount"] = release["released_amount"]
+            detail["autonomy"]["held_amount"] = release["held_amount"]
     if row.verification is not None:
         parts = row.verification["parts"]
         detail["declared"] = {(f"{p['part']}:{p['side']}" if p["side"] else p["part"]): p["status"] for p in parts}

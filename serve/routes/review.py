@@ -134,6 +134,22 @@ class RejectIn(BaseModel):
     ] = Field(description="why the claim is rejected (required)")
 
 
+class ReleasedLineOut(BaseModel):
+    part: str
+    total: float
+
+
+class PartialReleaseOut(BaseModel):
+    """The proven part of a claim, released when it was assessed (``auto_partial``); the rest awaits a decision."""
+
+    step: str = Field(description="the threshold step whose partial releases are proven")
+    released_amount: float = Field(description="paid when the claim was assessed")
+    held_amount: float = Field(description="under review: what the adjuster decides")
+    currency: str
+    released: list[ReleasedLineOut]
+    held: list[ReleasedLineOut]
+
+
 class ReviewClaimOut(BaseModel):
     """Everything the adjuster's claim view shows."""
 
@@ -143,6 +159,9 @@ class ReviewClaimOut(BaseModel):
     parts: list[str] = Field(description="parts a box or line item may name (the detector's classes)")
     operations: list[str]
     audit: list[AuditEventOut]
+    partial_release: PartialReleaseOut | None = Field(
+        default=None, description="the part released before review (auto_partial), with the amount under review"
+    )
     blind: bool = Field(
         default=False,
         description="a blind review: the model's parts, boxes, amounts and its events are not shown; decide from "
@@ -197,6 +216,7 @@ def _review_view(
     return ReviewClaimOut(
         claim=shown,
         blind=blind,
+        partial_release=autonomy.release_of(model),
         model_quote=quote_out(model, locale) if model and not blind else None,
         boxes=[
             PhotoBoxesOut(

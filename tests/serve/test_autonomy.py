@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,7 +17,7 @@ import httpx
 import pytest
 import yaml
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from model.autonomy import audit_draw
@@ -25,6 +26,7 @@ from model.quality import QualityThresholds
 from serve.app import create_app
 from serve.cli.main import main as cli_main
 from serve.db import keys
+from serve.db.rows import AuditEventRow
 from serve.settings import Settings
 from tests.conftest import TEST_POLICIES_DIR
 from tests.fakes import FakeCatalogue, FakeDetector, FakePricer, FakeSeverity, photo_bytes
@@ -60,9 +62,9 @@ def autonomy_policies(folder: Path, **changes: Any) -> Path:
     return folder
 
 
-def autonomy_pipeline(policies: Path) -> Pipeline:
+def autonomy_pipeline(policies: Path, detector: FakeDetector | None = None) -> Pipeline:
     config = PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=policies)
-    return Pipeline(FakeDetector(), FakeSeverity(), FakePricer(), FakeCatalogue(), config)
+    return Pipeline(detector or FakeDetector(), FakeSeverity(), FakePricer(), FakeCatalogue(), config)
 
 
 class Service:
@@ -95,15 +97,20 @@ class Service:
         return self.call("GET", "/v1/admin/autonomy", "admin")["policies"][0]["steps"][0]  # type: ignore[no-any-return]
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+@contextmanager
+def running(tmp_path: Path, pipeline: Pipeline) -> Iterator[Service]:
     settings = Settings(
         environment="test", data_dir=tmp_path / "data", min_side=200, autonomy_secret=SecretStr(SECRET)
     )
-    pipeline = autonomy_pipeline(autonomy_policies(tmp_path / "policies"))
     app = create_app(settings, pipeline_factory=lambda _s: pipeline)
     with in_thread(app) as base, httpx.Client(base_url=base, timeout=60) as http:
         yield Service(http, app)
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    with running(tmp_path, autonomy_pipeline(autonomy_policies(tmp_path / "policies"))) as s:
+        yield s
 
 
 def drawn(claim_id: str) -> bool:
@@ -223,3 +230,43 @@ def test_a_blind_review_shows_staff_nothing_the_model_proposed(service: Service)
     events = service.events(claim_id)
     assert any(e["actor_role"] == "system" for e in events)
     assert service.call("GET", f"/v1/review/claims/{claim_id}", "adjuster")["model_quote"]["total"] == total
+
+
+def test_a_proven_partial_release_pays_the_confident_part_and_sends_the_rest_to_review(tmp_path: Path) -> None:
+    # A confident bumper and a doubted door (detector 0.4, under the step's 0.5): the bumper is the proven part.
+    detector = FakeDetector(parts=(("Bumper", (0.1, 0.1, 0.45, 0.5), 0.9), ("Door", (0.5, 0.5, 0.9, 0.9), 0.4)))
+    policies = autonomy_policies(tmp_path / "policies", partial_release=True)
+    with running(tmp_path, autonomy_pipeline(policies, detector)) as service:
+
+        def partial() -> dict[str, Any]:
+            report = service.call("GET", "/v1/admin/autonomy", "admin")["policies"][0]
+            return report["partial_release"][0]  # type: ignore[no-any-return]
+
+        seed = 0
+        while partial()["state"] != "autonomous":  # blind reviews pay what the model priced: the bumper is right
+            seed += 1
+            claim = service.assess(service.open_claim(), seed)
+            assert claim["status"] == "in_review" and claim["quote"]["total"] == 1000.0, claim
+            view = service.call("GET", f"/v1/review/claims/{claim['id']}", "adjuster")
+            assert view["partial_release"] is None  # nothing is proven yet: nothing was released
+            service.call("POST", f"/v1/claims/{claim['id']}/approve", "adjuster", json={"amount": 1000.0})
+            assert seed <= 10, partial()
+        assert service.status()["state"] == "shadow"  # the claim as a whole is never one the step settles
+        claim_id = service.open_claim()
+        while drawn(claim_id):
+            claim_id = service.open_claim()
+        claim = service.assess(claim_id, seed + 1)
+        assert claim["status"] == "in_review", claim  # the door still needs an adjuster
+        view = service.call("GET", f"/v1/review/claims/{claim_id}", "adjuster")
+        release = view["partial_release"]
+        assert (release["step"], release["released_amount"], release["held_amount"]) == ("loose", 500.0, 500.0)
+        assert [i["part"] for i in release["released"]] == ["Bumper"]
+        assert [i["part"] for i in release["held"]] == ["Door"]
+        with service.app.state.sessionmaker() as session:
+            routed = session.scalars(
+                select(AuditEventRow).where(AuditEventRow.claim_id == claim_id, AuditEventRow.actor_role == "system")
+            ).all()
+        released = [e.detail["autonomy"] for e in routed if "autonomy" in e.detail]
+        assert released and all(
+            (r["action"], r["released_amount"], r["held_amount"]) == ("auto_partial", 500.0, 500.0) for r in released
+        )
