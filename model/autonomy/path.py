@@ -114,6 +114,11 @@ class PathStatus:
     method: str = METHOD
 
     @property
+    def states(self) -> dict[str, StepState]:
+        """Each step's state by name, strict to loose (what ``settle_alone`` reads)."""
+        return {s.step: s.state for s in self.steps}
+
+    @property
     def autonomous_step(self) -> str | None:
         """The loosest step that settles alone now, if any."""
         names = [s.step for s in self.steps if s.state == "autonomous"]

@@ -8,13 +8,13 @@ partial release, which of its line items the step would release. Nothing here se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from model.autonomy.draws import Draw
 from model.autonomy.grading import AdjusterDecision, Proposal, grade
-from model.autonomy.path import GradedClaim, PathStatus
+from model.autonomy.path import GradedClaim, StepState
 from model.decision import DecisionInput, Policy, decide
 from model.errors import PolicyError
 from model.findings import LineItem
@@ -154,14 +154,14 @@ class AutonomyVerdict:
 
 def settle_alone(
     shadow: Sequence[StepShadow],
-    settle: PathStatus,
-    partial: PathStatus | None,
+    settle: Mapping[str, StepState],
+    partial: Mapping[str, StepState] | None,
     audit: Draw,
     blind: Draw,
 ) -> AutonomyVerdict:
     """The verdict for one claim: the loosest autonomous step that settles it whole, else releases part."""
-    autonomous = {s.step for s in settle.steps if s.state == "autonomous"}
-    partial_ok = {s.step for s in partial.steps if s.state == "autonomous"} if partial is not None else set()
+    autonomous = {step for step, state in settle.items() if state == "autonomous"}
+    partial_ok = {step for step, state in partial.items() if state == "autonomous"} if partial is not None else set()
     on, partial_on = bool(autonomous), bool(partial_ok)
     audited = audit.drawn and (on or partial_on)
     whole = [s for s in shadow if s.would_settle and s.step in autonomous]
@@ -183,7 +183,7 @@ def settle_alone(
                            f"({audit.rate:.0%} of such claims)")
         return verdict("auto_partial", step, f"step {step} releases {split.released_amount:,.2f} {split.currency} "
                        f"now; {split.held_amount:,.2f} {split.currency} goes to an adjuster")
-    proven = [s.step for s in settle.steps if s.state in ("autonomous", "pending_confirmation")]
+    proven = [step for step, state in settle.items() if state in ("autonomous", "pending_confirmation")]
     why = (f"no autonomous step would settle it (proven: {', '.join(proven)})" if proven
            else "no step of the policy's path has proven its error rate yet")
     return verdict("review", None, why)

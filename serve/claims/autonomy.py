@@ -1,8 +1,8 @@
 """Autonomy in the service: what each step would do with a quote, settling alone, grading each decision.
 
 * At assessment (:func:`at_assessment`): each step's shadow and the claim's blind and audit draws are recorded
-  with the quote; when a step is autonomous for these models and this policy version (evidence replayed from
-  the gradings), a claim it would settle that the audit draw did not pick settles alone under that step's
+  with the quote; when a step is autonomous for these models and this policy version (its last recorded
+  state), a claim it would settle that the audit draw did not pick settles alone under that step's
   decision; an audited one goes to review with the normal wording. The lab calibration's gate stays in the
   policy's own decision and never switches autonomy on.
 * At a decision (:func:`grade_decision`): the model's proposal is graded against the adjuster's decision in
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from model.autonomy import (
     Grading,
     PathStatus,
     Proposal,
+    StepState,
     StepStatus,
     audit_draw,
     blind_draw,
@@ -93,6 +94,16 @@ def blind_summary(claim: ClaimRow, summary: Summary) -> Summary:
     return summary.model_copy(update=update)
 
 
+def recorded_states(session: Session, policy: Policy, key: EvidenceKey) -> dict[str, StepState]:
+    """Each step's state as last recorded: what replaying the gradings gives, read in one query.
+
+    Every change of the evidence (a grading, a confirmation) records the steps whose state it changed in the
+    same transaction (:func:`sync_states`), so the last recorded state is the replayed one; the assessment's
+    hot path reads it instead of replaying every grading (``benchmarks/bench_autonomy_states.py``)."""
+    last = gradings.last_states(session, key)
+    return {s.name: cast(StepState, last.get(s.name, "shadow")) for s in policy.threshold_path}
+
+
 def _shadow_detail(s: StepShadow) -> dict[str, Any]:
     partial = None
     if s.partial is not None:
@@ -116,9 +127,9 @@ def at_assessment(
     audit_d = audit_draw(claim_id, secret, policy.audit_rate)
     blind_d = blind_draw(claim_id, secret, policy.blind_review_rate)
     key = EvidenceKey.of(quote.versions, policy.label)
-    settle = path_status(session, policy, key)
+    settle = recorded_states(session, policy, key)
     partial = (
-        path_status(session, policy, dataclasses.replace(key, kind="partial_release"))
+        recorded_states(session, policy, dataclasses.replace(key, kind="partial_release"))
         if policy.partial_release
         else None
     )
