@@ -23,15 +23,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sqlalchemy import text  # noqa: E402
+
 from model.autonomy import AdjusterDecision, Proposal, grade  # noqa: E402
 from model.decision import load_policy  # noqa: E402
 from serve.claims.autonomy import path_status, recorded_states, sync_states  # noqa: E402
 from serve.db import gradings  # noqa: E402
 from serve.db.gradings import EvidenceKey  # noqa: E402
 from serve.db.session import make_engine, make_sessionmaker, run_migrations  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
-VERSIONS = {"detector": "bench-detector@1", "severity": "bench-severity@1", "pricer": "bench-pricer@1", "catalogue": "1"}
+VERSIONS = {
+    "detector": "bench-detector@1", "severity": "bench-severity@1", "pricer": "bench-pricer@1", "catalogue": "1"
+}
 
 
 def fill(url: str, n: int, seed: int) -> None:
