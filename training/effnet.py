@@ -371,6 +371,20 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"run folder: {run}\nnext: autoquote-train export-severity-effnet --run {run}")
 
 
+def recipe_overrides(cfg: EffnetConfig) -> str:
+    """The ``--set`` options that turn the default recipe into ``cfg`` (paths and how fast it ran left out)."""
+    import shlex
+
+    from training.config import load_config
+
+    default = load_config(EffnetConfig, "severity-effnet.yaml").model_dump(mode="json")
+    ran = cfg.model_dump(mode="json")
+    skip = {"prepared", "project", *RUNTIME_KEYS}
+    changed = [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in ran.items()
+               if k not in skip and (k == "name" or default.get(k) != v)]
+    return " ".join(f"--set {shlex.quote(c)}" for c in changed)
+
+
 def cmd_export(args: argparse.Namespace) -> None:
     from datetime import UTC, datetime
 
@@ -389,7 +403,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         raise ConfigError(f"{prepared}: not a prepared data folder; run `autoquote-train prepare` first")
     version = args.version or datetime.now(UTC).strftime("%Y.%m.%d-%H%M")
     command = (f"autoquote-train prepare && autoquote-train prepare-severity-crops --with-photos && "
-               f"autoquote-train train-effnet --set name={cfg.name} && {command_line(args)}")
+               f"autoquote-train train-effnet {recipe_overrides(cfg)} && {command_line(args)}")
     onnx_path, metrics = export_run(run, version, command, prepared, args.flip_average, args.split,
                                     Path(args.detector) if args.detector else None)
     headline = {k: metrics[k] for k in ("macro_f1", "accuracy", "per_class", "val_crops", "damaged_parts_crops",

@@ -234,7 +234,7 @@ def cmd_ensemble(args: argparse.Namespace) -> None:
             licence="AGPL-3.0-or-later; initial weights Apache-2.0 (ImageNet EfficientNet-Lite0) and COCO",
             initial_weights={"members": [m.initial_weights for m in manifests]},
             members=[{"version": m.version, "sha256": m.sha256, "weight": round(w, 3), "input_size": m.input_size,
-                      "val_crops_macro_f1": choice["val_crops_by_weight"][f"{1.0 if i == 0 else 0.0:.1f}"]
+                      "val_crops_macro_f1": choice["val_crops_by_weight"]["0.0" if i == 0 else "1.0"]
                       ["macro_f1"]}
                      for i, (m, w) in enumerate(zip(manifests, (1 - weight, weight), strict=True))],
             notes=[f"probabilities of the members averaged inside one graph, weights {1 - weight:.2f} / "

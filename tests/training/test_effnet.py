@@ -78,6 +78,9 @@ def test_severity_fine_tunes_resumes_exports_and_grades(root: Path) -> None:
     assert ensemble["input_size"] == 160  # the larger member's
     metrics = ensemble["metrics"]
     assert metrics["weight_choice"]["chosen"] == ensemble["members"][1]["weight"]
+    by_weight = metrics["weight_choice"]["val_crops_by_weight"]
+    assert [m["val_crops_macro_f1"] for m in ensemble["members"]] == [by_weight["0.0"]["macro_f1"],
+                                                                      by_weight["1.0"]["macro_f1"]]
     assert {"whole_photos", "val_crops", "damaged_parts_crops", "against_members"} <= set(metrics)
     assert metrics["against_members"]["decisions_changed"] <= metrics["against_members"]["crops"]
     no_machine_paths(ensemble, root)
