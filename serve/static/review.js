@@ -7,7 +7,7 @@
   const COSTS = [["parts_cost", "rv.col.parts"], ["labour_cost", "rv.col.labour"], ["refinish_cost", "rv.col.refinish"],
     ["materials_cost", "rv.col.materials"]];
   const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#0a9396", "#c71585", "#808000"];
-  const state = { claimId: null, view: null, showBoxes: true, editors: [] };
+  const state = { claimId: null, view: null, showBoxes: true, editors: [], unsavedLines: null };
 
   function colour(part, parts) {
     const i = Math.max(0, parts.indexOf(part));
@@ -83,7 +83,10 @@
       el("span", { class: "status status-" + claim.status, text: statusText(claim.status) }),
       claim.description ? el("p", { class: "description", text: claim.description }) : null));
     if (claim.review) root.append(reviewSummary(claim.review));
-    if (quote && quote.reasons.length) {
+    // A blind review shows nothing the model proposed: the adjuster prices the photos and the declared parts.
+    const blind = view.blind;
+    if (blind) root.append(el("p", { id: "blind-note", class: "card muted", text: AQ.t("rv.blind") }));
+    if (quote && quote.reasons.length && !blind) {
       root.append(section(AQ.t("rv.why"),
         el("ul", { class: "reasons" }, quote.reasons.map((r) => el("li", {},
           el("strong", { text: reasonTitle(r.code) }), " ", el("span", { text: r.message }))))));
@@ -91,9 +94,9 @@
     const declared = declaredSection(view);
     if (declared) root.append(declared);
     root.append(photosSection(view, closed));
-    if (quote) root.append(findingsSection(view));
-    if (quote) root.append(lineItemsSection(view, closed));
-    if (quote && !closed) root.append(decisionSection(view));
+    if (quote && !blind) root.append(findingsSection(view));
+    if (quote || blind) root.append(lineItemsSection(view, closed));
+    if ((quote || blind) && !closed) root.append(decisionSection(view));
     if (quote) root.append(versionsSection(quote, view.model_quote));
     root.append(auditSection(view.audit));
   }
@@ -118,7 +121,7 @@
 
   function declaredSection(view) {
     const { claim } = view;
-    const quote = view.model_quote || claim.quote;
+    const quote = view.blind ? null : view.model_quote || claim.quote;
     const check = quote ? quote.verification : null;
     if (!claim.declared_parts.length && !check) return null;
     const rows = [];
@@ -347,7 +350,7 @@
   // The breakdown is what the adjuster edits: a changed cost changes that cost alone, and the line's amount is
   // the sum of its costs (the service derives it the same way). A line without costs is a lump sum, typed in.
   function lineItemsSection(view, closed) {
-    const quote = view.claim.quote;
+    const quote = view.claim.quote || { line_items: [], currency: null, source: "model" };  // blind: starts empty
     const parts = view.parts.length ? view.parts : [...new Set(quote.line_items.map((l) => l.part))];
     let lines = quote.line_items.map((l) => ({ ...l }));
     const body = el("tbody", {});
@@ -403,7 +406,10 @@
           el("td", { class: "num" }, moneyInput(i, "materials_cost", line.materials_cost, AQ.t("rv.col.materials"))),
           el("td", { class: "num" }, total), el("td", {}, remove)));
       });
-      totalCell.textContent = money(lines.reduce((sum, l) => sum + lineTotal(l), 0), quote.currency);
+      const sum = Math.round(lines.reduce((s, l) => s + lineTotal(l), 0) * 100) / 100;
+      totalCell.textContent = money(sum, quote.currency);
+      const final = document.getElementById("final-amount");
+      if (view.blind && final && !save.disabled) final.value = String(sum);  // a blind decision pays the lines
     }
     draw();
     const add = closed ? null : el("button", { type: "button", id: "add-line", text: AQ.t("rv.lines.add"), onclick: () => {
@@ -411,16 +417,18 @@
         refinish_hours: 0, refinish_cost: 0, materials_cost: 0, total: 0, description: AQ.t("rv.line.added"), added: true });
       dirty();
     } });
+    // Every field as it stands; a line with costs leaves its total to the service, which derives it.
+    const payload = () => lines.map((l) => ({ part: l.part, operation: l.operation,
+      parts_cost: l.parts_cost, labour_hours: l.labour_hours, labour_cost: l.labour_cost,
+      refinish_hours: l.refinish_hours, refinish_cost: l.refinish_cost, materials_cost: l.materials_cost,
+      description: l.description || "", ...(lumpSum(l) ? { total: Number(l.total) } : {}) }));
+    // Unsaved lines of a blind review are saved with the decision (the decision section asks).
+    state.unsavedLines = () => (save.disabled ? null : payload());
     save.addEventListener("click", async () => {
       error.textContent = "";
       save.disabled = true;
       try {
-        // Every field as it stands; a line with costs leaves its total to the service, which derives it.
-        const payload = lines.map((l) => ({ part: l.part, operation: l.operation,
-          parts_cost: l.parts_cost, labour_hours: l.labour_hours, labour_cost: l.labour_cost,
-          refinish_hours: l.refinish_hours, refinish_cost: l.refinish_cost, materials_cost: l.materials_cost,
-          description: l.description || "", ...(lumpSum(l) ? { total: Number(l.total) } : {}) }));
-        render(await api("PUT", "/v1/claims/" + encodeURIComponent(state.claimId) + "/line-items", { line_items: payload }));
+        render(await api("PUT", "/v1/claims/" + encodeURIComponent(state.claimId) + "/line-items", { line_items: payload() }));
         loadQueue();
       } catch (e) {
         save.disabled = false;
@@ -445,7 +453,7 @@
   }
 
   function decisionSection(view) {
-    const quote = view.claim.quote;
+    const quote = view.claim.quote || { total: null, currency: null };
     const amount = el("input", { id: "final-amount", type: "number", min: "0.01", step: "0.01", value: String(quote.total ?? "") });
     const comment = el("textarea", { id: "comment", rows: 2, maxlength: 2000, placeholder: AQ.t("rv.comment.placeholder") });
     const error = el("p", { class: "error", role: "alert" });
@@ -455,6 +463,8 @@
         if (kind === "approve") {
           const value = Number(amount.value);
           if (!(value > 0)) { error.textContent = AQ.t("rv.err.amount"); return; }
+          const lines = view.blind && state.unsavedLines ? state.unsavedLines() : null;
+          if (lines) await api("PUT", "/v1/claims/" + encodeURIComponent(state.claimId) + "/line-items", { line_items: lines });
           await api("POST", "/v1/claims/" + encodeURIComponent(state.claimId) + "/approve", { amount: value, comment: comment.value });
         } else {
           if (!comment.value.trim()) { error.textContent = AQ.t("rv.err.reject"); return; }
@@ -468,7 +478,8 @@
     }
     return section(AQ.t("rv.decision"),
       el("div", { class: "row decision" },
-        el("div", {}, el("label", { for: "final-amount", text: AQ.t("rv.final", { currency: word("currency", quote.currency) }) }), amount),
+        el("div", {}, el("label", { for: "final-amount", text: quote.currency
+          ? AQ.t("rv.final", { currency: word("currency", quote.currency) }) : AQ.t("rv.final.blind") }), amount),
         el("div", { class: "grow" }, el("label", { for: "comment", text: AQ.t("rv.comment") }), comment)),
       el("div", { class: "tools" },
         el("button", { type: "button", id: "approve", class: "primary", text: AQ.t("rv.approve"), onclick: () => act("approve") }),
@@ -494,7 +505,9 @@
     const list = AQ.t("summary.parts.separator");
     switch (event.action) {
       case "quote.decided": return word("decision", d.decision) + " · " + money(d.total, d.currency);
-      case "quote.edited": return AQ.t("rv.audit.edited", { from: money(d.total && d.total.from), to: money(d.total && d.total.to, d.currency) });
+      case "quote.edited": return state.view && state.view.blind  // the amount edited from is the model's
+        ? money(d.total && d.total.to, d.currency)
+        : AQ.t("rv.audit.edited", { from: money(d.total && d.total.from), to: money(d.total && d.total.to, d.currency) });
       case "boxes.corrected": return AQ.t("rv.audit.boxes", { before: (d.before || []).length, after: (d.after || []).length, photo: String(d.photo_id).slice(0, 8) });
       case "claim.approved": return AQ.t("rv.audit.approved", { amount: money(d.amount, d.currency) }) + (d.comment ? " · " + d.comment : "");
       case "claim.rejected": return AQ.t("rv.audit.rejected", { comment: d.comment });
