@@ -13,6 +13,7 @@ from typing import Any, get_args
 
 import pytest
 
+from model.autonomy.path import StepState
 from model.decision import Outcome, ReasonCode, available_policies, load_policy
 from model.declared import PartStatus
 from model.vocabulary import OPERATIONS, ROLES, SEGMENTS, SEVERITY_LEVELS, SIDES
@@ -51,6 +52,7 @@ FAMILIES: dict[str, set[str]] = {
     "part.status.": set(get_args(PartStatus)),
     "rv.status.": set(get_args(PartStatus)) | {"undeclared"},
     "result.": {"approved.next", "rejected.next"},
+    "au.state.": set(get_args(StepState)),
 }
 
 
