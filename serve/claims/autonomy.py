@@ -52,6 +52,8 @@ from serve.http.metrics import Metrics
 
 KINDS = ("settle", "partial_release")
 Summary = TypeVar("Summary", bound=BaseModel)
+QuoteT = TypeVar("QuoteT", bound=BaseModel)
+EventT = TypeVar("EventT", bound=BaseModel)
 
 
 def kinds_of(policy: Policy) -> tuple[str, ...]:
@@ -82,6 +84,24 @@ def hides_quote(claim: ClaimRow) -> bool:
 def hidden_event(actor_role: str, action: str) -> bool:
     """An audit event a blind review hides: the system's (the model's decision and its reasons)."""
     return actor_role == "system" or action == TRANSITIONS[Action.ASSESS].event
+
+
+def blind_quote(quote: QuoteT) -> QuoteT:
+    """An adjuster's quote in a blind review without what it inherited from the model: the model's reasons, its
+    findings on each photo and its check of the declared parts (the adjuster's own lines stay)."""
+    photos = [p.model_copy(update={"findings": []}) for p in getattr(quote, "photos", [])]
+    return quote.model_copy(update={"reasons": [], "photos": photos, "verification": None})
+
+
+def blind_event(event: EventT) -> EventT:
+    """An edit's audit entry in a blind review without the lines and amount it replaced (the model's, at first)."""
+    detail = dict(event.detail)  # type: ignore[attr-defined]
+    if "before" not in detail and not isinstance(detail.get("total"), dict):
+        return event
+    detail.pop("before", None)
+    if isinstance(detail.get("total"), dict):
+        detail["total"] = {"to": detail["total"].get("to")}
+    return event.model_copy(update={"detail": detail})
 
 
 def blind_summary(claim: ClaimRow, summary: Summary) -> Summary:

@@ -212,7 +212,9 @@ def _review_view(
         boxes = {pid: (found, True) if corrected else ([], False) for pid, (found, corrected) in boxes.items()}
         if autonomy.hides_quote(claim):
             shown = shown.model_copy(update={"quote": None})
-        events = [e for e in events if not autonomy.hidden_event(e.actor_role, e.action)]
+        elif shown.quote is not None:  # the adjuster's own quote, without what it inherited from the model
+            shown = shown.model_copy(update={"quote": autonomy.blind_quote(shown.quote)})
+        events = [autonomy.blind_event(e) for e in events if not autonomy.hidden_event(e.actor_role, e.action)]
     return ReviewClaimOut(
         claim=shown,
         blind=blind,

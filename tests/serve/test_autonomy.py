@@ -220,6 +220,16 @@ def test_a_blind_review_shows_staff_nothing_the_model_proposed(service: Service)
     assert events and not leaks(events) and {e["actor_role"] for e in events} == {"customer"}
     view = service.call("GET", f"/v1/review/claims/{claim_id}", "adjuster")
     assert view["blind"] and not leaks({k: v for k, v in view.items() if k != "parts"})
+    # The adjuster's own lines, saved before deciding: the view still shows nothing the model proposed.
+    own = next(p for p in ("Bonnet", "Door", "Fender", "Bumper") if p not in parts)
+    edited = service.call("PUT", f"/v1/claims/{claim_id}/line-items", "adjuster", json={"line_items": [
+        {"part": own, "operation": "replace", "parts_cost": 91.0, "labour_cost": 0.0}]})
+    assert edited["blind"] and edited["claim"]["quote"]["total"] == 91.0
+    view = service.call("GET", f"/v1/review/claims/{claim_id}", "adjuster")
+    quote = view["claim"]["quote"]
+    assert quote["reasons"] == [] and quote["verification"] is None and all(
+        p["findings"] == [] for p in quote["photos"])
+    assert not leaks({k: v for k, v in view.items() if k != "parts"}), leaks(view)
     # An amount far from the model's needs no comment: a refusal would say where the model's amount lies.
     r = service.http.post(
         f"/v1/claims/{claim_id}/approve", json={"amount": round(total * 5, 2)},
