@@ -60,10 +60,14 @@ CODE_OF_HTTP_STATUS = {
 
 
 def all_errors(cls: type[AutoquoteError] = AutoquoteError) -> list[type[AutoquoteError]]:
-    """``cls`` and every class below it in the exception tree, parents first."""
+    """``cls`` and every class below it in the exception tree, parents first.
+
+    Errors defined by the training code (``training.*``) are left out: its CLI prints them, the service never
+    answers with them, and whether they exist here would depend on what a process happened to import."""
     out = [cls]
     for sub in cls.__subclasses__():
-        out.extend(all_errors(sub))
+        if sub.__module__.split(".")[0] != "training":
+            out.extend(all_errors(sub))
     return out
 
 
