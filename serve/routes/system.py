@@ -67,7 +67,7 @@ def audit_head(app: FastAPI) -> AuditHeadOut | None:
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors_for(401, 403)},
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, **errors_for(401, 403, 429)},
     dependencies=[allow("admin")],
 )
 def metrics_endpoint(metrics: MetricsDep) -> Response:
