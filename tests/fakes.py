@@ -143,6 +143,7 @@ def fake_pipeline(
     pricer: Pricer | None = None,
     catalogue: CatalogueLike | None = None,
     missing: bool = False,
+    verifier: FakeVerifier | None = None,
 ) -> Pipeline:
     """A pipeline on fakes; ``missing`` builds one whose models failed to load."""
     config = PipelineConfig(quality=QualityThresholds(min_side=200), policies_dir=TEST_POLICIES_DIR)
@@ -154,6 +155,7 @@ def fake_pipeline(
         pricer or FakePricer(),
         catalogue or FakeCatalogue(),
         config,
+        verifier=verifier,
     )
 
 

@@ -217,6 +217,7 @@ class FindingRow(Base):
     score: Mapped[float] = mapped_column(Float)
     severity: Mapped[dict[str, Any]] = mapped_column()
     area_fraction: Mapped[float] = mapped_column(Float)
+    agreement: Mapped[float | None] = mapped_column(Float, nullable=True)  # the part verifier's; none: not run
 
     @classmethod
     def from_domain(cls, photo_id: str, position: int, finding: PhotoFinding) -> FindingRow:
@@ -232,11 +233,12 @@ class FindingRow(Base):
             score=finding.score,
             severity=dict(finding.severity),
             area_fraction=finding.area_fraction,
+            agreement=finding.agreement,
         )
 
     def to_domain(self) -> PhotoFinding:
         box = (self.x1, self.y1, self.x2, self.y2)
-        return PhotoFinding(self.part, box, self.score, dict(self.severity), self.area_fraction)
+        return PhotoFinding(self.part, box, self.score, dict(self.severity), self.area_fraction, self.agreement)
 
 
 class LineItemRow(Base):

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from model.pipeline import Pipeline
-from tests.fakes import FakeDetector, FakePricer, FakeSeverity, fake_pipeline, photo_bytes
+from tests.fakes import FakeDetector, FakePricer, FakeSeverity, FakeVerifier, fake_pipeline, photo_bytes
 
 Keys = Callable[[str], str]
 
@@ -59,6 +59,18 @@ def test_full_claim_flow_settles_and_records_versions(client: TestClient, new_ke
     assert again["quote"] == quote
     listed = client.get("/v1/claims", headers=auth(key)).json()["items"]
     assert [c["id"] for c in listed] == [claim["id"]] and listed[0]["decision"] == "auto_settle"
+
+
+@pytest.mark.parametrize("pipeline", [fake_pipeline(verifier=FakeVerifier(0.83))])
+def test_a_stored_quote_keeps_the_part_verifiers_agreement(client: TestClient, new_key: Keys) -> None:
+    key = new_key("customer")
+    claim = open_claim(client, key)
+    r = client.post(f"/v1/claims/{claim['id']}/photos", files=[("files", jpeg(1))], headers=auth(key))
+    assert r.status_code == 201, r.text
+    quote = client.post(f"/v1/claims/{claim['id']}/assess", headers=auth(key)).json()["quote"]
+    assert [f["agreement"] for f in quote["photos"][0]["findings"]] == [0.83]
+    again = client.get(f"/v1/claims/{claim['id']}", headers=auth(key)).json()
+    assert again["quote"] == quote  # the second opinion the decision used is read back, not lost on the way
 
 
 @pytest.mark.parametrize(
