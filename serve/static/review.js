@@ -338,12 +338,13 @@
           el("td", { text: partName(f.part) }),
           el("td", { class: "num", text: f.score.toFixed(2) }),
           el("td", {}, el("span", { class: "sev sev-" + label, text: word("severity", label) }), " ", el("span", { class: "muted", text: (p * 100).toFixed(0) + "%" })),
-          el("td", { class: "num", text: (f.area_fraction * 100).toFixed(1) + "%" })));
+          el("td", { class: "num", text: (f.area_fraction * 100).toFixed(1) + "%" }),
+          el("td", { class: "num", title: AQ.t("rv.col.agreement.title"), text: f.agreement === null || f.agreement === undefined ? "—" : f.agreement.toFixed(2) })));
       }
     }
-    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 4, class: "muted", text: AQ.t("rv.nofindings") })));
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 5, class: "muted", text: AQ.t("rv.nofindings") })));
     return section(AQ.t("rv.findings"),
-      el("table", {}, el("thead", {}, el("tr", {}, [AQ.t("quote.part"), AQ.t("rv.col.score"), AQ.t("rv.col.severity"), AQ.t("rv.col.area")].map((h) => el("th", { text: h })))),
+      el("table", {}, el("thead", {}, el("tr", {}, [AQ.t("quote.part"), AQ.t("rv.col.score"), AQ.t("rv.col.severity"), AQ.t("rv.col.area"), AQ.t("rv.col.agreement")].map((h) => el("th", { text: h })))),
         el("tbody", {}, rows)));
   }
 
