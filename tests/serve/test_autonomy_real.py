@@ -145,6 +145,15 @@ class RealPhotos(Service):
             assert row.total is not None
             return float(row.total)
 
+    def would_settle(self, claim_id: str) -> bool:
+        """Whether the step would have settled the claim's model quote, as the quote recorded it (its shadow)."""
+        with self.app.state.sessionmaker() as session:
+            row = session.scalars(
+                select(QuoteRow).where(QuoteRow.claim_id == claim_id, QuoteRow.source == "model")
+            ).one()
+            assert row.autonomy is not None
+            return bool(row.autonomy["steps"][0]["would_settle"])
+
     def claim_not_audited(self) -> str:
         claim_id = self.open_claim()
         while audit_draw(claim_id, SECRET.encode(), AUDIT_RATE).drawn:
@@ -175,13 +184,15 @@ def test_real_photos_earn_autonomy_settle_alone_and_lose_it(real: RealPhotos) ->
     status = real.status()
     assert (status["state"], status["graded"]) == ("shadow", 0)
     # Shadow: every claim goes to an adjuster, who pays what the model proposed; blind ones count.
-    reviews = blind = 0
+    # (A photo the step would not settle is graded too, but is no evidence for the step: counted apart.)
+    reviews = blind = blind_settling = 0
     while real.status()["state"] == "shadow":
         claim = real.assess_next(real.open_claim())
         assert claim["status"] == "in_review", claim
         assert "policy_not_calibrated" in {r["code"] for r in claim["quote"]["reasons"]}
         view = real.call("GET", f"/v1/review/claims/{claim['id']}", "adjuster")
         blind += view["blind"]
+        blind_settling += view["blind"] and real.would_settle(claim["id"])
         if not view["blind"]:
             assert view["model_quote"]["total"] == real.model_total(claim["id"])
         amount = real.model_total(claim["id"])
@@ -189,7 +200,7 @@ def test_real_photos_earn_autonomy_settle_alone_and_lose_it(real: RealPhotos) ->
         reviews += 1
     status = real.status()
     assert status["state"] == "pending_confirmation", status
-    assert (status["would_settle"], status["wrong"], status["graded"]) == (blind, 0, blind)
+    assert (status["would_settle"], status["wrong"], status["graded"]) == (blind_settling, 0, blind)
     assert status["anchored_would_settle"] == reviews - blind and status["bound"] <= 0.45
     # Proven, but manual: nothing settles alone until an admin confirms.
     waiting = real.assess_next(real.claim_not_audited())
@@ -209,17 +220,20 @@ def test_real_photos_earn_autonomy_settle_alone_and_lose_it(real: RealPhotos) ->
     assert versions["policy"] == POLICY and versions["detector"].startswith("autoquote-detector@")
     assert versions["severity"].startswith("autoquote-severity@") and versions["catalogue"]
     # Audited claims reach an adjuster with the normal wording; adjusters reject them: the step is revoked.
+    # (A drawn claim the step would not settle is an ordinary review, not an audit: rejected, it is no error.)
     audits = 0
     while real.status()["state"] == "autonomous":
         claim = real.assess_next(real.claim_audited())
         assert claim["status"] == "in_review", claim
+        audited = real.would_settle(claim["id"])
         view = real.call("GET", f"/v1/review/claims/{claim['id']}", "adjuster")
-        assert view["blind"] and view["model_quote"] is None  # audits are blind
+        assert not audited or (view["blind"] and view["model_quote"] is None)  # audits are blind
         body = {"comment": "the damage was there before the policy started"}
         real.call("POST", f"/v1/claims/{claim['id']}/reject", "adjuster", json=body)
-        audits += 1
+        audits += audited
     status = real.status()
-    assert status["state"] == "revoked" and status["overpay"] == status["wrong"] == audits, (status, audits)
+    assert audits and status["state"] == "revoked", (status, audits)
+    assert status["overpay"] == status["wrong"] == audits, (status, audits)
     metrics = real.http.get("/metrics", headers={"Authorization": f"Bearer {real.keys['admin']}"}).text
     assert f'autoquote_autonomy_changes_total{{policy="{POLICY}",state="revoked",step="{STEP}"}} 1.0' in metrics
     with real.app.state.sessionmaker() as session:

@@ -35,50 +35,72 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``ray start --head`` on 127.0.0.1 with two CPUs (two workers); stopped by its process group."""
-    pytest.importorskip("ray", reason="re-scoring needs the scale extra: pip install -e '.[scale]'")
-    port = _free_port()
+def _start_head(temp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """One ``ray start --head`` on loopback; its own port and the agent's (a fixed default in the ephemeral range,
+    which another program's connection may hold) chosen free; its output goes to ``temp/head.log``."""
+    ports = {name: _free_port() for name in ("port", "dashboard-agent-listen-port")}
     env = {**os.environ, **LOOPBACK, "PYTHONPATH": str(REPO)}
     ray_cli = str(Path(sys.executable).with_name("ray"))
-    temp = tmp_path_factory.mktemp("ray")
-    proc = subprocess.Popen(
-        [
-            ray_cli,
-            "start",
-            "--head",
-            "--block",
-            "--node-ip-address=127.0.0.1",
-            f"--port={port}",
-            "--num-cpus=2",
-            "--include-dashboard=false",
-            "--disable-usage-stats",
-            f"--temp-dir={temp}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    address = f"127.0.0.1:{port}"
+    with (temp / "head.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                ray_cli,
+                "start",
+                "--head",
+                "--block",
+                "--node-ip-address=127.0.0.1",
+                *(f"--{name}={port}" for name, port in ports.items()),
+                "--num-cpus=2",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+                f"--temp-dir={temp}",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc, f"127.0.0.1:{ports['port']}"
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
     try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:  # the head and its group are gone already
+        return
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``ray start --head`` on 127.0.0.1 with two CPUs (two workers); stopped by its process group.
+
+    A head that exits while starting is tried once more on other ports; the second failure shows its log."""
+    pytest.importorskip("ray", reason="re-scoring needs the scale extra: pip install -e '.[scale]'")
+    for attempt in (1, 2):
+        temp = tmp_path_factory.mktemp("ray")
+        proc, address = _start_head(temp)
+        port = int(address.rsplit(":", 1)[1])
         deadline = time.monotonic() + 120
-        while True:
+        while proc.poll() is None and time.monotonic() < deadline:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
-            assert proc.poll() is None, "ray start --head exited"
-            assert time.monotonic() < deadline, "the Ray head did not listen within 120 s"
             time.sleep(0.5)
+        else:
+            _stop(proc)
+            log = (temp / "head.log").read_text(errors="replace")[-3000:]
+            assert attempt == 1, f"the Ray head did not start (exit {proc.returncode}); its log:\n{log}"
+            continue
+        break
+    try:
         yield address
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc)
 
 
 @pytest.fixture
