@@ -254,7 +254,9 @@ def test_racing_replicas_never_fork_the_chain(database_url: str, engine: Engine,
         headers = {"Authorization": f"Bearer {key}"}
 
         def open_claim(i: int) -> int:
-            return httpx.post(f"{bases[i % 2]}/v1/claims", json={"region": "CN"}, headers=headers).status_code
+            # 24 writers queue on one lock: on a loaded machine the last may wait past httpx's 5 s default
+            return httpx.post(f"{bases[i % 2]}/v1/claims", json={"region": "CN"}, headers=headers,
+                              timeout=60).status_code
 
         with ThreadPoolExecutor(8) as pool:
             codes = list(pool.map(open_claim, range(24)))
