@@ -184,7 +184,8 @@ def test_a_cost_changed_on_the_chinese_review_page_keeps_the_rest_of_the_breakdo
     with httpx.Client(base_url=base, timeout=60) as http:
         who = {"Authorization": f"Bearer {customer}"}
         claim = http.post("/v1/claims", json={"region": "CN"}, headers=who).json()
-        files = [("files", (f"p{i}.jpg", photo_bytes(seed=70 + i), "image/jpeg")) for i in range(2)]
+        # phone-sized photos: the page must fit the window whatever the photo's size
+        files = [("files", (f"p{i}.jpg", photo_bytes(1600, 1200, seed=70 + i), "image/jpeg")) for i in range(2)]
         assert http.post(f"/v1/claims/{claim['id']}/photos", files=files, headers=who).status_code == 201
         before = http.post(f"/v1/claims/{claim['id']}/assess", headers=who).json()["quote"]["line_items"]
     with sync_api.sync_playwright() as pw:
@@ -199,6 +200,10 @@ def test_a_cost_changed_on_the_chinese_review_page_keeps_the_rest_of_the_breakdo
             review.click(".queue-item")
             labour = "tr[data-line='0'] .line-cost[data-field=labour_cost]"
             review.wait_for_selector(labour)
+            review.wait_for_selector("canvas.photo-canvas[data-ready=true]")
+            # no sideways scrolling: a large photo or the line editor once pushed the claim past the window
+            width = review.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert width[0] <= width[1], width
             review.fill(labour, "700")
             review.dispatch_event(labour, "change")
             review.click("#save-lines")
