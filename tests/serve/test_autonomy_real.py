@@ -136,23 +136,25 @@ class RealPhotos(Service):
         self.call("POST", f"/v1/claims/{claim_id}/photos", "customer", files=files)
         return self.call("POST", f"/v1/claims/{claim_id}/assess", "customer")
 
-    def model_total(self, claim_id: str) -> float:
-        """The model's amount, read test-side: what a careful adjuster pays when the model is right."""
+    def model_quote(self, claim_id: str) -> QuoteRow:
+        """The claim's model quote, read test-side."""
         with self.app.state.sessionmaker() as session:
-            row = session.scalars(
+            row: QuoteRow = session.scalars(
                 select(QuoteRow).where(QuoteRow.claim_id == claim_id, QuoteRow.source == "model")
             ).one()
-            assert row.total is not None
-            return float(row.total)
+            return row
+
+    def model_total(self, claim_id: str) -> float:
+        """The model's amount: what a careful adjuster pays when the model is right."""
+        total = self.model_quote(claim_id).total
+        assert total is not None
+        return float(total)
 
     def would_settle(self, claim_id: str) -> bool:
         """Whether the step would have settled the claim's model quote, as the quote recorded it (its shadow)."""
-        with self.app.state.sessionmaker() as session:
-            row = session.scalars(
-                select(QuoteRow).where(QuoteRow.claim_id == claim_id, QuoteRow.source == "model")
-            ).one()
-            assert row.autonomy is not None
-            return bool(row.autonomy["steps"][0]["would_settle"])
+        autonomy = self.model_quote(claim_id).autonomy
+        assert autonomy is not None
+        return bool(autonomy["steps"][0]["would_settle"])
 
     def claim_not_audited(self) -> str:
         claim_id = self.open_claim()

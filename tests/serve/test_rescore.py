@@ -35,12 +35,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_head(temp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """One ``ray start --head`` on loopback; its own port and the agent's (a fixed default in the ephemeral range,
-    which another program's connection may hold) chosen free; its output goes to ``temp/head.log``."""
-    ports = {name: _free_port() for name in ("port", "dashboard-agent-listen-port")}
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``ray start --head`` on 127.0.0.1 with two CPUs (two workers); stopped by its process group.
+
+    Its port and its agent's are chosen free (the agent's default is a fixed port in the ephemeral range, which
+    another program's connection may hold); a head that exits while starting fails the test with its log."""
+    pytest.importorskip("ray", reason="re-scoring needs the scale extra: pip install -e '.[scale]'")
+    port, agent_port = _free_port(), _free_port()
     env = {**os.environ, **LOOPBACK, "PYTHONPATH": str(REPO)}
     ray_cli = str(Path(sys.executable).with_name("ray"))
+    temp = tmp_path_factory.mktemp("ray")
     with (temp / "head.log").open("wb") as log:
         proc = subprocess.Popen(
             [
@@ -49,7 +54,8 @@ def _start_head(temp: Path) -> tuple[subprocess.Popen[bytes], str]:
                 "--head",
                 "--block",
                 "--node-ip-address=127.0.0.1",
-                *(f"--{name}={port}" for name, port in ports.items()),
+                f"--port={port}",
+                f"--dashboard-agent-listen-port={agent_port}",
                 "--num-cpus=2",
                 "--include-dashboard=false",
                 "--disable-usage-stats",
@@ -60,47 +66,29 @@ def _start_head(temp: Path) -> tuple[subprocess.Popen[bytes], str]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return proc, f"127.0.0.1:{ports['port']}"
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+    address = f"127.0.0.1:{port}"
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:  # the head and its group are gone already
-        return
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-@pytest.fixture(scope="module")
-def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``ray start --head`` on 127.0.0.1 with two CPUs (two workers); stopped by its process group.
-
-    A head that exits while starting is tried once more on other ports; the second failure shows its log."""
-    pytest.importorskip("ray", reason="re-scoring needs the scale extra: pip install -e '.[scale]'")
-    for attempt in (1, 2):
-        temp = tmp_path_factory.mktemp("ray")
-        proc, address = _start_head(temp)
-        port = int(address.rsplit(":", 1)[1])
         deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline:
+        while True:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
+            if proc.poll() is not None:
+                tail = (temp / "head.log").read_text(errors="replace")[-3000:]
+                pytest.fail(f"ray start --head exited ({proc.returncode}); its log:\n{tail}")
+            assert time.monotonic() < deadline, "the Ray head did not listen within 120 s"
             time.sleep(0.5)
-        else:
-            _stop(proc)
-            log = (temp / "head.log").read_text(errors="replace")[-3000:]
-            assert attempt == 1, f"the Ray head did not start (exit {proc.returncode}); its log:\n{log}"
-            continue
-        break
-    try:
         yield address
     finally:
-        _stop(proc)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:  # the head and its whole group are gone already
+            pass
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 @pytest.fixture
